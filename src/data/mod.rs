@@ -1,0 +1,217 @@
+//! Data: the synthetic low-rank generator of SPEC, loaders for real data
+//! (`.npy`, CSV), and the train/eval split.
+//!
+//! Centring: the model has no bias term (z = Wᵀx). Synthetic data have mean
+//! zero and are used as drawn. Data read from a file are centred by the
+//! training mean (applied to both splits) unless the caller asks otherwise;
+//! [`Dataset::centered`] records which, and the JSON outputs carry it.
+mod load;
+mod synthetic;
+
+pub use load::load_matrix;
+pub use synthetic::{SyntheticGenerator, SyntheticSpec};
+
+use ndarray::{Array1, Array2, Axis};
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use std::path::Path;
+
+use crate::error::{invalid, Result};
+use crate::rng::{rng_for, Stream};
+
+/// A training set and an evaluation set with the same dimension.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// N_train × D.
+    pub train: Array2<f64>,
+    /// N_eval × D.
+    pub eval: Array2<f64>,
+    /// Where the data came from, for the JSON outputs.
+    pub source: DataSource,
+    /// Whether the training mean was subtracted from both splits.
+    pub centered: bool,
+}
+
+/// Where a [`Dataset`] came from.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataSource {
+    /// The synthetic generator, with its parameters and seed.
+    Synthetic {
+        /// Generator parameters.
+        spec: SyntheticSpec,
+        /// The seed the subspace and the samples were drawn with.
+        seed: u64,
+    },
+    /// A matrix read from a file, rows shuffled with `seed` before the split.
+    File {
+        /// The file.
+        path: String,
+        /// Rows in the file.
+        rows: usize,
+        /// The seed of the row shuffle.
+        seed: u64,
+    },
+}
+
+impl Dataset {
+    /// The ambient dimension D.
+    pub fn dim(&self) -> usize {
+        self.train.ncols()
+    }
+
+    /// Draws a synthetic train and eval set: the planted subspace, the train
+    /// samples and the eval samples each come from their own stream of `seed`,
+    /// so the same seed gives bit-identical data whatever the sizes of the
+    /// other split.
+    pub fn synthetic(
+        spec: &SyntheticSpec,
+        n_train: usize,
+        n_eval: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        spec.validate()?;
+        check_sizes(n_train, n_eval)?;
+        let generator = SyntheticGenerator::new(spec, &mut rng_for(seed, Stream::Subspace))?;
+        let train = generator.sample(n_train, &mut rng_for(seed, Stream::TrainData));
+        let eval = generator.sample(n_eval, &mut rng_for(seed, Stream::EvalData));
+        Ok(Dataset {
+            train,
+            eval,
+            source: DataSource::Synthetic {
+                spec: spec.clone(),
+                seed,
+            },
+            centered: false,
+        })
+    }
+
+    /// Reads a data matrix (rows = samples) from `.npy` or CSV, shuffles its
+    /// rows with `seed`, and splits off `n_eval` rows for evaluation and
+    /// `n_train` for training (`None`: all remaining rows). With `center`,
+    /// subtracts the training mean from both splits.
+    pub fn from_file(
+        path: &Path,
+        n_train: Option<usize>,
+        n_eval: usize,
+        seed: u64,
+        center: bool,
+    ) -> Result<Self> {
+        let matrix = load_matrix(path)?;
+        let rows = matrix.nrows();
+        if n_eval >= rows {
+            return Err(invalid(
+                "n_eval",
+                n_eval,
+                format!("fewer than the {rows} rows of {}", path.display()),
+            ));
+        }
+        let n_train = n_train.unwrap_or(rows - n_eval);
+        check_sizes(n_train, n_eval)?;
+        if n_train + n_eval > rows {
+            return Err(invalid(
+                "n_train",
+                n_train,
+                format!(
+                    "n_train + n_eval at most the {rows} rows of {} (n_eval = {n_eval})",
+                    path.display()
+                ),
+            ));
+        }
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.shuffle(&mut rng_for(seed, Stream::Split));
+        let eval = matrix.select(Axis(0), &order[..n_eval]);
+        let train = matrix.select(Axis(0), &order[n_eval..n_eval + n_train]);
+        let mut data = Dataset {
+            train,
+            eval,
+            source: DataSource::File {
+                path: path.display().to_string(),
+                rows,
+                seed,
+            },
+            centered: false,
+        };
+        if center {
+            data.center_by_train_mean();
+        }
+        Ok(data)
+    }
+
+    /// Subtracts the training mean from both splits.
+    pub fn center_by_train_mean(&mut self) {
+        let mean: Array1<f64> = self.train.mean_axis(Axis(0)).expect("train is not empty");
+        self.train -= &mean;
+        self.eval -= &mean;
+        self.centered = true;
+    }
+}
+
+fn check_sizes(n_train: usize, n_eval: usize) -> Result<()> {
+    if n_train == 0 {
+        return Err(invalid("n_train", n_train, "at least 1"));
+    }
+    if n_eval == 0 {
+        return Err(invalid("n_eval", n_eval, "at least 1"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_gives_identical_data_and_other_seed_does_not() {
+        let spec = SyntheticSpec::report_default();
+        let a = Dataset::synthetic(&spec, 300, 100, 7).unwrap();
+        let b = Dataset::synthetic(&spec, 300, 100, 7).unwrap();
+        let c = Dataset::synthetic(&spec, 300, 100, 8).unwrap();
+        assert_eq!(a.train, b.train);
+        assert_eq!(a.eval, b.eval);
+        assert_ne!(a.train, c.train);
+        // Train and eval are independent draws, not copies.
+        assert_ne!(a.train.row(0), a.eval.row(0));
+        // The train set does not depend on the eval size.
+        let d = Dataset::synthetic(&spec, 300, 50, 7).unwrap();
+        assert_eq!(a.train, d.train);
+    }
+
+    #[test]
+    fn zero_sizes_are_refused() {
+        let spec = SyntheticSpec::report_default();
+        let err = Dataset::synthetic(&spec, 0, 10, 0).unwrap_err().to_string();
+        assert!(err.contains("n_train"), "{err}");
+        let err = Dataset::synthetic(&spec, 10, 0, 0).unwrap_err().to_string();
+        assert!(err.contains("n_eval"), "{err}");
+    }
+
+    #[test]
+    fn file_split_is_disjoint_and_centred() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        let mut text = String::new();
+        for i in 0..20 {
+            text.push_str(&format!("{},{}\n", i, 100 + i));
+        }
+        std::fs::write(&path, text).unwrap();
+        let data = Dataset::from_file(&path, None, 5, 3, true).unwrap();
+        assert_eq!(data.train.nrows(), 15);
+        assert_eq!(data.eval.nrows(), 5);
+        let mean = data.train.mean_axis(Axis(0)).unwrap();
+        assert!(mean.iter().all(|v| v.abs() < 1e-12));
+        // Every original row lands in exactly one split: first coordinates
+        // (shifted by the same mean) are all distinct.
+        let mut firsts: Vec<f64> = data
+            .train
+            .column(0)
+            .iter()
+            .chain(data.eval.column(0).iter())
+            .copied()
+            .collect();
+        firsts.sort_by(f64::total_cmp);
+        firsts.dedup();
+        assert_eq!(firsts.len(), 20);
+        assert!(Dataset::from_file(&path, Some(16), 5, 3, true).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! Typed errors of the library. The binary wraps them with `anyhow` at the edge.
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside vqlab.
+#[derive(Debug, thiserror::Error)]
+pub enum VqError {
+    /// A configuration field holds a value outside what is allowed.
+    #[error("invalid {field} = {value}: {allowed}")]
+    InvalidConfig {
+        /// The field's name as the user sees it (e.g. `--k` or `k`).
+        field: &'static str,
+        /// The offending value, printed.
+        value: String,
+        /// What would have been accepted.
+        allowed: String,
+    },
+    /// A data file could not be read or holds something vqlab cannot use.
+    #[error("{}: {message}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where in the file.
+        message: String,
+    },
+    /// Data handed to a function has the wrong shape.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A LAPACK routine failed.
+    #[error("linear algebra failed: {0}")]
+    Linalg(String),
+    /// libtorch raised an error.
+    #[error("libtorch: {0}")]
+    Torch(String),
+    /// Training produced a non-finite quantity.
+    #[error("{method} diverged at step {step}: {quantity} is not finite")]
+    Diverged {
+        /// The method's name.
+        method: String,
+        /// The step at which the non-finite value appeared.
+        step: usize,
+        /// Which quantity (loss, W, E, gradient) went non-finite.
+        quantity: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl From<ndarray_linalg::error::LinalgError> for VqError {
+    fn from(e: ndarray_linalg::error::LinalgError) -> Self {
+        VqError::Linalg(e.to_string())
+    }
+}
+
+impl From<tch::TchError> for VqError {
+    fn from(e: tch::TchError) -> Self {
+        VqError::Torch(e.to_string())
+    }
+}
+
+/// Shorthand used throughout the library.
+pub type Result<T> = std::result::Result<T, VqError>;
+
+/// Builds an [`VqError::InvalidConfig`].
+pub(crate) fn invalid(
+    field: &'static str,
+    value: impl std::fmt::Display,
+    allowed: impl Into<String>,
+) -> VqError {
+    VqError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
+}

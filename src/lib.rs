@@ -1,0 +1,24 @@
+//! vqlab: a laboratory for vector-quantization (VQ-VAE) gradient estimators.
+//!
+//! The model is a tied linear VQ autoencoder whose encoder W (D×m) lives on
+//! the Stiefel manifold (WᵀW = I): z = Wᵀx, a = argmin_k ‖z − e_k‖², q = e_a,
+//! x̂ = W q. See `SPEC.md` of the project for the loss, the estimators and the
+//! experiments. The crate has:
+//!
+//! * [`data`]: the synthetic low-rank generator and loaders for real data;
+//! * [`metrics`]: the evaluation metrics, over a whole data set;
+//! * [`baseline`]: PCA + Lloyd, on ndarray;
+//! * [`torch_bridge`]: moving matrices between ndarray and libtorch;
+//! * [`threads`]: one switch for the libtorch and OpenBLAS thread pools.
+pub mod baseline;
+pub mod commands;
+pub mod data;
+pub mod error;
+pub mod linalg;
+pub mod metrics;
+pub mod quantize;
+pub mod rng;
+pub mod threads;
+pub mod torch_bridge;
+
+pub use error::{Result, VqError};

@@ -1,0 +1,128 @@
+//! The evaluation metrics of SPEC, always over a whole data set.
+use ndarray::{ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::quantize::assign_nearest;
+
+/// Metrics of a model (W, E) on a data set. Field names are the JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean over samples of ‖x − W q‖² (summed over the D coordinates).
+    pub recon_mse: f64,
+    /// Mean over samples of ‖z − q‖², z = Wᵀx.
+    pub insub_distortion: f64,
+    /// recon_mse − insub_distortion: the out-of-subspace energy.
+    pub residual: f64,
+    /// −Σ_k p_k ln p_k (nats), p_k the share of points assigned to code k.
+    pub usage_entropy: f64,
+    /// usage_entropy / ln K (1 for K = 1).
+    pub utilization: f64,
+    /// exp(usage_entropy).
+    pub perplexity: f64,
+    /// Share of codes that no point uses.
+    pub dead_code_fraction: f64,
+}
+
+/// Usage statistics of an assignment: (entropy in nats, utilization,
+/// perplexity, dead-code fraction).
+pub fn usage_stats(assignments: &[usize], k: usize) -> (f64, f64, f64, f64) {
+    let mut counts = vec![0usize; k];
+    for &a in assignments {
+        counts[a] += 1;
+    }
+    let n = assignments.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.ln()
+        })
+        .sum();
+    let dead = counts.iter().filter(|&&c| c == 0).count() as f64 / k as f64;
+    let utilization = if k > 1 {
+        entropy / (k as f64).ln()
+    } else {
+        1.0
+    };
+    (entropy, utilization, entropy.exp(), dead)
+}
+
+/// Evaluates the tied linear VQ model (encoder `w`: D×m, codebook: K×m) on
+/// every row of `x` (N×D).
+pub fn evaluate(x: ArrayView2<f64>, w: ArrayView2<f64>, codebook: ArrayView2<f64>) -> Metrics {
+    let n = x.nrows();
+    assert!(n > 0, "evaluate needs at least one sample");
+    let z = x.dot(&w);
+    let mut assignments = vec![0; n];
+    let insub_total = assign_nearest(z.view(), codebook, &mut assignments);
+    let q = codebook.select(Axis(0), &assignments);
+    // Reconstruction computed directly, not through the Pythagorean identity,
+    // so residual = recon − insub is a measurement, not a definition.
+    let mut recon = x.to_owned();
+    ndarray::linalg::general_mat_mul(-1.0, &q, &w.t(), 1.0, &mut recon);
+    let recon_total: f64 = recon.iter().map(|v| v * v).sum();
+    let recon_mse = recon_total / n as f64;
+    let insub_distortion = insub_total / n as f64;
+    let (usage_entropy, utilization, perplexity, dead_code_fraction) =
+        usage_stats(&assignments, codebook.nrows());
+    Metrics {
+        recon_mse,
+        insub_distortion,
+        residual: recon_mse - insub_distortion,
+        usage_entropy,
+        utilization,
+        perplexity,
+        dead_code_fraction,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linalg::{gaussian_matrix, random_stiefel};
+    use crate::rng::{rng_for, Stream};
+    use ndarray::array;
+
+    #[test]
+    fn recon_splits_into_residual_and_insub_for_orthonormal_w() {
+        let mut rng = rng_for(11, Stream::Harness);
+        let x = gaussian_matrix(500, 12, &mut rng);
+        let w = random_stiefel(12, 3, &mut rng).unwrap();
+        let codebook = gaussian_matrix(5, 3, &mut rng);
+        let m = evaluate(x.view(), w.view(), codebook.view());
+        // Out-of-subspace energy computed independently: ‖x − W Wᵀ x‖².
+        let proj = x.dot(&w).dot(&w.t());
+        let out_of_subspace = (&x - &proj).iter().map(|v| v * v).sum::<f64>() / 500.0;
+        assert!(
+            (m.residual - out_of_subspace).abs() < 1e-10,
+            "{} vs {}",
+            m.residual,
+            out_of_subspace
+        );
+        assert!((m.recon_mse - (out_of_subspace + m.insub_distortion)).abs() < 1e-10);
+    }
+
+    #[test]
+    fn uniform_usage_has_entropy_ln_k_and_dead_codes_are_counted() {
+        let (h, u, p, dead) = usage_stats(&[0, 1, 2, 3, 0, 1, 2, 3], 4);
+        assert!((h - 4f64.ln()).abs() < 1e-15);
+        assert!((u - 1.0).abs() < 1e-15);
+        assert!((p - 4.0).abs() < 1e-12);
+        assert_eq!(dead, 0.0);
+        let (h, _, _, dead) = usage_stats(&[0, 1, 2, 0, 1, 2], 4);
+        assert!((h - 3f64.ln()).abs() < 1e-15);
+        assert_eq!(dead, 0.25);
+    }
+
+    #[test]
+    fn perfect_codebook_has_zero_insub_distortion() {
+        let w = array![[1.0], [0.0]];
+        let x = array![[1.0, 0.5], [-2.0, 0.5]];
+        let codebook = array![[1.0], [-2.0]];
+        let m = evaluate(x.view(), w.view(), codebook.view());
+        assert_eq!(m.insub_distortion, 0.0);
+        assert!((m.recon_mse - 0.25).abs() < 1e-15);
+        assert_eq!(m.dead_code_fraction, 0.0);
+    }
+}
