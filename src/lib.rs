@@ -14,11 +14,15 @@ pub mod baseline;
 pub mod commands;
 pub mod data;
 pub mod error;
+pub mod gradcheck;
+pub mod io;
 pub mod linalg;
 pub mod metrics;
+pub mod model;
 pub mod quantize;
 pub mod rng;
 pub mod threads;
 pub mod torch_bridge;
+pub mod train;
 
 pub use error::{Result, VqError};

@@ -1,0 +1,361 @@
+//! Training: initialisation, seeded mini-batches, the shared update, curves.
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::index::sample;
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Baseline, KMeansConfig};
+use crate::data::Dataset;
+use crate::error::{invalid, Result, VqError};
+use crate::linalg::{random_stiefel, stiefel_defect};
+use crate::metrics::{evaluate, Metrics};
+use crate::model::update::{RiemannianSgd, SvdSource};
+use crate::model::{Backend, GradientMethod, LossParts, LossWeights, MethodKind, Params};
+use crate::rng::{rng_for, Stream, VqRng};
+
+/// Where W and E start. The report does not say; SPEC asks for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// The PCA + Lloyd baseline's W and E.
+    Pca,
+    /// A Haar-random Stiefel W, and E from k-means++ and Lloyd on WᵀX.
+    Random,
+}
+
+/// Which SVD the retraction uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SvdChoice {
+    /// libtorch's SVD for the autograd methods, LAPACK for the manual ones
+    /// (as in the original, where NumPy and PyTorch each did their own).
+    PerMethod,
+    /// LAPACK for every method.
+    Lapack,
+    /// libtorch for every method.
+    Torch,
+}
+
+impl SvdChoice {
+    /// The SVD used for `method`.
+    pub fn for_method(self, method: MethodKind) -> SvdSource {
+        match (self, method.backend()) {
+            (SvdChoice::Lapack, _) => SvdSource::Lapack,
+            (SvdChoice::Torch, _) => SvdSource::Torch,
+            (SvdChoice::PerMethod, Backend::Manual) => SvdSource::Lapack,
+            (SvdChoice::PerMethod, Backend::Autograd) => SvdSource::Torch,
+        }
+    }
+}
+
+/// Hyperparameters of a training run (the data are separate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Codebook size K.
+    pub k: usize,
+    /// Code dimension m.
+    pub m: usize,
+    /// Training steps.
+    pub steps: usize,
+    /// Mini-batch size B (rows drawn without replacement each step).
+    pub batch: usize,
+    /// η_W.
+    pub lr_w: f64,
+    /// η_E.
+    pub lr_e: f64,
+    /// α.
+    pub alpha: f64,
+    /// β.
+    pub beta: f64,
+    /// Initialisation.
+    pub init: Init,
+    /// Lloyd iterations of the initial codebook.
+    pub kmeans_iters: usize,
+    /// Seed of the initialisation and of the mini-batch sequence.
+    pub seed: u64,
+    /// Evaluate every this many steps (0: only at the start and the end).
+    pub log_every: usize,
+    /// SVD of the retraction.
+    pub svd: SvdChoice,
+}
+
+/// The most steps a run may ask for (a typo guard, not a limit of the math).
+pub const MAX_STEPS: usize = 100_000_000;
+
+impl TrainConfig {
+    /// The report's common settings with experiment 1's sizes.
+    pub fn report_default() -> Self {
+        TrainConfig {
+            k: 16,
+            m: 4,
+            steps: 200,
+            batch: 512,
+            lr_w: 0.08,
+            lr_e: 0.2,
+            alpha: 1.0,
+            beta: 0.25,
+            init: Init::Pca,
+            kmeans_iters: 20,
+            seed: 0,
+            log_every: 25,
+            svd: SvdChoice::PerMethod,
+        }
+    }
+
+    /// The loss weights.
+    pub fn weights(&self) -> LossWeights {
+        LossWeights {
+            alpha: self.alpha,
+            beta: self.beta,
+        }
+    }
+
+    /// The update's learning rates.
+    pub fn optimizer(&self) -> RiemannianSgd {
+        RiemannianSgd {
+            lr_w: self.lr_w,
+            lr_e: self.lr_e,
+        }
+    }
+
+    /// Checks every field against the data it will train on; one error per
+    /// bad field, naming it, its value and what is allowed.
+    pub fn validate(&self, n_train: usize, dim: usize) -> Result<()> {
+        if self.m == 0 || self.m > dim {
+            return Err(invalid(
+                "m",
+                self.m,
+                format!("between 1 and the data dimension D = {dim}"),
+            ));
+        }
+        if self.k == 0 || self.k > n_train {
+            return Err(invalid(
+                "k",
+                self.k,
+                format!("between 1 and the number of training points ({n_train})"),
+            ));
+        }
+        if self.batch == 0 || self.batch > n_train {
+            return Err(invalid(
+                "batch",
+                self.batch,
+                format!("between 1 and the number of training points ({n_train})"),
+            ));
+        }
+        if self.steps > MAX_STEPS {
+            return Err(invalid("steps", self.steps, format!("at most {MAX_STEPS}")));
+        }
+        for (field, value) in [("lr_w", self.lr_w), ("lr_e", self.lr_e)] {
+            if !value.is_finite() || value <= 0.0 {
+                return Err(invalid(field, value, "a finite number > 0"));
+            }
+        }
+        for (field, value) in [("alpha", self.alpha), ("beta", self.beta)] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(invalid(field, value, "a finite number ≥ 0"));
+            }
+        }
+        KMeansConfig {
+            k: self.k,
+            iters: self.kmeans_iters,
+        }
+        .check(n_train)?;
+        Ok(())
+    }
+}
+
+/// The starting parameters for `config` on `train` (N × D).
+pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Params> {
+    let mut rng = rng_for(config.seed, Stream::Init);
+    let kmeans = KMeansConfig {
+        k: config.k,
+        iters: config.kmeans_iters,
+    };
+    match config.init {
+        Init::Pca => {
+            let base = Baseline::fit(train, config.m, kmeans, &mut rng)?;
+            Ok(Params {
+                w: base.w,
+                codebook: base.codebook,
+            })
+        }
+        Init::Random => {
+            let w = random_stiefel(train.ncols(), config.m, &mut rng)?;
+            let z = train.dot(&w);
+            let fit = kmeans.check(train.nrows())?.fit(z.view(), &mut rng);
+            Ok(Params {
+                w,
+                codebook: fit.centres,
+            })
+        }
+    }
+}
+
+/// The mini-batch sequence of a seed: each step, `batch` distinct rows of the
+/// training set, drawn from the seed's own stream, so every method sees the
+/// same batches for the same seed.
+#[derive(Debug, Clone)]
+pub struct BatchSampler {
+    rng: VqRng,
+    n: usize,
+    batch: usize,
+}
+
+impl BatchSampler {
+    /// The sampler of `seed` over `n` rows.
+    pub fn new(seed: u64, n: usize, batch: usize) -> Self {
+        BatchSampler {
+            rng: rng_for(seed, Stream::Batches),
+            n,
+            batch,
+        }
+    }
+
+    /// The row indices of the next batch.
+    pub fn next_indices(&mut self) -> Vec<usize> {
+        sample(&mut self.rng, self.n, self.batch).into_vec()
+    }
+
+    /// The next batch, gathered from `train`.
+    pub fn next_batch(&mut self, train: ArrayView2<f64>) -> Array2<f64> {
+        let idx = self.next_indices();
+        train.select(Axis(0), &idx)
+    }
+}
+
+/// One point of a training curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CurvePoint {
+    /// Steps taken before this evaluation (0 = the initial state).
+    pub step: usize,
+    /// Loss parts on the batch of this step (at step 0: the first batch).
+    pub batch_loss: LossParts,
+    /// Metrics on the evaluation set.
+    pub eval: Metrics,
+}
+
+/// Timing of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Timing {
+    /// Wall time of the training steps (gradients + update), seconds.
+    pub train_seconds: f64,
+    /// train_seconds / steps.
+    pub seconds_per_step: f64,
+}
+
+/// The result of [`train`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainResult {
+    /// The method.
+    pub method: MethodKind,
+    /// The configuration.
+    pub config: TrainConfig,
+    /// Metrics of the initial parameters on the evaluation set.
+    pub initial: Metrics,
+    /// Every `log_every` steps (and the last step).
+    pub curve: Vec<CurvePoint>,
+    /// Metrics after the last step on the evaluation set.
+    #[serde(rename = "final")]
+    pub final_metrics: Metrics,
+    /// Metrics after the last step on the training set.
+    pub final_train: Metrics,
+    /// The largest ‖WᵀW − I‖_max seen after any step.
+    pub max_stiefel_defect: f64,
+    /// Timing of the steps (evaluation excluded).
+    pub timing: Timing,
+    /// Final parameters (not serialized; see `--save-params`).
+    #[serde(skip)]
+    pub params: Option<Params>,
+}
+
+fn check_finite(
+    method: MethodKind,
+    step: usize,
+    quantity: &str,
+    values: impl IntoIterator<Item = f64>,
+) -> Result<()> {
+    if values.into_iter().all(f64::is_finite) {
+        Ok(())
+    } else {
+        Err(VqError::Diverged {
+            method: method.name().to_string(),
+            step,
+            quantity: quantity.to_string(),
+        })
+    }
+}
+
+/// Trains `method` on `data` from `start` (or the config's initialisation).
+/// `progress` is called after every step with the number of steps done.
+pub fn train(
+    method: &mut dyn GradientMethod,
+    data: &Dataset,
+    config: &TrainConfig,
+    start: Option<Params>,
+    mut progress: impl FnMut(usize),
+) -> Result<TrainResult> {
+    config.validate(data.train.nrows(), data.dim())?;
+    let kind = method.kind();
+    let mut params = match start {
+        Some(p) => p,
+        None => initial_params(data.train.view(), config)?,
+    };
+    let optimizer = config.optimizer();
+    let svd = config.svd.for_method(kind);
+    let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
+    let initial = evaluate(data.eval.view(), params.w.view(), params.codebook.view());
+    let mut curve = Vec::new();
+    let mut max_defect = stiefel_defect(params.w.view());
+    let mut elapsed = 0.0;
+    for step in 1..=config.steps {
+        let batch = sampler.next_batch(data.train.view());
+        let started = Instant::now();
+        let grads = method.gradients(&params, batch.view())?;
+        check_finite(kind, step, "loss", [grads.loss.total])?;
+        check_finite(kind, step, "∂L/∂W", grads.grad_w.iter().copied())?;
+        check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
+        optimizer.step(&mut params, &grads, svd)?;
+        elapsed += started.elapsed().as_secs_f64();
+        check_finite(kind, step, "W", params.w.iter().copied())?;
+        check_finite(kind, step, "E", params.codebook.iter().copied())?;
+        max_defect = max_defect.max(stiefel_defect(params.w.view()));
+        let log_now =
+            (config.log_every > 0 && step % config.log_every == 0) || step == config.steps;
+        if step == 1 && config.log_every > 0 {
+            curve.push(CurvePoint {
+                step: 0,
+                batch_loss: grads.loss,
+                eval: initial,
+            });
+        }
+        if log_now {
+            curve.push(CurvePoint {
+                step,
+                batch_loss: grads.loss,
+                eval: evaluate(data.eval.view(), params.w.view(), params.codebook.view()),
+            });
+        }
+        progress(step);
+    }
+    let final_metrics = evaluate(data.eval.view(), params.w.view(), params.codebook.view());
+    let final_train = evaluate(data.train.view(), params.w.view(), params.codebook.view());
+    Ok(TrainResult {
+        method: kind,
+        config: config.clone(),
+        initial,
+        curve,
+        final_metrics,
+        final_train,
+        max_stiefel_defect: max_defect,
+        timing: Timing {
+            train_seconds: elapsed,
+            seconds_per_step: if config.steps > 0 {
+                elapsed / config.steps as f64
+            } else {
+                0.0
+            },
+        },
+        params: Some(params),
+    })
+}
