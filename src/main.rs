@@ -259,15 +259,20 @@ fn baseline(cmd: BaselineCmd) -> Result<()> {
     )?;
     bar.finish_and_clear();
     if cmd.json {
-        let text = if reports.len() == 1 {
-            serde_json::to_string_pretty(&reports[0])?
-        } else {
-            serde_json::to_string_pretty(&reports)?
-        };
-        println!("{text}");
+        print_json_one_or_many(&reports)
     } else {
         print_baseline_table(&reports);
+        Ok(())
     }
+}
+
+/// Prints one result as a JSON object, several as an array.
+fn print_json_one_or_many<T: serde::Serialize>(items: &[T]) -> Result<()> {
+    let text = match items {
+        [one] => serde_json::to_string_pretty(one)?,
+        many => serde_json::to_string_pretty(many)?,
+    };
+    println!("{text}");
     Ok(())
 }
 
@@ -341,16 +346,11 @@ fn train(cmd: TrainCmd) -> Result<()> {
         results.push(result);
     }
     if cmd.json {
-        let text = if results.len() == 1 {
-            serde_json::to_string_pretty(&results[0])?
-        } else {
-            serde_json::to_string_pretty(&results)?
-        };
-        println!("{text}");
+        print_json_one_or_many(&results)
     } else {
         print_train_table(&results);
+        Ok(())
     }
-    Ok(())
 }
 
 fn print_train_table(results: &[TrainResult]) {
