@@ -41,6 +41,14 @@ pub enum VqError {
         /// Which quantity (loss, W, E, gradient) went non-finite.
         quantity: String,
     },
+    /// The user stopped a long run; finished work was kept.
+    #[error("interrupted: {kept} finished run(s) kept in {}; rerun the same command to go on", store.display())]
+    Interrupted {
+        /// Units finished (and stored) in this invocation.
+        kept: usize,
+        /// Where they are stored.
+        store: PathBuf,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

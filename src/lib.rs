@@ -11,6 +11,7 @@
 //! * [`torch_bridge`]: moving matrices between ndarray and libtorch;
 //! * [`threads`]: one switch for the libtorch and OpenBLAS thread pools.
 pub mod baseline;
+pub mod calibrate;
 pub mod commands;
 pub mod data;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod quantize;
+pub mod reproduce;
 pub mod rng;
 pub mod threads;
 pub mod torch_bridge;

@@ -42,6 +42,82 @@ enum Command {
     /// and free-running, the estimators compared, finite differences, and a
     /// long run of the Stiefel invariant. Defaults: experiment 1.
     Gradcheck(GradcheckCmd),
+    /// Fit the synthetic generator (geometric spectrum s_i = a ρ^(i−1), noise
+    /// σ) so that the PCA + Lloyd baseline reproduces the report's
+    /// experiment-3 baseline cells (recon_mse and insub_distortion at K = 8,
+    /// 16, 32, 64), and write the preset that every command uses by default.
+    Calibrate(CalibrateCmd),
+    /// Reproduce the report: experiments 1–4 over many seeds, every reported
+    /// number beside ours, a verdict on each claim, plots. Writes results/
+    /// (REPORT.md, exp1..4.json, summary.json, curves CSV, SVG plots). Finished
+    /// runs are kept in results/.runs as they finish: rerunning after an
+    /// interruption redoes only what is missing.
+    Reproduce(ReproduceCmd),
+}
+
+#[derive(Args)]
+struct ReproduceCmd {
+    /// Seeds per configuration (0 … N−1).
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// A reduced run (2 seeds unless --seeds is given, one fifth of the steps)
+    /// that finishes in seconds: for smoke tests, not for conclusions.
+    #[arg(long)]
+    quick: bool,
+    /// Only these experiments (comma-separated: exp1,exp2,exp3,exp4).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<vqlab::reproduce::runs::Experiment>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
+    /// Worker threads; each run is single-threaded, so results do not depend
+    /// on this.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Recompute every run even if a stored result matches.
+    #[arg(long)]
+    fresh: bool,
+    /// Fix the initialisation instead of deciding it by measurement.
+    #[arg(long, value_enum)]
+    init: Option<Init>,
+    /// Fix the batch size of experiments 2–4 instead of deciding it.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// A preset file written by `vqlab calibrate` (default: the compiled-in
+    /// presets/report-calibrated.json).
+    #[arg(long, value_name = "PATH")]
+    preset: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CalibrateCmd {
+    /// Seeds the objective averages over (0 … N−1), run in parallel; the
+    /// default matches `reproduce`'s seeds.
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// Decays ρ per grid pass (a coarse pass over (0.3, 1], then a fine pass
+    /// around the best).
+    #[arg(long, default_value_t = 15)]
+    grid: usize,
+    /// Spectrum families to try (the best fit wins).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "geometric,power-law"
+    )]
+    family: Vec<vqlab::calibrate::SpectrumFamily>,
+    /// Where to write the preset (JSON). The built-in default is compiled
+    /// from presets/report-calibrated.json: rebuild after rewriting it.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "presets/report-calibrated.json"
+    )]
+    out: PathBuf,
+    /// Print the calibration as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Hyperparameters shared by `train` and `gradcheck` (SPEC's notation).
@@ -504,6 +580,166 @@ fn print_gradcheck(r: &GradcheckReport, per_step: bool) {
     }
 }
 
+fn calibrate(cmd: CalibrateCmd) -> Result<()> {
+    use vqlab::calibrate::{calibrate, CalibrationTarget};
+    if cmd.seeds == 0 {
+        anyhow::bail!("invalid seeds = 0: at least 1");
+    }
+    let seeds: Vec<u64> = (0..cmd.seeds).collect();
+    let bar = progress_bar(
+        ((cmd.family.len() + 1) * cmd.grid) as u64,
+        "calibrate (decays tried)",
+    );
+    let started = std::time::Instant::now();
+    let mut fit = calibrate(
+        &CalibrationTarget::report(),
+        &cmd.family,
+        &seeds,
+        cmd.grid,
+        |n| bar.set_position(n as u64),
+    )?;
+    bar.finish_and_clear();
+    let families: Vec<String> = cmd.family.iter().map(|f| format!("{f:?}")).collect();
+    fit.command = format!(
+        "vqlab calibrate --seeds {} --grid {} --family {}",
+        cmd.seeds,
+        cmd.grid,
+        families
+            .join(",")
+            .to_lowercase()
+            .replace("powerlaw", "power-law")
+    );
+    let text = serde_json::to_string_pretty(&fit)?;
+    if let Some(dir) = cmd.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        vqlab::io::create_dir(dir)?;
+    }
+    vqlab::io::write_atomic(&cmd.out, format!("{text}\n").as_bytes())?;
+    if cmd.json {
+        println!("{text}");
+        return Ok(());
+    }
+    let p = &fit.params;
+    println!(
+        "fitted ({:?}): a = {:.5}, ρ = s2/s1 = {:.5}, σ = {:.5}  →  spectrum {:?}",
+        p.family,
+        p.scale,
+        p.decay,
+        p.noise_sigma,
+        fit.spec
+            .spectrum
+            .iter()
+            .map(|v| (v * 1e4).round() / 1e4)
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "{:>4} {:<17} {:>9} {:>9} {:>9}",
+        "K", "metric", "report", "fitted", "rel"
+    );
+    for c in &fit.cells {
+        println!(
+            "{:>4} {:<17} {:>9.4} {:>9.4} {:>8.3}%",
+            c.k,
+            c.metric,
+            c.target,
+            c.fitted,
+            100.0 * c.rel_residual
+        );
+    }
+    println!(
+        "max |rel residual| {:.3}%, objective {:.3e}, {} simulations over {} seeds, {:.0} s; written to {}",
+        100.0 * fit.max_abs_rel_residual,
+        fit.objective,
+        fit.evaluations,
+        seeds.len(),
+        started.elapsed().as_secs_f64(),
+        cmd.out.display()
+    );
+    Ok(())
+}
+
+fn reproduce(cmd: ReproduceCmd) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use vqlab::reproduce::{reproduce, ReproduceOptions};
+    let (data, data_source) = match &cmd.preset {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading preset {}", path.display()))?;
+            let spec = SyntheticSpec::from_preset_json(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a preset written by `vqlab calibrate`: {e}",
+                    path.display()
+                )
+            })?;
+            (spec, format!("the preset `{}`", path.display()))
+        }
+        None => (
+            SyntheticSpec::report_default(),
+            "the calibrated preset `presets/report-calibrated.json`".to_string(),
+        ),
+    };
+    let options = ReproduceOptions {
+        seeds: if cmd.quick && cmd.seeds == 10 {
+            2
+        } else {
+            cmd.seeds
+        },
+        quick: cmd.quick,
+        only: cmd.only.clone(),
+        out_dir: cmd.out.clone(),
+        jobs: cmd.jobs,
+        fresh: cmd.fresh,
+        init: cmd.init,
+        batch: cmd.batch,
+        data,
+        data_source,
+    };
+    options.validate()?;
+    // Every run is single-threaded: parallelism comes from --jobs, and the
+    // results do not depend on it.
+    vqlab::threads::set_threads(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
+        });
+    }
+    let bar = progress_bar(1, "reproduce");
+    let summary = reproduce(&options, &stop, |done, total, what| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(what.to_string());
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    let verdicts: Vec<String> = summary
+        .claims
+        .iter()
+        .map(|c| format!("{} {}", c.id, c.verdict.label()))
+        .collect();
+    let outside = summary
+        .cells
+        .iter()
+        .filter(|c| c.within == Some(false))
+        .count();
+    println!(
+        "reproduce: {} runs ({} computed, {} reused) in {:.1} s; {} of {} cells outside tolerance; {}",
+        summary.reused + summary.computed,
+        summary.computed,
+        summary.reused,
+        summary.wall_seconds,
+        outside,
+        summary.cells.len(),
+        verdicts.join(", ")
+    );
+    println!("wrote {}", cmd.out.join("REPORT.md").display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     vqlab::threads::set_threads(cli.threads);
@@ -511,12 +747,20 @@ fn main() -> ExitCode {
         Command::Baseline(cmd) => baseline(cmd).context("baseline failed"),
         Command::Train(cmd) => train(cmd).context("train failed"),
         Command::Gradcheck(cmd) => gradcheck(cmd).context("gradcheck failed"),
+        Command::Calibrate(cmd) => calibrate(cmd).context("calibrate failed"),
+        Command::Reproduce(cmd) => reproduce(cmd).context("reproduce failed"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            let interrupted = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<vqlab::VqError>(),
+                    Some(vqlab::VqError::Interrupted { .. })
+                )
+            });
+            ExitCode::from(if interrupted { 130 } else { 2 })
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{Backend, GradientMethod, LossParts, LossWeights, MethodKind, 
 use crate::rng::{rng_for, Stream, VqRng};
 
 /// Where W and E start. The report does not say; SPEC asks for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Init {
     /// The PCA + Lloyd baseline's W and E.

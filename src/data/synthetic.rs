@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::super::linalg::{gaussian_matrix, random_stiefel};
 use crate::error::{invalid, Result};
 
+/// The preset file compiled into the binary.
+pub const REPORT_PRESET: &str = include_str!("../../presets/report-calibrated.json");
+
 /// Parameters of the synthetic generator. The rank r is `spectrum.len()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyntheticSpec {
@@ -20,15 +23,23 @@ pub struct SyntheticSpec {
 }
 
 impl SyntheticSpec {
-    /// The report's shape (D = 64, rank 6) with an uncalibrated spectrum: a
-    /// starting point only. The calibrated preset (fitted to the report's
-    /// baseline rows) is what the reproduction uses.
+    /// The calibrated preset: D = 64, rank 6, with the spectrum and noise that
+    /// `vqlab calibrate` fitted to the report's baseline rows, compiled in
+    /// from `presets/report-calibrated.json`.
     pub fn report_default() -> Self {
-        SyntheticSpec {
-            dim: 64,
-            spectrum: vec![1.6, 1.4, 1.25, 1.1, 0.5, 0.4],
-            noise_sigma: 0.06,
+        Self::from_preset_json(REPORT_PRESET)
+            .expect("presets/report-calibrated.json holds a valid spec")
+    }
+
+    /// The `spec` field of a preset file written by `vqlab calibrate`.
+    pub fn from_preset_json(text: &str) -> std::result::Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Preset {
+            spec: SyntheticSpec,
         }
+        let preset: Preset = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        preset.spec.validate().map_err(|e| e.to_string())?;
+        Ok(preset.spec)
     }
 
     /// The rank r of the signal.

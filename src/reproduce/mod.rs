@@ -1,0 +1,390 @@
+//! `vqlab reproduce`: experiments 1–4 of the report over many seeds, every
+//! reported number beside its reproduction, a verdict per claim, plots.
+//!
+//! Two choices the report leaves open are decided by measurement:
+//! initialisation (`pca` / `random`) and the batch size of experiments 2–4
+//! (512 / 1024). Experiment 2 is run under all four combinations; the one
+//! whose gradient-method cells lie closest to the report (mean |relative
+//! difference| of recon_mse and insub_distortion) is used for the tables,
+//! and the others are shown beside it. Experiments 1, 3 and 4 are run with
+//! both initialisations at the chosen batch size.
+pub mod analysis;
+pub mod plots;
+pub mod render;
+pub mod runs;
+pub mod stats;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::SyntheticSpec;
+use crate::error::{invalid, Result};
+use crate::io::{create_dir, write_atomic};
+use crate::model::MethodKind;
+use crate::train::Init;
+use analysis::{cells, claims, metrics_of, Cell, Claim, Results, Source};
+use runs::{execute, plan, Experiment, Scale, UnitResult, Variant};
+use stats::Estimate;
+
+/// Options of a reproduction.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReproduceOptions {
+    /// Seeds 0 … seeds−1.
+    pub seeds: u64,
+    /// The reduced schedule (few steps) for smoke tests.
+    pub quick: bool,
+    /// Only these experiments (empty: all).
+    pub only: Vec<Experiment>,
+    /// Where results go.
+    pub out_dir: PathBuf,
+    /// Worker threads (each unit runs single-threaded).
+    pub jobs: usize,
+    /// Recompute every unit even if stored.
+    pub fresh: bool,
+    /// Fix the initialisation instead of deciding it.
+    pub init: Option<Init>,
+    /// Fix the batch size of experiments 2–4 instead of deciding it.
+    pub batch: Option<usize>,
+    /// The data generator.
+    pub data: SyntheticSpec,
+    /// Where the data generator came from (for the report).
+    pub data_source: String,
+}
+
+impl ReproduceOptions {
+    /// Checks the options; one error per bad field.
+    pub fn validate(&self) -> Result<()> {
+        if self.seeds == 0 {
+            return Err(invalid("seeds", self.seeds, "at least 1"));
+        }
+        if self.seeds > 10_000 {
+            return Err(invalid("seeds", self.seeds, "at most 10000"));
+        }
+        if self.jobs == 0 {
+            return Err(invalid("jobs", self.jobs, "at least 1"));
+        }
+        if let Some(b) = self.batch {
+            if b == 0 || b > 20_000 {
+                return Err(invalid(
+                    "batch",
+                    b,
+                    "between 1 and the 20000 training points",
+                ));
+            }
+        }
+        self.data.validate()
+    }
+
+    fn runs(&self, exp: Experiment) -> bool {
+        self.only.is_empty() || self.only.contains(&exp)
+    }
+}
+
+/// The decision on the open choices.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// The variant used for experiment 2's tables.
+    pub exp2: Variant,
+    /// The initialisation used for experiments 1, 3, 4.
+    pub init: Init,
+    /// The batch size of experiments 3 and 4.
+    pub batch: usize,
+    /// How it was decided.
+    pub how: String,
+    /// Every experiment-2 variant with its mean |relative difference| from
+    /// the report's gradient-method cells.
+    pub scores: Vec<(String, f64)>,
+}
+
+/// What a reproduction produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReproduceSummary {
+    /// The options.
+    pub options: ReproduceOptions,
+    /// The decision on the open choices.
+    pub decision: Decision,
+    /// Every reported number beside ours.
+    pub cells: Vec<Cell>,
+    /// The claims with verdicts.
+    pub claims: Vec<Claim>,
+    /// Wall time of this invocation, seconds.
+    pub wall_seconds: f64,
+    /// Compute time of all units (stored ones included), seconds.
+    pub compute_seconds: f64,
+    /// Units taken from the store / computed now.
+    pub reused: usize,
+    /// Units computed in this invocation.
+    pub computed: usize,
+    /// Failed (diverged) runs.
+    pub failed_runs: Vec<String>,
+}
+
+fn exp2_score(results: &Results, variant: Variant) -> f64 {
+    let report = analysis::report_numbers();
+    let units = results.select(Experiment::Exp2, variant, None, None);
+    let mut diffs = Vec::new();
+    for (key, kind) in [
+        ("autograd_ste", MethodKind::AutogradSte),
+        ("manual_ste", MethodKind::ManualSte),
+        ("rotation", MethodKind::Rotation),
+    ] {
+        for name in ["recon_mse", "insub_distortion"] {
+            let target = report["exp2_convergence"]["results"][key][name]
+                .as_f64()
+                .expect("report has the cell");
+            let vals: Vec<f64> = units
+                .iter()
+                .filter_map(|u| metrics_of(u, Source::Method(kind)))
+                .map(|m| analysis::metric(&m, name))
+                .collect();
+            if let Some(e) = Estimate::of(&vals) {
+                diffs.push(((e.mean - target) / target).abs());
+            }
+        }
+    }
+    if diffs.is_empty() {
+        f64::INFINITY
+    } else {
+        diffs.iter().sum::<f64>() / diffs.len() as f64
+    }
+}
+
+/// Runs the reproduction and writes everything under `options.out_dir`.
+/// `progress(done, total, message)` reports units; `stop` ends it early
+/// (finished units are kept).
+pub fn reproduce(
+    options: &ReproduceOptions,
+    stop: &AtomicBool,
+    progress: impl Fn(usize, usize, &str) + Sync,
+) -> Result<ReproduceSummary> {
+    options.validate()?;
+    let started = Instant::now();
+    let scale = if options.quick {
+        Scale::quick()
+    } else {
+        Scale::full()
+    };
+    let seeds: Vec<u64> = (0..options.seeds).collect();
+    let store = options.out_dir.join(".runs");
+    create_dir(&options.out_dir)?;
+    let inits: Vec<Init> = match options.init {
+        Some(i) => vec![i],
+        None => vec![Init::Pca, Init::Random],
+    };
+    let batches: Vec<usize> = match options.batch {
+        Some(b) => vec![b],
+        None => vec![1024, 512],
+    };
+    let variants_of = |batches: &[usize]| -> Vec<Variant> {
+        inits
+            .iter()
+            .flat_map(|&init| batches.iter().map(move |&batch| Variant { init, batch }))
+            .collect()
+    };
+    // Phase 1: experiments 1 and 2 (2 decides the open choices).
+    let mut units = Vec::new();
+    if options.runs(Experiment::Exp1) {
+        units.extend(plan(
+            Experiment::Exp1,
+            &variants_of(&[512]),
+            &seeds,
+            &options.data,
+            &scale,
+        ));
+    }
+    if options.runs(Experiment::Exp2) {
+        units.extend(plan(
+            Experiment::Exp2,
+            &variants_of(&batches),
+            &seeds,
+            &options.data,
+            &scale,
+        ));
+    }
+    let total_phase2 = if options.runs(Experiment::Exp3) {
+        inits.len() * 4 * seeds.len()
+    } else {
+        0
+    } + if options.runs(Experiment::Exp4) {
+        inits.len() * 5 * seeds.len()
+    } else {
+        0
+    };
+    let total = units.len() + total_phase2;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let report_progress = |spec: &runs::UnitSpec, cached: bool| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let what = format!(
+            "{} {} seed {}{}",
+            spec.experiment.name(),
+            spec.variant.label(),
+            spec.seed,
+            if cached { " (stored)" } else { "" }
+        );
+        progress(n, total, &what);
+    };
+    let (mut all, stats1) = execute(
+        &units,
+        &store,
+        options.jobs,
+        options.fresh,
+        stop,
+        report_progress,
+    )?;
+
+    // Decide.
+    let results = Results { units: &all };
+    let mut scores: Vec<(Variant, f64)> = results
+        .variants(Experiment::Exp2)
+        .into_iter()
+        .map(|v| (v, exp2_score(&results, v)))
+        .collect();
+    scores.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let fixed = options.init.is_some() && options.batch.is_some();
+    let (exp2_variant, how) = match scores.first() {
+        Some(&(v, _)) if !fixed => (v, "the experiment-2 variant whose gradient-method cells (recon_mse, insub_distortion of autograd STE, manual STE, rotation) lie closest to the report (smallest mean |relative difference|)".to_string()),
+        _ => (
+            Variant {
+                init: options.init.unwrap_or(Init::Pca),
+                batch: options.batch.unwrap_or(1024),
+            },
+            "fixed on the command line (or experiment 2 not run): --init / --batch, default pca / 1024".to_string(),
+        ),
+    };
+    let decision = Decision {
+        exp2: exp2_variant,
+        init: exp2_variant.init,
+        batch: exp2_variant.batch,
+        how,
+        scores: scores.iter().map(|(v, s)| (v.label(), *s)).collect(),
+    };
+
+    // Phase 2: experiments 3 and 4 at the chosen batch, every init.
+    let mut units2 = Vec::new();
+    if options.runs(Experiment::Exp3) {
+        units2.extend(plan(
+            Experiment::Exp3,
+            &variants_of(&[decision.batch]),
+            &seeds,
+            &options.data,
+            &scale,
+        ));
+    }
+    if options.runs(Experiment::Exp4) {
+        units2.extend(plan(
+            Experiment::Exp4,
+            &variants_of(&[decision.batch]),
+            &seeds,
+            &options.data,
+            &scale,
+        ));
+    }
+    let (more, stats2) = execute(
+        &units2,
+        &store,
+        options.jobs,
+        options.fresh,
+        stop,
+        report_progress,
+    )?;
+    all.extend(more);
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(crate::error::VqError::Interrupted {
+            kept: stats1.computed + stats2.computed,
+            store: store.clone(),
+        });
+    }
+
+    let results = Results { units: &all };
+    let (chosen_init, chosen_exp2, chosen_batch) = (decision.init, decision.exp2, decision.batch);
+    let chosen = move |exp: Experiment| match exp {
+        Experiment::Exp1 => Variant {
+            init: chosen_init,
+            batch: 512,
+        },
+        Experiment::Exp2 => chosen_exp2,
+        _ => Variant {
+            init: chosen_init,
+            batch: chosen_batch,
+        },
+    };
+    let cost_note = "Memory (1× vs 2×) is not measured here: see `vqlab bench` (results/BENCH.md). Times come from runs sharing the machine with another worker; the ratio is what is compared.";
+    let cells = cells(&results, &chosen);
+    let claims = claims(&results, &chosen, cost_note);
+    let failed_runs: Vec<String> = all
+        .iter()
+        .flat_map(|u| {
+            u.runs.iter().filter_map(move |r| {
+                r.error
+                    .as_ref()
+                    .map(|e| format!("{} ({}): {e}", u.spec.file_name(), r.method))
+            })
+        })
+        .collect();
+    let summary = ReproduceSummary {
+        options: options.clone(),
+        decision,
+        cells,
+        claims,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        compute_seconds: all.iter().map(|u| u.seconds).sum(),
+        reused: stats1.reused + stats2.reused,
+        computed: stats1.computed + stats2.computed,
+        failed_runs,
+    };
+    write_outputs(&options.out_dir, &summary, &all, &chosen)?;
+    Ok(summary)
+}
+
+#[derive(Serialize)]
+struct ExperimentFile<'a> {
+    experiment: Experiment,
+    chosen_variant: Variant,
+    cells: Vec<&'a Cell>,
+    units: Vec<&'a UnitResult>,
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("results serialize");
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+fn write_outputs(
+    dir: &Path,
+    summary: &ReproduceSummary,
+    units: &[UnitResult],
+    chosen: &dyn Fn(Experiment) -> Variant,
+) -> Result<()> {
+    for exp in Experiment::ALL {
+        let mine: Vec<&UnitResult> = units.iter().filter(|u| u.spec.experiment == exp).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let file = ExperimentFile {
+            experiment: exp,
+            chosen_variant: chosen(exp),
+            cells: summary
+                .cells
+                .iter()
+                .filter(|c| c.experiment == exp)
+                .collect(),
+            units: mine,
+        };
+        write_json(&dir.join(format!("{}.json", exp.name())), &file)?;
+    }
+    write_json(&dir.join("summary.json"), summary)?;
+    write_atomic(
+        &dir.join("exp2_curves.csv"),
+        render::curves_csv(units).as_bytes(),
+    )?;
+    let results = Results { units };
+    plots::write_all(dir, &results, chosen)?;
+    write_atomic(
+        &dir.join("REPORT.md"),
+        render::report_markdown(summary, &results, chosen).as_bytes(),
+    )?;
+    Ok(())
+}

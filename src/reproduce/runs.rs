@@ -1,0 +1,498 @@
+//! The units of work of `reproduce`: one experiment, one variant of the open
+//! choices, one (K, β) point and one seed, with every method of that
+//! experiment trained on the same data from the same start. Each finished
+//! unit is stored as JSON at once, so an interrupted reproduction loses
+//! nothing: a rerun reuses every unit whose stored spec equals the new one.
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::kmeans::lloyd;
+use crate::baseline::{Baseline, KMeansConfig};
+use crate::data::{Dataset, SyntheticSpec};
+use crate::error::{Result, VqError};
+use crate::io::{create_dir, write_atomic};
+use crate::metrics::{evaluate, Metrics};
+use crate::model::MethodKind;
+use crate::rng::{rng_for, Stream};
+use crate::train::{initial_params, train, CurvePoint, Init, SvdChoice, TrainConfig};
+
+/// The report's four experiments.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Experiment {
+    /// Verification: autograd vs manual STE, K = 16.
+    Exp1,
+    /// Convergence: every method at K = 32, curves every 25 steps.
+    Exp2,
+    /// Codebook scaling: K ∈ {8, 16, 32, 64}.
+    Exp3,
+    /// Commitment ablation: β ∈ {0, 0.1, 0.25, 0.5, 1}.
+    Exp4,
+}
+
+impl Experiment {
+    /// All four, in order.
+    pub const ALL: [Experiment; 4] = [
+        Experiment::Exp1,
+        Experiment::Exp2,
+        Experiment::Exp3,
+        Experiment::Exp4,
+    ];
+
+    /// `exp1` … `exp4`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Exp1 => "exp1",
+            Experiment::Exp2 => "exp2",
+            Experiment::Exp3 => "exp3",
+            Experiment::Exp4 => "exp4",
+        }
+    }
+}
+
+/// The two choices the report leaves open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Variant {
+    /// Initialisation of the gradient methods.
+    pub init: Init,
+    /// Mini-batch size (experiments 2–4; experiment 1 states 512).
+    pub batch: usize,
+}
+
+impl Variant {
+    /// `init=pca, batch=1024`.
+    pub fn label(&self) -> String {
+        format!("init={}, batch={}", init_name(self.init), self.batch)
+    }
+}
+
+/// `pca` or `random`.
+pub fn init_name(init: Init) -> &'static str {
+    match init {
+        Init::Pca => "pca",
+        Init::Random => "random",
+    }
+}
+
+/// Everything that determines a unit's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitSpec {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// The open choices.
+    pub variant: Variant,
+    /// The seed (data, initialisation, batches).
+    pub seed: u64,
+    /// Training samples.
+    pub n_train: usize,
+    /// Evaluation samples.
+    pub n_eval: usize,
+    /// The data generator.
+    pub data: SyntheticSpec,
+    /// The training configuration (K, β, steps, … are in here).
+    pub train: TrainConfig,
+    /// The methods trained.
+    pub methods: Vec<MethodKind>,
+    /// Whether the PCA + Lloyd baseline is evaluated.
+    pub baseline: bool,
+    /// Whether the encoder/codebook attribution of the gain is measured.
+    pub attribution: bool,
+}
+
+impl UnitSpec {
+    /// The file name of the stored result.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}_{}_b{}_k{}_beta{}_seed{}.json",
+            self.experiment.name(),
+            init_name(self.variant.init),
+            self.variant.batch,
+            self.train.k,
+            self.train.beta,
+            self.seed
+        )
+    }
+}
+
+/// Where a method's gain over the baseline comes from (SPEC C12).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// The baseline's W with the trained codebook.
+    pub baseline_w_trained_e: Metrics,
+    /// The trained W with a codebook refitted by Lloyd (from the trained
+    /// codebook, same iterations as the baseline) on the trained codes.
+    pub trained_w_refit_e: Metrics,
+}
+
+/// One method's outcome in a unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodOutcome {
+    /// The method.
+    pub method: MethodKind,
+    /// Final eval metrics (absent when the run failed).
+    #[serde(rename = "final")]
+    pub final_metrics: Option<Metrics>,
+    /// Final metrics on the training set.
+    pub final_train: Option<Metrics>,
+    /// The curve.
+    pub curve: Vec<CurvePoint>,
+    /// Seconds per training step.
+    pub seconds_per_step: f64,
+    /// The attribution, when asked for.
+    pub attribution: Option<Attribution>,
+    /// Why the run failed (divergence, …); the report marks it instead of
+    /// averaging it.
+    pub error: Option<String>,
+}
+
+/// A finished unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    /// What was run.
+    pub spec: UnitSpec,
+    /// Eval metrics of the baseline, when asked for.
+    pub baseline: Option<Metrics>,
+    /// Eval metrics of the initial parameters of the gradient methods.
+    pub initial: Metrics,
+    /// Per method.
+    pub runs: Vec<MethodOutcome>,
+    /// Wall time of the unit.
+    pub seconds: f64,
+}
+
+impl UnitResult {
+    /// The outcome of `method`, if it was run.
+    pub fn run(&self, method: MethodKind) -> Option<&MethodOutcome> {
+        self.runs.iter().find(|r| r.method == method)
+    }
+}
+
+/// Runs one unit.
+pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
+    let started = Instant::now();
+    let data = Dataset::synthetic(&spec.data, spec.n_train, spec.n_eval, spec.seed)?;
+    let config = &spec.train;
+    let kmeans = KMeansConfig {
+        k: config.k,
+        iters: config.kmeans_iters,
+    };
+    let baseline = if spec.baseline || spec.attribution {
+        // The same seeding stream as the `pca` initialisation: for init=pca
+        // the gradient methods start exactly at this baseline.
+        Some(Baseline::fit(
+            data.train.view(),
+            config.m,
+            kmeans,
+            &mut rng_for(spec.seed, Stream::Init),
+        )?)
+    } else {
+        None
+    };
+    let start = initial_params(data.train.view(), config)?;
+    let initial = evaluate(data.eval.view(), start.w.view(), start.codebook.view());
+    let mut runs = Vec::new();
+    for &kind in &spec.methods {
+        let mut method = kind.build(config.weights());
+        let outcome = match train(method.as_mut(), &data, config, Some(start.clone()), |_| {}) {
+            Ok(result) => {
+                let params = result.params.as_ref().expect("train returns parameters");
+                let attribution = match (&baseline, spec.attribution) {
+                    (Some(base), true) => {
+                        let z = data.train.dot(&params.w);
+                        let refit = lloyd(z.view(), params.codebook.clone(), config.kmeans_iters);
+                        Some(Attribution {
+                            baseline_w_trained_e: evaluate(
+                                data.eval.view(),
+                                base.w.view(),
+                                params.codebook.view(),
+                            ),
+                            trained_w_refit_e: evaluate(
+                                data.eval.view(),
+                                params.w.view(),
+                                refit.centres.view(),
+                            ),
+                        })
+                    }
+                    _ => None,
+                };
+                MethodOutcome {
+                    method: kind,
+                    final_metrics: Some(result.final_metrics),
+                    final_train: Some(result.final_train),
+                    curve: result.curve,
+                    seconds_per_step: result.timing.seconds_per_step,
+                    attribution,
+                    error: None,
+                }
+            }
+            Err(e @ VqError::Diverged { .. }) => MethodOutcome {
+                method: kind,
+                final_metrics: None,
+                final_train: None,
+                curve: Vec::new(),
+                seconds_per_step: 0.0,
+                attribution: None,
+                error: Some(e.to_string()),
+            },
+            Err(e) => return Err(e),
+        };
+        runs.push(outcome);
+    }
+    Ok(UnitResult {
+        baseline: if spec.baseline {
+            baseline
+                .as_ref()
+                .map(|b| evaluate(data.eval.view(), b.w.view(), b.codebook.view()))
+        } else {
+            None
+        },
+        spec: spec.clone(),
+        initial,
+        runs,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Sizes and schedules of a reproduction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scale {
+    /// Steps of experiment 1.
+    pub exp1_steps: usize,
+    /// Steps of experiments 2–4.
+    pub steps: usize,
+    /// Logging interval of the curves.
+    pub log_every: usize,
+}
+
+impl Scale {
+    /// The report's schedule.
+    pub fn full() -> Self {
+        Scale {
+            exp1_steps: 200,
+            steps: 500,
+            log_every: 25,
+        }
+    }
+
+    /// A reduced schedule for smoke tests (one fifth of the steps).
+    pub fn quick() -> Self {
+        Scale {
+            exp1_steps: 40,
+            steps: 100,
+            log_every: 5,
+        }
+    }
+}
+
+fn base_config(
+    k: usize,
+    beta: f64,
+    steps: usize,
+    variant: Variant,
+    seed: u64,
+    log_every: usize,
+) -> TrainConfig {
+    TrainConfig {
+        k,
+        m: 4,
+        steps,
+        batch: variant.batch,
+        lr_w: 0.08,
+        lr_e: 0.2,
+        alpha: 1.0,
+        beta,
+        init: variant.init,
+        kmeans_iters: 20,
+        seed,
+        log_every,
+        svd: SvdChoice::PerMethod,
+    }
+}
+
+/// The units of `experiment` for `variants` and `seeds`, as SPEC's table.
+pub fn plan(
+    experiment: Experiment,
+    variants: &[Variant],
+    seeds: &[u64],
+    data: &SyntheticSpec,
+    scale: &Scale,
+) -> Vec<UnitSpec> {
+    let mut out = Vec::new();
+    for &variant in variants {
+        for &seed in seeds {
+            let unit = |k: usize,
+                        beta: f64,
+                        n_train,
+                        n_eval,
+                        steps,
+                        methods: Vec<MethodKind>,
+                        baseline,
+                        attribution| UnitSpec {
+                experiment,
+                variant,
+                seed,
+                n_train,
+                n_eval,
+                data: data.clone(),
+                train: base_config(k, beta, steps, variant, seed, scale.log_every),
+                methods,
+                baseline,
+                attribution,
+            };
+            use MethodKind::*;
+            match experiment {
+                Experiment::Exp1 => out.push(unit(
+                    16,
+                    0.25,
+                    10_000,
+                    2_000,
+                    scale.exp1_steps,
+                    vec![AutogradSte, ManualSte],
+                    false,
+                    false,
+                )),
+                Experiment::Exp2 => out.push(unit(
+                    32,
+                    0.25,
+                    20_000,
+                    4_000,
+                    scale.steps,
+                    vec![AutogradSte, ManualSte, Rotation, RotationTrick],
+                    true,
+                    true,
+                )),
+                Experiment::Exp3 => {
+                    for k in [8, 16, 32, 64] {
+                        out.push(unit(
+                            k,
+                            0.25,
+                            20_000,
+                            4_000,
+                            scale.steps,
+                            vec![ManualSte, Rotation],
+                            true,
+                            false,
+                        ));
+                    }
+                }
+                Experiment::Exp4 => {
+                    for beta in [0.0, 0.1, 0.25, 0.5, 1.0] {
+                        out.push(unit(
+                            32,
+                            beta,
+                            20_000,
+                            4_000,
+                            scale.steps,
+                            vec![ManualSte, Rotation],
+                            false,
+                            false,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The stored result of `spec` in `dir`, if its spec matches exactly.
+pub fn load_cached(dir: &Path, spec: &UnitSpec) -> Option<UnitResult> {
+    let text = std::fs::read_to_string(dir.join(spec.file_name())).ok()?;
+    let stored: UnitResult = serde_json::from_str(&text).ok()?;
+    (stored.spec == *spec).then_some(stored)
+}
+
+/// What happened to the units of one [`execute`] call.
+#[derive(Debug, Clone, Default)]
+pub struct ExecuteStats {
+    /// Units taken from the store.
+    pub reused: usize,
+    /// Units computed now.
+    pub computed: usize,
+}
+
+/// Runs `units` on `jobs` threads, storing each result in `dir` as soon as it
+/// is done and reusing stored results (unless `fresh`). Stops taking new
+/// units once `stop` is set. Returns the results in the order of `units`
+/// (a unit not run because of `stop` is absent).
+pub fn execute(
+    units: &[UnitSpec],
+    dir: &Path,
+    jobs: usize,
+    fresh: bool,
+    stop: &AtomicBool,
+    progress: impl Fn(&UnitSpec, bool) + Sync,
+) -> Result<(Vec<UnitResult>, ExecuteStats)> {
+    create_dir(dir)?;
+    let slots: Vec<Mutex<Option<UnitResult>>> = units.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<VqError>> = Mutex::new(None);
+    let (reused, computed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) || first_error.lock().expect("lock").is_some() {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(spec) = units.get(i) else { return };
+                let cached = if fresh { None } else { load_cached(dir, spec) };
+                let (result, was_cached) = match cached {
+                    Some(r) => (Ok(r), true),
+                    None => (run_unit(spec), false),
+                };
+                match result {
+                    Ok(r) => {
+                        if !was_cached {
+                            let path: PathBuf = dir.join(spec.file_name());
+                            let text = serde_json::to_string(&r).expect("results serialize");
+                            if let Err(e) = write_atomic(&path, text.as_bytes()) {
+                                *first_error.lock().expect("lock") = Some(e);
+                                return;
+                            }
+                            computed.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            reused.fetch_add(1, Ordering::SeqCst);
+                        }
+                        *slots[i].lock().expect("lock") = Some(r);
+                        progress(spec, was_cached);
+                    }
+                    Err(e) => {
+                        first_error.lock().expect("lock").get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("lock") {
+        return Err(e);
+    }
+    let results = slots
+        .into_iter()
+        .filter_map(|s| s.into_inner().expect("lock"))
+        .collect();
+    Ok((
+        results,
+        ExecuteStats {
+            reused: reused.into_inner(),
+            computed: computed.into_inner(),
+        },
+    ))
+}
