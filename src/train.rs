@@ -1,8 +1,8 @@
 //! Training: initialisation, seeded mini-batches, the shared update, curves.
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
-use rand::seq::index::sample;
+use ndarray::{Array2, ArrayView2};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, KMeansConfig};
@@ -10,8 +10,10 @@ use crate::data::Dataset;
 use crate::error::{invalid, Result, VqError};
 use crate::linalg::{random_stiefel, stiefel_defect};
 use crate::metrics::{evaluate, Metrics};
-use crate::model::update::{RiemannianSgd, SvdSource};
-use crate::model::{Backend, GradientMethod, LossParts, LossWeights, MethodKind, Params};
+use crate::model::update::{RiemannianSgd, SvdSource, UpdateWorkspace};
+use crate::model::{
+    Backend, GradientMethod, Gradients, LossParts, LossWeights, MethodKind, Params,
+};
 use crate::rng::{rng_for, Stream, VqRng};
 
 /// Where W and E start. The report does not say; SPEC asks for both.
@@ -195,32 +197,54 @@ pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Pa
 /// The mini-batch sequence of a seed: each step, `batch` distinct rows of the
 /// training set, drawn from the seed's own stream, so every method sees the
 /// same batches for the same seed.
+///
+/// A partial Fisher–Yates shuffle of a permutation kept between steps: the
+/// first `batch` entries after step t's swaps are a uniformly random subset,
+/// drawn without allocating.
 #[derive(Debug, Clone)]
 pub struct BatchSampler {
     rng: VqRng,
-    n: usize,
+    order: Vec<usize>,
     batch: usize,
 }
 
 impl BatchSampler {
     /// The sampler of `seed` over `n` rows.
     pub fn new(seed: u64, n: usize, batch: usize) -> Self {
+        assert!(batch <= n, "a batch of {batch} distinct rows from {n}");
         BatchSampler {
             rng: rng_for(seed, Stream::Batches),
-            n,
+            order: (0..n).collect(),
             batch,
         }
     }
 
-    /// The row indices of the next batch.
-    pub fn next_indices(&mut self) -> Vec<usize> {
-        sample(&mut self.rng, self.n, self.batch).into_vec()
+    /// The row indices of the next batch (valid until the next call).
+    pub fn next_indices(&mut self) -> &[usize] {
+        let n = self.order.len();
+        for i in 0..self.batch {
+            let j = self.rng.gen_range(i..n);
+            self.order.swap(i, j);
+        }
+        &self.order[..self.batch]
     }
 
     /// The next batch, gathered from `train`.
     pub fn next_batch(&mut self, train: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = Array2::zeros((self.batch, train.ncols()));
+        self.next_batch_into(train, &mut out);
+        out
+    }
+
+    /// The next batch, gathered from `train` into `out` (resized if needed).
+    pub fn next_batch_into(&mut self, train: ArrayView2<f64>, out: &mut Array2<f64>) {
+        if out.dim() != (self.batch, train.ncols()) {
+            *out = Array2::zeros((self.batch, train.ncols()));
+        }
         let idx = self.next_indices();
-        train.select(Axis(0), &idx)
+        for (mut row, &i) in out.outer_iter_mut().zip(idx.iter()) {
+            row.assign(&train.row(i));
+        }
     }
 }
 
@@ -308,14 +332,17 @@ pub fn train(
     let mut curve = Vec::new();
     let mut max_defect = stiefel_defect(params.w.view());
     let mut elapsed = 0.0;
+    let mut batch = Array2::zeros((0, 0));
+    let mut grads = Gradients::empty();
+    let mut update = UpdateWorkspace::default();
     for step in 1..=config.steps {
-        let batch = sampler.next_batch(data.train.view());
+        sampler.next_batch_into(data.train.view(), &mut batch);
         let started = Instant::now();
-        let grads = method.gradients(&params, batch.view())?;
+        method.gradients_into(&params, batch.view(), &mut grads)?;
         check_finite(kind, step, "loss", [grads.loss.total])?;
         check_finite(kind, step, "∂L/∂W", grads.grad_w.iter().copied())?;
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
-        optimizer.step(&mut params, &grads, svd)?;
+        optimizer.step_with(&mut params, &grads, svd, &mut update)?;
         elapsed += started.elapsed().as_secs_f64();
         check_finite(kind, step, "W", params.w.iter().copied())?;
         check_finite(kind, step, "E", params.codebook.iter().copied())?;

@@ -188,4 +188,29 @@ pub trait GradientMethod {
     /// Loss and gradients at `params` on `batch` (B × D). Does not change
     /// `params`.
     fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients>;
+
+    /// Like [`GradientMethod::gradients`], writing into `out` (whose buffers
+    /// are reused when their shapes fit). The manual methods allocate nothing
+    /// here once their buffers exist.
+    fn gradients_into(
+        &mut self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        *out = self.gradients(params, batch)?;
+        Ok(())
+    }
+}
+
+impl Gradients {
+    /// Empty gradients, to be filled by [`GradientMethod::gradients_into`].
+    pub fn empty() -> Self {
+        Gradients {
+            loss: LossParts::default(),
+            grad_w: Array2::zeros((0, 0)),
+            grad_e: Array2::zeros((0, 0)),
+            assignments: Vec::new(),
+        }
+    }
 }

@@ -45,6 +45,86 @@ pub fn polar(a: ArrayView2<f64>, source: SvdSource) -> Result<Array2<f64>> {
     }
 }
 
+/// The polar factor by LAPACK `dgesdd` with a workspace kept between calls:
+/// after the first call of a shape, no allocation.
+///
+/// The row-major D × m buffer of A is, read column-major, the m × D matrix
+/// Aᵀ = U' Σ V'ᵀ; polar(Aᵀ) = U' V'ᵀ stored column-major is exactly the
+/// row-major buffer of polar(A) = (U' V'ᵀ)ᵀ.
+#[derive(Default)]
+pub struct PolarWorkspace {
+    shape: (usize, usize),
+    scratch: Vec<f64>,
+    svd: Option<lax::svddc::SvdDcWork<f64>>,
+}
+
+impl std::fmt::Debug for PolarWorkspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolarWorkspace")
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
+impl PolarWorkspace {
+    /// Writes polar(`a`) into `out` (same shape as `a`, standard layout).
+    pub fn polar_into(&mut self, a: ArrayView2<f64>, out: &mut Array2<f64>) -> Result<()> {
+        use lax::svddc::SvdDcWorkImpl;
+        let (d, m) = a.dim();
+        if self.shape != (d, m) || self.svd.is_none() {
+            let layout = lax::layout::MatrixLayout::F {
+                col: d as i32,
+                lda: m as i32,
+            };
+            self.svd = Some(
+                lax::svddc::SvdDcWork::<f64>::new(layout, lax::JobSvd::Some)
+                    .map_err(|e| crate::VqError::Linalg(e.to_string()))?,
+            );
+            self.scratch = vec![0.0; d * m];
+            self.shape = (d, m);
+        }
+        if out.dim() != (d, m) || !out.is_standard_layout() {
+            *out = Array2::zeros((d, m));
+        }
+        for (dst, src) in self.scratch.iter_mut().zip(a.iter()) {
+            *dst = *src; // a.iter() walks row-major: the layout LAPACK reads as Aᵀ
+        }
+        let svd = self.svd.as_mut().expect("initialised above");
+        let result = svd
+            .calc(&mut self.scratch)
+            .map_err(|e| crate::VqError::Linalg(e.to_string()))?;
+        let (u, vt) = (
+            result
+                .u
+                .ok_or_else(|| crate::VqError::Linalg("SVD returned no U".into()))?,
+            result
+                .vt
+                .ok_or_else(|| crate::VqError::Linalg("SVD returned no Vᵀ".into()))?,
+        );
+        // out[i·m + j] = Σ_l U'(j, l) V'ᵀ(l, i), both column-major with leading dimension m.
+        let out_slice = out.as_slice_mut().expect("standard layout");
+        for i in 0..d {
+            for j in 0..m {
+                let mut acc = 0.0;
+                for l in 0..m {
+                    acc += u[j + l * m] * vt[l + i * m];
+                }
+                out_slice[i * m + j] = acc;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Buffers of the update, reused across steps.
+#[derive(Debug, Default)]
+pub struct UpdateWorkspace {
+    wtg: Array2<f64>,
+    sym: Array2<f64>,
+    moved: Array2<f64>,
+    polar: PolarWorkspace,
+}
+
 /// Learning rates of the shared update.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RiemannianSgd {
@@ -57,10 +137,40 @@ pub struct RiemannianSgd {
 impl RiemannianSgd {
     /// Applies `grads` to `params` in place.
     pub fn step(&self, params: &mut Params, grads: &Gradients, svd: SvdSource) -> Result<()> {
-        let xi = riemannian_gradient(params.w.view(), grads.grad_w.view());
-        let mut moved = params.w.clone();
-        moved.scaled_add(-self.lr_w, &xi);
-        params.w = polar(moved.view(), svd)?;
+        self.step_with(params, grads, svd, &mut UpdateWorkspace::default())
+    }
+
+    /// Like [`RiemannianSgd::step`] with reused buffers: with
+    /// [`SvdSource::Lapack`] it allocates nothing once the buffers exist.
+    pub fn step_with(
+        &self,
+        params: &mut Params,
+        grads: &Gradients,
+        svd: SvdSource,
+        ws: &mut UpdateWorkspace,
+    ) -> Result<()> {
+        let (d, m) = params.w.dim();
+        if ws.wtg.dim() != (m, m) {
+            ws.wtg = Array2::zeros((m, m));
+            ws.sym = Array2::zeros((m, m));
+        }
+        if ws.moved.dim() != (d, m) {
+            ws.moved = Array2::zeros((d, m));
+        }
+        // moved = W − η ξ = W − η (G − W sym(WᵀG)).
+        ndarray::linalg::general_mat_mul(1.0, &params.w.t(), &grads.grad_w, 0.0, &mut ws.wtg);
+        for i in 0..m {
+            for j in 0..m {
+                ws.sym[[i, j]] = 0.5 * (ws.wtg[[i, j]] + ws.wtg[[j, i]]);
+            }
+        }
+        ws.moved.assign(&params.w);
+        ws.moved.scaled_add(-self.lr_w, &grads.grad_w);
+        ndarray::linalg::general_mat_mul(self.lr_w, &params.w, &ws.sym, 1.0, &mut ws.moved);
+        match svd {
+            SvdSource::Lapack => ws.polar.polar_into(ws.moved.view(), &mut params.w)?,
+            SvdSource::Torch => params.w = polar(ws.moved.view(), SvdSource::Torch)?,
+        }
         params.codebook.scaled_add(-self.lr_e, &grads.grad_e);
         Ok(())
     }
@@ -85,6 +195,22 @@ mod tests {
         // And a tangent G is left unchanged.
         let xi2 = riemannian_gradient(w.view(), xi.view());
         assert!((&xi2 - &xi).iter().all(|v| v.abs() < 1e-13));
+    }
+
+    #[test]
+    fn workspace_polar_matches_ndarray_linalg() {
+        let mut rng = rng_for(3, Stream::Harness);
+        let mut ws = PolarWorkspace::default();
+        let mut out = Array2::zeros((0, 0));
+        for (d, m) in [(64, 4), (7, 7), (30, 3), (64, 4)] {
+            let a = gaussian_matrix(d, m, &mut rng);
+            ws.polar_into(a.view(), &mut out).unwrap();
+            let reference = polar_lapack(a.view()).unwrap();
+            assert!(
+                (&out - &reference).iter().all(|v| v.abs() < 1e-13),
+                "{d}x{m}"
+            );
+        }
     }
 
     #[test]
