@@ -10,6 +10,7 @@
 //! * [`baseline`]: PCA + Lloyd, on ndarray;
 //! * [`torch_bridge`]: moving matrices between ndarray and libtorch;
 //! * [`threads`]: one switch for the libtorch and OpenBLAS thread pools.
+pub mod alloc;
 pub mod baseline;
 pub mod calibrate;
 pub mod commands;

@@ -179,22 +179,29 @@ impl GradientMethod for ManualMethod {
         }
         general_mat_mul(1.0, &w.t(), w, 0.0, &mut ws.wtw);
 
-        // ‖r_b‖² = ‖x_b‖² − 2 z_b·q_b + q_bᵀ (WᵀW) q_b.
+        // ‖r_b‖² = ‖x_b‖² − 2 z_b·q_b + q_bᵀ (WᵀW) q_b (plain loops: a BLAS
+        // call per row would cost more than the row).
         let mut recon_total = 0.0;
         for ((x, z), q) in batch
             .outer_iter()
             .zip(ws.z.outer_iter())
             .zip(ws.q.outer_iter())
         {
+            let x_sq: f64 = match x.as_slice() {
+                Some(xs) => xs.iter().map(|v| v * v).sum(),
+                None => x.iter().map(|v| v * v).sum(),
+            };
+            let mut cross = 0.0;
             let mut quad = 0.0;
             for i in 0..m {
+                cross += z[i] * q[i];
                 let mut row = 0.0;
                 for j in 0..m {
                     row += ws.wtw[[i, j]] * q[j];
                 }
                 quad += q[i] * row;
             }
-            recon_total += x.dot(&x) - 2.0 * z.dot(&q) + quad;
+            recon_total += x_sq - 2.0 * cross + quad;
         }
         let recon = recon_total * scale;
         let insub = insub_total * scale;
