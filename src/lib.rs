@@ -12,6 +12,7 @@
 //! * [`threads`]: one switch for the libtorch and OpenBLAS thread pools.
 pub mod alloc;
 pub mod baseline;
+pub mod bench;
 pub mod calibrate;
 pub mod commands;
 pub mod data;

@@ -7,12 +7,17 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use vqlab::alloc::CountingAllocator;
 use vqlab::commands::baseline::BaselineReport;
 use vqlab::commands::data_args::DataArgs;
 use vqlab::data::SyntheticSpec;
 use vqlab::gradcheck::{GradcheckOptions, GradcheckReport};
 use vqlab::model::MethodKind;
 use vqlab::train::{Init, SvdChoice, TrainConfig, TrainResult};
+
+/// Counts Rust heap allocations, for `bench`'s memory figures.
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
 /// A laboratory for VQ-VAE gradient estimators on a linear Stiefel VQ model.
 ///
@@ -53,6 +58,55 @@ enum Command {
     /// runs are kept in results/.runs as they finish: rerunning after an
     /// interruption redoes only what is missing.
     Reproduce(ReproduceCmd),
+    /// Time and memory per training step of every method, as ratios to
+    /// autograd-ste, against a roofline estimate; settles the report's cost
+    /// claim (C11). Writes results/bench.json and results/BENCH.md.
+    Bench(BenchCmd),
+    /// One method's timed steps in this process (used by `bench`).
+    #[command(hide = true)]
+    BenchWorker(BenchWorkerCmd),
+}
+
+#[derive(Args)]
+struct BenchCmd {
+    /// Configurations: exp2 (D=64, m=4, K=32, B=1024), large (D=512, m=32,
+    /// K=512, B=4096).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "exp2,large")]
+    configs: Vec<vqlab::bench::BenchConfig>,
+    /// Methods (comma-separated, or "all").
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    method: Vec<String>,
+    /// Thread settings to run (0 = the libraries' defaults).
+    #[arg(long = "thread-settings", value_delimiter = ',', default_value = "1,0")]
+    thread_settings: Vec<usize>,
+    /// Warm-up steps (not timed).
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// Timed steps per method (the large configuration uses a fifth).
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Device of the autograd methods: cpu, or cuda where libtorch sees a GPU.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Output folder for bench.json and BENCH.md.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchWorkerCmd {
+    #[arg(long, value_enum)]
+    config: vqlab::bench::BenchConfig,
+    #[arg(long)]
+    method: String,
+    #[arg(long)]
+    worker_threads: usize,
+    #[arg(long)]
+    warmup: usize,
+    #[arg(long)]
+    steps: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 #[derive(Args)]
@@ -204,6 +258,10 @@ struct TrainCmd {
     /// method when several are trained).
     #[arg(long, value_name = "DIR")]
     save_params: Option<PathBuf>,
+    /// Device of the autograd methods: cpu, or cuda where libtorch sees a GPU
+    /// (the manual methods always run on the CPU).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 #[derive(Args)]
@@ -396,6 +454,7 @@ fn parse_methods(names: &[String]) -> Result<Vec<MethodKind>> {
 
 fn train(cmd: TrainCmd) -> Result<()> {
     let methods = parse_methods(&cmd.method)?;
+    let device = vqlab::model::parse_device(&cmd.device)?;
     let config = cmd.hyper.to_config(cmd.data.seed);
     let data = cmd.data.to_args(10_000, 2_000).load()?;
     config.validate(data.train.nrows(), data.dim())?;
@@ -403,7 +462,7 @@ fn train(cmd: TrainCmd) -> Result<()> {
     let mut results: Vec<TrainResult> = Vec::new();
     for kind in &methods {
         let bar = progress_bar(config.steps as u64, kind.name());
-        let mut method = kind.build(config.weights());
+        let mut method = kind.build_on(config.weights(), device);
         let result =
             vqlab::train::train(method.as_mut(), &data, &config, Some(start.clone()), |s| {
                 bar.set_position(s as u64)
@@ -740,6 +799,124 @@ fn reproduce(cmd: ReproduceCmd) -> Result<()> {
     Ok(())
 }
 
+fn bench_worker(cmd: BenchWorkerCmd) -> Result<()> {
+    let method: MethodKind = cmd.method.parse()?;
+    let device = vqlab::model::parse_device(&cmd.device)?;
+    let report = vqlab::bench::run_worker(
+        method,
+        cmd.config,
+        cmd.worker_threads,
+        cmd.warmup,
+        cmd.steps,
+        device,
+        Some(&ALLOC),
+    )?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn bench(cmd: BenchCmd) -> Result<()> {
+    use vqlab::bench::{
+        measure_machine, render_markdown, rows, BenchConfig, BenchResults, WorkerReport,
+    };
+    let methods = parse_methods(&cmd.method)?;
+    vqlab::model::parse_device(&cmd.device)?;
+    if cmd.steps == 0 {
+        anyhow::bail!("invalid steps = 0: at least 1");
+    }
+    if cmd.thread_settings.is_empty() {
+        anyhow::bail!("invalid thread-settings: at least one value");
+    }
+    let started = std::time::Instant::now();
+    let machine: Vec<_> = cmd
+        .thread_settings
+        .iter()
+        .map(|&t| measure_machine(t))
+        .collect();
+    let exe = std::env::current_exe().context("locating the vqlab binary")?;
+    let total = (cmd.configs.len() * cmd.thread_settings.len() * methods.len()) as u64;
+    let bar = progress_bar(total, "bench");
+    let mut reports: Vec<WorkerReport> = Vec::new();
+    for &config in &cmd.configs {
+        let steps = if config == BenchConfig::Large {
+            (cmd.steps / 5).max(1)
+        } else {
+            cmd.steps
+        };
+        let warmup = if config == BenchConfig::Large {
+            (cmd.warmup / 4).max(1)
+        } else {
+            cmd.warmup
+        };
+        for &threads in &cmd.thread_settings {
+            for &method in &methods {
+                bar.set_message(format!(
+                    "{} threads={} {}",
+                    config.name(),
+                    threads,
+                    method.name()
+                ));
+                let out = std::process::Command::new(&exe)
+                    .args([
+                        "bench-worker",
+                        "--config",
+                        config.name(),
+                        "--method",
+                        method.name(),
+                    ])
+                    .args([
+                        "--worker-threads",
+                        &threads.to_string(),
+                        "--warmup",
+                        &warmup.to_string(),
+                    ])
+                    .args(["--steps", &steps.to_string(), "--device", &cmd.device])
+                    .output()
+                    .context("starting a bench worker")?;
+                if !out.status.success() {
+                    anyhow::bail!(
+                        "bench worker for {} failed: {}",
+                        method.name(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                reports.push(
+                    serde_json::from_slice(&out.stdout)
+                        .context("reading a bench worker's report")?,
+                );
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let results = BenchResults {
+        machine,
+        rows: rows(&reports, &[]),
+        warmup: cmd.warmup,
+        steps: cmd.steps,
+        wall_seconds: 0.0,
+    };
+    let mut results = BenchResults {
+        rows: rows(&reports, &results.machine),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        ..results
+    };
+    results.rows.sort_by_key(|r| {
+        (
+            r.report.config as u8,
+            r.report.threads != 1,
+            r.report.method.name(),
+        )
+    });
+    vqlab::io::create_dir(&cmd.out)?;
+    let text = serde_json::to_string_pretty(&results)?;
+    vqlab::io::write_atomic(&cmd.out.join("bench.json"), format!("{text}\n").as_bytes())?;
+    let md = render_markdown(&results);
+    vqlab::io::write_atomic(&cmd.out.join("BENCH.md"), md.as_bytes())?;
+    println!("{md}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     vqlab::threads::set_threads(cli.threads);
@@ -749,6 +926,8 @@ fn main() -> ExitCode {
         Command::Gradcheck(cmd) => gradcheck(cmd).context("gradcheck failed"),
         Command::Calibrate(cmd) => calibrate(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce(cmd).context("reproduce failed"),
+        Command::Bench(cmd) => bench(cmd).context("bench failed"),
+        Command::BenchWorker(cmd) => bench_worker(cmd).context("bench worker failed"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

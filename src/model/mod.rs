@@ -149,12 +149,18 @@ impl MethodKind {
 
     /// Builds the method with the given loss weights (CPU for libtorch).
     pub fn build(self, weights: LossWeights) -> Box<dyn GradientMethod> {
+        self.build_on(weights, tch::Device::Cpu)
+    }
+
+    /// Builds the method; the autograd methods compute on `device`, the
+    /// manual ones always on the CPU.
+    pub fn build_on(self, weights: LossWeights, device: tch::Device) -> Box<dyn GradientMethod> {
         match self.backend() {
             Backend::Manual => Box::new(manual::ManualMethod::new(self.estimator(), weights)),
             Backend::Autograd => Box::new(torch::AutogradMethod::new(
                 self.estimator(),
                 weights,
-                tch::Device::Cpu,
+                device,
             )),
         }
     }
@@ -176,6 +182,27 @@ impl FromStr for MethodKind {
                 let names: Vec<_> = MethodKind::ALL.iter().map(|m| m.name()).collect();
                 invalid("method", s, format!("one of {}", names.join(", ")))
             })
+    }
+}
+
+/// Where the autograd methods compute: `cpu`, or `cuda` when libtorch sees a
+/// GPU. A clear error otherwise (the libtorch of `libtorch-setup.sh` is the
+/// CPU build, so `cuda` needs a CUDA libtorch and a GPU).
+pub fn parse_device(name: &str) -> Result<tch::Device> {
+    match name {
+        "cpu" => Ok(tch::Device::Cpu),
+        "cuda" => {
+            if tch::Cuda::is_available() {
+                Ok(tch::Device::Cuda(0))
+            } else {
+                Err(invalid(
+                    "device",
+                    name,
+                    "cpu: libtorch sees no CUDA device here (libtorch-setup.sh installs the CPU-only build; cuda needs a CUDA libtorch and a GPU)",
+                ))
+            }
+        }
+        other => Err(invalid("device", other, "cpu or cuda")),
     }
 }
 

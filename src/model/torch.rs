@@ -102,11 +102,12 @@ impl GradientMethod for AutogradMethod {
         let e = to_tensor(params.codebook.view(), self.device).set_requires_grad(true);
 
         let z = x.matmul(&w);
+        // Nearest codes as most VQ-VAE code does it: ‖e_k‖² − 2 z·e_k (the
+        // ‖z‖² term is the same for every k), one B × K matrix product, no
+        // B × K × m temporary.
         let assignments = tch::no_grad(|| {
-            let dist =
-                (z.unsqueeze(1) - e.unsqueeze(0))
-                    .square()
-                    .sum_dim_intlist(-1, false, Kind::Double);
+            let code_sq = e.square().sum_dim_intlist(1, false, Kind::Double);
+            let dist = code_sq.unsqueeze(0) - z.matmul(&e.tr()) * 2.0;
             dist.argmin(1, false)
         });
         let q = e.index_select(0, &assignments);
