@@ -2,7 +2,6 @@
 //! search, at the experiment-2 configuration (and the search at the large
 //! one), so regressions show in `cargo bench`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ndarray::Array2;
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::linalg::{gaussian_matrix, random_stiefel};
 use vqlab::model::update::UpdateWorkspace;
@@ -34,18 +33,14 @@ fn step(c: &mut Criterion) {
         let mut method = kind.build(config.weights());
         let mut params = start.clone();
         let mut sampler = BatchSampler::new(0, 20_000, 1024);
-        let (mut batch, mut grads, mut update) = (
-            Array2::zeros((0, 0)),
-            Gradients::empty(),
-            UpdateWorkspace::default(),
-        );
+        let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());
         let svd = config.svd.for_method(kind);
         let optimizer = config.optimizer();
         group.bench_function(BenchmarkId::from_parameter(kind.name()), |b| {
             b.iter(|| {
-                sampler.next_batch_into(data.train.view(), &mut batch);
+                let rows = sampler.next_indices();
                 method
-                    .gradients_into(&params, batch.view(), &mut grads)
+                    .gradients_rows(&params, data.train.view(), rows, &mut grads)
                     .unwrap();
                 optimizer
                     .step_with(&mut params, &grads, svd, &mut update)

@@ -19,7 +19,7 @@ pub struct NearestCode {
 }
 
 /// Code dimensions up to this use the row loop; larger ones the GEMM.
-const ROW_LOOP_MAX_M: usize = 8;
+pub const ROW_LOOP_MAX_M: usize = 8;
 
 impl NearestCode {
     /// A search with empty buffers.
@@ -153,9 +153,10 @@ impl NearestCode {
     }
 }
 
-/// The row loop for code dimension `M`: d_k = ‖e_k‖² − 2 z·e_k four codes at
-/// a time (sums kept in registers across the M coordinates), the argmin, and
-/// the exact distance to the chosen code.
+/// The row loop for code dimension `M`: the nearest code of every row and
+/// the exact distance to it.
+// Index loops over fixed-size M × M and M arrays read as the formulas do.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn rows_nearest<const M: usize>(
     z_rows: &[f64],
@@ -167,33 +168,9 @@ fn rows_nearest<const M: usize>(
     out: &mut [usize],
 ) -> f64 {
     let mut total = 0.0;
-    let full = k - k % 4;
     for (row, slot) in z_rows.chunks_exact(M).zip(out.iter_mut()) {
         let row: &[f64; M] = row.try_into().expect("chunks of M");
-        let mut coef = [0.0; M];
-        for j in 0..M {
-            coef[j] = -2.0 * row[j];
-        }
-        let mut c = 0;
-        while c < full {
-            let mut acc = [norms[c], norms[c + 1], norms[c + 2], norms[c + 3]];
-            for j in 0..M {
-                let e = &et[j * k + c..j * k + c + 4];
-                for l in 0..4 {
-                    acc[l] += coef[j] * e[l];
-                }
-            }
-            scores[c..c + 4].copy_from_slice(&acc);
-            c += 4;
-        }
-        for c in full..k {
-            let mut acc = norms[c];
-            for j in 0..M {
-                acc += coef[j] * et[j * k + c];
-            }
-            scores[c] = acc;
-        }
-        let best_k = argmin_first(scores);
+        let best_k = nearest_row::<M>(row, et, norms, scores, k);
         *slot = best_k;
         let code = &codes[best_k * M..(best_k + 1) * M];
         let mut dist = 0.0;
@@ -205,9 +182,52 @@ fn rows_nearest<const M: usize>(
     total
 }
 
+/// The nearest code to one row `z` (code dimension `M`): d_k = ‖e_k‖² −
+/// 2 z·e_k four codes at a time, with the sums kept in registers across the
+/// M coordinates, then the first argmin. `et` is the codebook transposed
+/// (M × K, row-major), `norms` the ‖e_k‖², `scores` a K-long scratch.
+// Index loops over fixed-size M × M and M arrays read as the formulas do.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+pub fn nearest_row<const M: usize>(
+    z: &[f64; M],
+    et: &[f64],
+    norms: &[f64],
+    scores: &mut [f64],
+    k: usize,
+) -> usize {
+    let mut coef = [0.0; M];
+    for j in 0..M {
+        coef[j] = -2.0 * z[j];
+    }
+    let full = k - k % 4;
+    let mut c = 0;
+    while c < full {
+        let mut acc = [norms[c], norms[c + 1], norms[c + 2], norms[c + 3]];
+        for j in 0..M {
+            let e = &et[j * k + c..j * k + c + 4];
+            for l in 0..4 {
+                acc[l] += coef[j] * e[l];
+            }
+        }
+        scores[c..c + 4].copy_from_slice(&acc);
+        c += 4;
+    }
+    for c in full..k {
+        let mut acc = norms[c];
+        for j in 0..M {
+            acc += coef[j] * et[j * k + c];
+        }
+        scores[c] = acc;
+    }
+    argmin_first(&scores[..k])
+}
+
 /// Index of the smallest value, the first on ties. Four independent lanes
 /// (value and index each; a single running minimum is one long dependency
 /// chain), combined at the end preferring the lower index on equal values.
+// Index loops over fixed-size M × M and M arrays read as the formulas do.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn argmin_first(values: &[f64]) -> usize {
     let mut best = [f64::INFINITY; 4];

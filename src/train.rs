@@ -332,13 +332,14 @@ pub fn train(
     let mut curve = Vec::new();
     let mut max_defect = stiefel_defect(params.w.view());
     let mut elapsed = 0.0;
-    let mut batch = Array2::zeros((0, 0));
     let mut grads = Gradients::empty();
     let mut update = UpdateWorkspace::default();
     for step in 1..=config.steps {
-        sampler.next_batch_into(data.train.view(), &mut batch);
+        // Timed: drawing the batch, the gradients (the manual methods read the
+        // batch rows in place, the autograd ones gather them), the update.
         let started = Instant::now();
-        method.gradients_into(&params, batch.view(), &mut grads)?;
+        let rows = sampler.next_indices();
+        method.gradients_rows(&params, data.train.view(), rows, &mut grads)?;
         check_finite(kind, step, "loss", [grads.loss.total])?;
         check_finite(kind, step, "∂L/∂W", grads.grad_w.iter().copied())?;
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;

@@ -29,6 +29,11 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         );
         let optimizer = config.optimizer();
         let mut step = |params: &mut vqlab::model::Params| {
+            // Both entry points: rows read in place, and a gathered batch.
+            let rows = sampler.next_indices();
+            method
+                .gradients_rows(params, data.train.view(), rows, &mut grads)
+                .unwrap();
             sampler.next_batch_into(data.train.view(), &mut batch);
             method
                 .gradients_into(params, batch.view(), &mut grads)

@@ -42,7 +42,7 @@ use ndarray::{Array2, ArrayView2, Zip};
 
 use super::{Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodKind, Params};
 use crate::error::{Result, VqError};
-use crate::quantize::NearestCode;
+use crate::quantize::{nearest_row, NearestCode, ROW_LOOP_MAX_M};
 
 /// Buffers of one manual step, reused across steps.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +54,12 @@ struct Workspace {
     qtq: Array2<f64>,
     counts: Vec<usize>,
     nearest: NearestCode,
+    codebook_t: Array2<f64>,
+    code_norms: Vec<f64>,
+    scores: Vec<f64>,
+    zsum: Array2<f64>,
+    identity: Vec<usize>,
+    batch: Array2<f64>,
 }
 
 impl Workspace {
@@ -104,46 +110,140 @@ impl ManualMethod {
     }
 }
 
-/// Applies the residual projection row by row: g_b ← (g_b·u_b) u_b with
-/// u_b = (q_b − z_b)/‖q_b − z_b‖, and g_b ← 0 where q_b = z_b.
-pub fn project_onto_residual(g: &mut Array2<f64>, z: ArrayView2<f64>, q: ArrayView2<f64>) {
-    Zip::from(g.rows_mut())
-        .and(z.rows())
-        .and(q.rows())
-        .for_each(|mut g_row, z_row, q_row| {
-            let mut norm_sq = 0.0;
-            let mut along = 0.0;
-            for ((g, z), q) in g_row.iter().zip(z_row.iter()).zip(q_row.iter()) {
-                norm_sq += (q - z) * (q - z);
-                along += g * (q - z);
+impl ManualMethod {
+    /// One step's loss and gradients on `rows` of `data` (all rows when
+    /// `None`). Small code dimensions take the fused row kernel, larger ones
+    /// the GEMM path on the gathered batch.
+    fn compute(
+        &mut self,
+        params: &Params,
+        data: ArrayView2<f64>,
+        rows: Option<&[usize]>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        let Params { w, codebook } = params;
+        let (d, m, k) = (w.nrows(), w.ncols(), codebook.nrows());
+        if data.ncols() != d || codebook.ncols() != m {
+            return Err(VqError::Shape(format!(
+                "data has {} columns, W is {d}x{m}, E is {k}x{}",
+                data.ncols(),
+                codebook.ncols()
+            )));
+        }
+        if let Some(&bad) = rows.and_then(|r| r.iter().find(|&&i| i >= data.nrows())) {
+            return Err(VqError::Shape(format!(
+                "row {bad} of a {}-row matrix",
+                data.nrows()
+            )));
+        }
+        if m <= ROW_LOOP_MAX_M && data.is_standard_layout() {
+            let b = rows.map_or(data.nrows(), |r| r.len());
+            if self.work.identity.len() != b {
+                self.work.identity = (0..b).collect();
             }
-            if norm_sq == 0.0 {
-                g_row.fill(0.0);
-            } else {
-                // (g·u) u with u = d/‖d‖ is (g·d) d / ‖d‖².
-                let factor = along / norm_sq;
-                for ((g, z), q) in g_row.iter_mut().zip(z_row.iter()).zip(q_row.iter()) {
-                    *g = factor * (q - z);
+            let mut identity = std::mem::take(&mut self.work.identity);
+            let result = self.fused(params, data, rows.unwrap_or(&identity), out);
+            std::mem::swap(&mut identity, &mut self.work.identity);
+            return result;
+        }
+        match rows {
+            None => self.gemm_path(params, data, out),
+            Some(rows) => {
+                let mut batch = std::mem::take(&mut self.work.batch);
+                if batch.dim() != (rows.len(), d) {
+                    batch = Array2::zeros((rows.len(), d));
                 }
+                for (mut dst, &i) in batch.outer_iter_mut().zip(rows) {
+                    dst.assign(&data.row(i));
+                }
+                let result = self.gemm_path(params, batch.view(), out);
+                self.work.batch = batch;
+                result
             }
-        });
-}
-
-impl GradientMethod for ManualMethod {
-    fn kind(&self) -> MethodKind {
-        match self.estimator {
-            Estimator::Ste => MethodKind::ManualSte,
-            _ => MethodKind::ManualRotation,
         }
     }
 
-    fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients> {
-        let mut out = Gradients::empty();
-        self.gradients_into(params, batch, &mut out)?;
-        Ok(out)
+    /// The fused row kernel: each batch row is read once, straight from the
+    /// training matrix, and contributes z, its code, its loss terms, and its
+    /// outer product x mᵀ to ∂L/∂W (the formulas of the module doc, row by
+    /// row). Dispatches on m so the coordinate loops unroll, and runs an AVX2
+    /// build where the processor has it (bit-identical: no FMA contraction).
+    fn fused(
+        &mut self,
+        params: &Params,
+        data: ArrayView2<f64>,
+        rows: &[usize],
+        out: &mut Gradients,
+    ) -> Result<()> {
+        let (d, m) = params.w.dim();
+        let k = params.codebook.nrows();
+        let b = rows.len();
+        let ws = &mut self.work;
+        ws.fit(b, m, k);
+        fit_buffer(&mut out.grad_w, (d, m));
+        fit_buffer(&mut out.grad_e, (k, m));
+        out.assignments.resize(b, 0);
+        if ws.codebook_t.dim() != (m, k) {
+            ws.codebook_t = Array2::zeros((m, k));
+            ws.zsum = Array2::zeros((k, m));
+        }
+        ws.codebook_t.assign(&params.codebook.t());
+        ws.code_norms.resize(k, 0.0);
+        ws.scores.resize(k, 0.0);
+        for (n, e) in ws.code_norms.iter_mut().zip(params.codebook.outer_iter()) {
+            *n = e.iter().map(|v| v * v).sum();
+        }
+        general_mat_mul(1.0, &params.w.t(), &params.w, 0.0, &mut ws.wtw);
+        let kernel = FusedInputs {
+            data: data
+                .as_slice()
+                .expect("standard layout checked by the caller"),
+            dim: d,
+            rows,
+            w: params.w.as_slice().expect("W is standard layout"),
+            codes: params.codebook.as_slice().expect("E is standard layout"),
+            scale: 1.0 / b as f64,
+            beta: self.weights.beta,
+            project: self.estimator == Estimator::ResidualProjection,
+        };
+        let (recon_total, insub_total) = run_fused(&kernel, ws, out, m);
+        let scale = kernel.scale;
+        let LossWeights { alpha, beta } = self.weights;
+        let (recon, insub) = (recon_total * scale, insub_total * scale);
+        out.loss = LossParts {
+            recon,
+            codebook: alpha * insub,
+            commitment: beta * insub,
+            total: recon + (alpha + beta) * insub,
+        };
+        // ∂L/∂W += (2/B) W (QᵀQ), QᵀQ = Σ_k n_k e_k e_kᵀ.
+        ws.qtq.fill(0.0);
+        for (e, &n) in params.codebook.outer_iter().zip(ws.counts.iter()) {
+            if n > 0 {
+                for i in 0..m {
+                    for j in 0..m {
+                        ws.qtq[[i, j]] += n as f64 * e[i] * e[j];
+                    }
+                }
+            }
+        }
+        general_mat_mul(2.0 * scale, &params.w, &ws.qtq, 1.0, &mut out.grad_w);
+        // ∂L/∂e_k = (2α/B)(n_k e_k − Σ_{a_b = k} z_b).
+        for (((mut g, e), zs), &n) in out
+            .grad_e
+            .outer_iter_mut()
+            .zip(params.codebook.outer_iter())
+            .zip(ws.zsum.outer_iter())
+            .zip(ws.counts.iter())
+        {
+            for i in 0..m {
+                g[i] = 2.0 * alpha * scale * (n as f64 * e[i] - zs[i]);
+            }
+        }
+        Ok(())
     }
 
-    fn gradients_into(
+    fn gemm_path(
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
@@ -259,5 +359,260 @@ impl GradientMethod for ManualMethod {
             out.grad_e.row_mut(a).scaled_add(-2.0 * alpha * scale, &z);
         }
         Ok(())
+    }
+}
+
+/// Asks the processor to start loading a row that will be needed soon (the
+/// batch rows are scattered over the training matrix, so each is a cache
+/// miss otherwise).
+#[inline(always)]
+fn prefetch_row(row: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    for chunk in row.chunks(8) {
+        // SAFETY: a prefetch is only a hint; the pointer is valid.
+        #[allow(unused_unsafe)]
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                chunk.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// What the fused kernel reads.
+struct FusedInputs<'a> {
+    data: &'a [f64],
+    dim: usize,
+    rows: &'a [usize],
+    w: &'a [f64],
+    codes: &'a [f64],
+    scale: f64,
+    beta: f64,
+    project: bool,
+}
+
+fn run_fused(inp: &FusedInputs, ws: &mut Workspace, out: &mut Gradients, m: usize) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2 (checked just above).
+        return unsafe { run_fused_avx2(inp, ws, out, m) };
+    }
+    run_fused_portable(inp, ws, out, m)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_fused_avx2(
+    inp: &FusedInputs,
+    ws: &mut Workspace,
+    out: &mut Gradients,
+    m: usize,
+) -> (f64, f64) {
+    run_fused_portable(inp, ws, out, m)
+}
+
+#[inline(always)]
+fn run_fused_portable(
+    inp: &FusedInputs,
+    ws: &mut Workspace,
+    out: &mut Gradients,
+    m: usize,
+) -> (f64, f64) {
+    macro_rules! dispatch {
+        ($($n:literal),*) => {
+            match m {
+                $($n => fused_rows::<$n>(inp, ws, out),)*
+                _ => unreachable!("m ≤ ROW_LOOP_MAX_M"),
+            }
+        };
+    }
+    dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
+}
+
+/// The per-row work for code dimension `M`. Returns (Σ‖r_b‖², Σ‖z_b − q_b‖²)
+/// and fills ∂L/∂W (without the W(QᵀQ) term), the assignments, the code
+/// counts and the per-code sums of z.
+// Index loops over fixed-size M × M and M arrays read as the formulas do.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn fused_rows<const M: usize>(
+    inp: &FusedInputs,
+    ws: &mut Workspace,
+    out: &mut Gradients,
+) -> (f64, f64) {
+    let d = inp.dim;
+    let k = ws.code_norms.len();
+    let s = inp.scale;
+    let grad_w = out.grad_w.as_slice_mut().expect("standard layout");
+    grad_w.fill(0.0);
+    ws.counts.iter_mut().for_each(|c| *c = 0);
+    ws.zsum.fill(0.0);
+    let zsum = ws.zsum.as_slice_mut().expect("standard layout");
+    let et = ws.codebook_t.as_slice().expect("standard layout");
+    let mut wtw = [[0.0; M]; M];
+    for i in 0..M {
+        for j in 0..M {
+            wtw[i][j] = ws.wtw[[i, j]];
+        }
+    }
+    let (mut recon_total, mut insub_total) = (0.0, 0.0);
+    // Rows go in groups of four: each row's z, code and g first, then one pass
+    // over ∂L/∂W adds the four outer products (a quarter of the loads and
+    // stores of ∂L/∂W), while the next group's rows are being prefetched.
+    let mut base = 0;
+    while base < inp.rows.len() {
+        let group = &inp.rows[base..(base + 4).min(inp.rows.len())];
+        if let Some(next) = inp.rows.get(base + 4..(base + 8).min(inp.rows.len())) {
+            for &r in next {
+                prefetch_row(&inp.data[r * d..(r + 1) * d]);
+            }
+        }
+        let mut gs = [[0.0; M]; 4];
+        let mut xs: [&[f64]; 4] = [&inp.data[group[0] * d..(group[0] + 1) * d]; 4];
+        for (u, &r) in group.iter().enumerate() {
+            let x = &inp.data[r * d..(r + 1) * d];
+            xs[u] = x;
+            // z = Wᵀx and ‖x‖², in four interleaved partial sums (one running
+            // sum would be a D-long chain of dependent additions).
+            let mut z_parts = [[0.0; M]; 4];
+            let mut sq_parts = [0.0; 4];
+            let x_chunks = x.chunks_exact(4);
+            let x_rest = x_chunks.remainder();
+            for (xc, wc) in x_chunks.zip(inp.w.chunks_exact(4 * M)) {
+                for u in 0..4 {
+                    let xj = xc[u];
+                    sq_parts[u] += xj * xj;
+                    for i in 0..M {
+                        z_parts[u][i] += xj * wc[u * M + i];
+                    }
+                }
+            }
+            let rest_start = d - x_rest.len();
+            for (t, &xj) in x_rest.iter().enumerate() {
+                sq_parts[t] += xj * xj;
+                for i in 0..M {
+                    z_parts[t][i] += xj * inp.w[(rest_start + t) * M + i];
+                }
+            }
+            let x_sq = (sq_parts[0] + sq_parts[1]) + (sq_parts[2] + sq_parts[3]);
+            let mut z = [0.0; M];
+            for i in 0..M {
+                z[i] = (z_parts[0][i] + z_parts[1][i]) + (z_parts[2][i] + z_parts[3][i]);
+            }
+            // The code.
+            let a = nearest_row::<M>(&z, et, &ws.code_norms, &mut ws.scores, k);
+            out.assignments[base + u] = a;
+            let q: &[f64; M] = inp.codes[a * M..(a + 1) * M].try_into().expect("M values");
+            // q (WᵀW), the loss terms.
+            let mut qw = [0.0; M];
+            let (mut cross, mut quad, mut dist) = (0.0, 0.0, 0.0);
+            for i in 0..M {
+                for j in 0..M {
+                    qw[i] += wtw[i][j] * q[j];
+                }
+                cross += z[i] * q[i];
+                dist += (z[i] - q[i]) * (z[i] - q[i]);
+            }
+            for i in 0..M {
+                quad += q[i] * qw[i];
+            }
+            recon_total += x_sq - 2.0 * cross + quad;
+            insub_total += dist;
+            // G = −(2/B)(z − q WᵀW), the estimator's rule, the commitment term,
+            // then m = G_z − (2/B) q.
+            let mut g = [0.0; M];
+            for i in 0..M {
+                g[i] = -2.0 * s * (z[i] - qw[i]);
+            }
+            if inp.project {
+                let (mut norm_sq, mut along) = (0.0, 0.0);
+                for i in 0..M {
+                    norm_sq += (q[i] - z[i]) * (q[i] - z[i]);
+                    along += g[i] * (q[i] - z[i]);
+                }
+                let factor = if norm_sq == 0.0 { 0.0 } else { along / norm_sq };
+                for i in 0..M {
+                    g[i] = factor * (q[i] - z[i]);
+                }
+            }
+            for i in 0..M {
+                g[i] += 2.0 * inp.beta * s * (z[i] - q[i]) - 2.0 * s * q[i];
+            }
+            gs[u] = g;
+            ws.counts[a] += 1;
+            for i in 0..M {
+                zsum[a * M + i] += z[i];
+            }
+        }
+        // ∂L/∂W += Σ_u x_u g_uᵀ (rows missing from a short last group have
+        // g = 0 and add exact zeros).
+        for (j, gw) in grad_w.chunks_exact_mut(M).enumerate() {
+            let (x0, x1, x2, x3) = (xs[0][j], xs[1][j], xs[2][j], xs[3][j]);
+            for i in 0..M {
+                gw[i] += ((x0 * gs[0][i] + x1 * gs[1][i]) + x2 * gs[2][i]) + x3 * gs[3][i];
+            }
+        }
+        base += group.len();
+    }
+    (recon_total, insub_total)
+}
+/// Applies the residual projection row by row: g_b ← (g_b·u_b) u_b with
+/// u_b = (q_b − z_b)/‖q_b − z_b‖, and g_b ← 0 where q_b = z_b.
+pub fn project_onto_residual(g: &mut Array2<f64>, z: ArrayView2<f64>, q: ArrayView2<f64>) {
+    Zip::from(g.rows_mut())
+        .and(z.rows())
+        .and(q.rows())
+        .for_each(|mut g_row, z_row, q_row| {
+            let mut norm_sq = 0.0;
+            let mut along = 0.0;
+            for ((g, z), q) in g_row.iter().zip(z_row.iter()).zip(q_row.iter()) {
+                norm_sq += (q - z) * (q - z);
+                along += g * (q - z);
+            }
+            if norm_sq == 0.0 {
+                g_row.fill(0.0);
+            } else {
+                // (g·u) u with u = d/‖d‖ is (g·d) d / ‖d‖².
+                let factor = along / norm_sq;
+                for ((g, z), q) in g_row.iter_mut().zip(z_row.iter()).zip(q_row.iter()) {
+                    *g = factor * (q - z);
+                }
+            }
+        });
+}
+
+impl GradientMethod for ManualMethod {
+    fn kind(&self) -> MethodKind {
+        match self.estimator {
+            Estimator::Ste => MethodKind::ManualSte,
+            _ => MethodKind::ManualRotation,
+        }
+    }
+
+    fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients> {
+        let mut out = Gradients::empty();
+        self.gradients_into(params, batch, &mut out)?;
+        Ok(out)
+    }
+
+    fn gradients_into(
+        &mut self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        self.compute(params, batch, None, out)
+    }
+
+    fn gradients_rows(
+        &mut self,
+        params: &Params,
+        data: ArrayView2<f64>,
+        rows: &[usize],
+        out: &mut Gradients,
+    ) -> Result<()> {
+        self.compute(params, data, Some(rows), out)
     }
 }

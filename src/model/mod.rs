@@ -228,6 +228,19 @@ pub trait GradientMethod {
         *out = self.gradients(params, batch)?;
         Ok(())
     }
+
+    /// Loss and gradients on the batch made of `rows` of `data`. The default
+    /// gathers the rows into a batch; the manual methods read them in place.
+    fn gradients_rows(
+        &mut self,
+        params: &Params,
+        data: ArrayView2<f64>,
+        rows: &[usize],
+        out: &mut Gradients,
+    ) -> Result<()> {
+        let batch = data.select(ndarray::Axis(0), rows);
+        self.gradients_into(params, batch.view(), out)
+    }
 }
 
 impl Gradients {
