@@ -112,7 +112,7 @@ struct BenchWorkerCmd {
 #[derive(Args)]
 struct ReproduceCmd {
     /// Seeds per configuration (0 … N−1).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
     seeds: u64,
     /// A reduced run (2 seeds unless --seeds is given, one fifth of the steps)
     /// that finishes in seconds: for smoke tests, not for conclusions.
@@ -147,7 +147,7 @@ struct ReproduceCmd {
 struct CalibrateCmd {
     /// Seeds the objective averages over (0 … N−1), run in parallel; the
     /// default matches `reproduce`'s seeds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
     seeds: u64,
     /// Decays ρ per grid pass (a coarse pass over (0.3, 1], then a fine pass
     /// around the best).
@@ -178,17 +178,17 @@ struct CalibrateCmd {
 #[derive(Args, Clone)]
 struct HyperOpts {
     /// Codebook size K.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 16)]
     k: usize,
     /// Code dimension m.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4)]
     m: usize,
     /// Training steps.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     steps: usize,
     /// Mini-batch size B (distinct rows each step, from the seed's own stream:
     /// identical across methods for the same seed).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 512)]
     batch: usize,
     /// Learning rate η_W of the Riemannian SGD on W.
     #[arg(long, default_value_t = 0.08, allow_negative_numbers = true)]
@@ -294,11 +294,11 @@ struct GradcheckCmd {
 struct DataOpts {
     /// Training samples [default: the command's experiment size; with --data:
     /// all rows not held out for evaluation].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     n_train: Option<usize>,
     /// Evaluation samples: an independent draw, or with --data the rows held
     /// out [default: the command's experiment size].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     n_eval: Option<usize>,
     /// Seed of the data and of every random choice of the run.
     #[arg(long, default_value_t = 0)]
@@ -348,6 +348,7 @@ impl DataOpts {
             path: self.data.clone(),
             center: !self.no_center,
             spec,
+            expected_dim: self.dim,
         }
     }
 }
@@ -358,7 +359,7 @@ struct BaselineCmd {
     #[arg(long, value_delimiter = ',', default_value = "32")]
     k: Vec<usize>,
     /// Code dimension m (encoder width).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4)]
     m: usize,
     /// Lloyd iterations after k-means++ seeding.
     #[arg(long, default_value_t = 20)]

@@ -115,3 +115,131 @@ fn reproduce_refuses_bad_options() {
         "no result folder for a refused run"
     );
 }
+
+fn stored_runs(out: &Path) -> usize {
+    std::fs::read_dir(out.join(".runs"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .map(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .unwrap_or(false)
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts `reproduce --quick` into `out`, waits until `at_least` runs are
+/// stored, and stops it with `signal` (INT: the Ctrl-C path; KILL: a killed
+/// process). Returns the process's exit code (None when killed).
+fn interrupt(out: &Path, at_least: usize, signal: &str) -> (Option<i32>, String) {
+    let mut child = vqlab()
+        .args(["reproduce", "--quick", "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while stored_runs(out) < at_least {
+        assert!(started.elapsed().as_secs() < 120, "no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn interrupted_reproductions_resume_and_match_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let out = vqlab()
+        .args(["reproduce", "--quick", "--out"])
+        .arg(&whole)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = read_json(&whole.join("summary.json"));
+
+    for signal in ["INT", "KILL"] {
+        let part = dir.path().join(format!("part-{signal}"));
+        let (code, stderr) = interrupt(&part, 8, signal);
+        let kept = stored_runs(&part);
+        assert!((8..48).contains(&kept), "{signal}: {kept} runs stored");
+        if signal == "INT" {
+            assert_eq!(code, Some(130), "{stderr}");
+            assert!(
+                stderr.contains("interrupted") && stderr.contains("kept"),
+                "{stderr}"
+            );
+        }
+        assert!(
+            !part.join("summary.json").exists(),
+            "{signal}: a summary was written for an unfinished run"
+        );
+        // No temporary file left behind by the atomic writes.
+        let leftovers: Vec<_> = std::fs::read_dir(part.join(".runs"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.len() <= 2, "{signal}: {leftovers:?}");
+
+        let resumed = vqlab()
+            .args(["reproduce", "--quick", "--out"])
+            .arg(&part)
+            .output()
+            .unwrap();
+        assert!(
+            resumed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&resumed.stdout);
+        let reused: usize = stdout
+            .split(" computed, ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(
+            reused >= kept,
+            "{signal}: reused {reused} of {kept} stored: {stdout}"
+        );
+        let again = read_json(&part.join("summary.json"));
+        assert!(
+            again["cells"] == reference["cells"],
+            "{signal}: cells differ from the uninterrupted run"
+        );
+        // C11 rests on measured step times, which differ from run to run.
+        let without_timing = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+            v["claims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["id"] != "C11")
+                .cloned()
+                .collect()
+        };
+        assert!(
+            without_timing(&again) == without_timing(&reference),
+            "{signal}: claims differ from the uninterrupted run"
+        );
+    }
+}

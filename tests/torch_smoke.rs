@@ -78,3 +78,27 @@ fn ndarray_linalg_lapack_is_correct_next_to_libtorch() {
         assert!((v - expected).abs() < 1e-13, "{v} vs {expected}");
     }
 }
+
+#[test]
+fn lapack_symbols_bind_to_openblas_not_libtorchs_mkl() {
+    // libtorch_cpu.so exports MKL's Fortran LAPACK symbols; build.rs puts
+    // OpenBLAS first so ndarray-linalg's calls reach it. Check where the
+    // process resolves them.
+    for name in ["dsyevd_\0", "dgesdd_\0", "dgemm_\0"] {
+        // SAFETY: dlsym/dladdr on a NUL-terminated name; dli_fname is a C string owned by the loader.
+        let lib = unsafe {
+            let sym = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr().cast());
+            assert!(!sym.is_null(), "{name} not found");
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            assert!(libc::dladdr(sym, &mut info) != 0);
+            std::ffi::CStr::from_ptr(info.dli_fname)
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert!(
+            lib.contains("openblas"),
+            "{} resolves to {lib}",
+            name.trim_end_matches('\0')
+        );
+    }
+}

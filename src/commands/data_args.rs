@@ -20,6 +20,8 @@ pub struct DataArgs {
     pub center: bool,
     /// Generator parameters (synthetic data only).
     pub spec: SyntheticSpec,
+    /// A dimension the user asked for explicitly: a data file must have it.
+    pub expected_dim: Option<usize>,
 }
 
 impl DataArgs {
@@ -27,7 +29,18 @@ impl DataArgs {
     pub fn load(&self) -> Result<Dataset> {
         match &self.path {
             Some(path) => {
-                Dataset::from_file(path, self.n_train, self.n_eval, self.seed, self.center)
+                let data =
+                    Dataset::from_file(path, self.n_train, self.n_eval, self.seed, self.center)?;
+                match self.expected_dim {
+                    Some(d) if d != data.dim() => Err(crate::error::VqError::Data {
+                        path: path.clone(),
+                        message: format!(
+                            "{} columns per row, but the requested dimension (--dim) is {d}",
+                            data.dim()
+                        ),
+                    }),
+                    _ => Ok(data),
+                }
             }
             None => Dataset::synthetic(
                 &self.spec,

@@ -90,9 +90,16 @@ pub fn init_name(init: Init) -> &'static str {
     }
 }
 
+/// A fingerprint of the code that computes the units (sources, presets,
+/// Cargo.lock), set by the build script. A stored unit computed by other
+/// code is never reused.
+pub const CODE_FINGERPRINT: &str = env!("VQLAB_SOURCE_HASH");
+
 /// Everything that determines a unit's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitSpec {
+    /// [`CODE_FINGERPRINT`] of the build that computed it.
+    pub code: String,
     /// The experiment.
     pub experiment: Experiment,
     /// The open choices.
@@ -344,6 +351,7 @@ pub fn plan(
                         methods: Vec<MethodKind>,
                         baseline,
                         attribution| UnitSpec {
+                code: CODE_FINGERPRINT.to_string(),
                 experiment,
                 variant,
                 seed,
