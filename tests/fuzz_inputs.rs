@@ -26,7 +26,10 @@ fn numpy_header(descr: &str, shape: &str) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn csv_loader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

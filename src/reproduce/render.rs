@@ -131,6 +131,11 @@ pub fn report_markdown(
         o.out_dir.display(),
         o.jobs
     );
+    let _ = writeln!(
+        out,
+        "Code fingerprint of the runs: `{}` (sources, presets, Cargo.lock).\n",
+        super::runs::CODE_FINGERPRINT
+    );
     out.push_str("Every reported number is in a table below beside ours; each claim of the report has a verdict: *reproduced*, *not reproduced*, or *not significant* (the difference it is about lies inside the seed-to-seed spread). Intervals are Student-t 95 % intervals of the mean over seeds.\n\n");
 
     // Data.
