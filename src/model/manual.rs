@@ -166,8 +166,11 @@ impl ManualMethod {
     /// The fused row kernel: each batch row is read once, straight from the
     /// training matrix, and contributes z, its code, its loss terms, and its
     /// outer product x mᵀ to ∂L/∂W (the formulas of the module doc, row by
-    /// row). Dispatches on m so the coordinate loops unroll, and runs an AVX2
-    /// build where the processor has it (bit-identical: no FMA contraction).
+    /// row). Dispatches on m so the coordinate loops unroll, and runs an
+    /// AVX2 + FMA build where the processor has them. The products are summed
+    /// with explicit fused multiply-adds (`mul_add`, one rounding), so every
+    /// build gives bit-identical results (without FMA hardware `mul_add` is
+    /// exact in software, only slower).
     fn fused(
         &mut self,
         params: &Params,
@@ -395,15 +398,15 @@ struct FusedInputs<'a> {
 
 fn run_fused(inp: &FusedInputs, ws: &mut Workspace, out: &mut Gradients, m: usize) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX2 (checked just above).
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor supports AVX2 and FMA (checked just above).
         return unsafe { run_fused_avx2(inp, ws, out, m) };
     }
     run_fused_portable(inp, ws, out, m)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn run_fused_avx2(
     inp: &FusedInputs,
     ws: &mut Workspace,
@@ -483,17 +486,17 @@ fn fused_rows<const M: usize>(
             for (xc, wc) in x_chunks.zip(inp.w.chunks_exact(4 * M)) {
                 for u in 0..4 {
                     let xj = xc[u];
-                    sq_parts[u] += xj * xj;
+                    sq_parts[u] = xj.mul_add(xj, sq_parts[u]);
                     for i in 0..M {
-                        z_parts[u][i] += xj * wc[u * M + i];
+                        z_parts[u][i] = xj.mul_add(wc[u * M + i], z_parts[u][i]);
                     }
                 }
             }
             let rest_start = d - x_rest.len();
             for (t, &xj) in x_rest.iter().enumerate() {
-                sq_parts[t] += xj * xj;
+                sq_parts[t] = xj.mul_add(xj, sq_parts[t]);
                 for i in 0..M {
-                    z_parts[t][i] += xj * inp.w[(rest_start + t) * M + i];
+                    z_parts[t][i] = xj.mul_add(inp.w[(rest_start + t) * M + i], z_parts[t][i]);
                 }
             }
             let x_sq = (sq_parts[0] + sq_parts[1]) + (sq_parts[2] + sq_parts[3]);
@@ -551,7 +554,10 @@ fn fused_rows<const M: usize>(
         for (j, gw) in grad_w.chunks_exact_mut(M).enumerate() {
             let (x0, x1, x2, x3) = (xs[0][j], xs[1][j], xs[2][j], xs[3][j]);
             for i in 0..M {
-                gw[i] += ((x0 * gs[0][i] + x1 * gs[1][i]) + x2 * gs[2][i]) + x3 * gs[3][i];
+                gw[i] = x3.mul_add(
+                    gs[3][i],
+                    x2.mul_add(gs[2][i], x1.mul_add(gs[1][i], x0.mul_add(gs[0][i], gw[i]))),
+                );
             }
         }
         base += group.len();
