@@ -647,8 +647,11 @@ pub fn run(
     dump: Option<&Path>,
     mut progress: impl FnMut(&str),
 ) -> Result<GradcheckReport> {
-    let config = &options.config;
-    config.validate(data.train.nrows(), data.dim())?;
+    let checked = options
+        .config
+        .clone()
+        .check(data.train.nrows(), data.dim())?;
+    let config: &TrainConfig = &checked;
     let (lockstep, estimators, max_defect) = lockstep(data, config, dump, || progress("lockstep"))?;
     let free_running = free_running(data, config, || progress("free-running"))?;
     let finite_differences = finite_differences(data, config, options.fd_states)?;

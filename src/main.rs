@@ -456,9 +456,11 @@ fn parse_methods(names: &[String]) -> Result<Vec<MethodKind>> {
 fn train(cmd: TrainCmd) -> Result<()> {
     let methods = parse_methods(&cmd.method)?;
     let device = vqlab::model::parse_device(&cmd.device)?;
-    let config = cmd.hyper.to_config(cmd.data.seed);
     let data = cmd.data.to_args(10_000, 2_000).load()?;
-    config.validate(data.train.nrows(), data.dim())?;
+    let config = cmd
+        .hyper
+        .to_config(cmd.data.seed)
+        .check(data.train.nrows(), data.dim())?;
     let start = vqlab::train::initial_params(data.train.view(), &config)?;
     let mut results: Vec<TrainResult> = Vec::new();
     for kind in &methods {

@@ -167,6 +167,43 @@ impl TrainConfig {
     }
 }
 
+/// A [`TrainConfig`] checked once against the data it will train on (the
+/// only way to call [`train`]). Read its fields through `Deref`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTrainConfig {
+    config: TrainConfig,
+    n_train: usize,
+    dim: usize,
+}
+
+impl std::ops::Deref for ValidTrainConfig {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.config
+    }
+}
+
+impl ValidTrainConfig {
+    /// The checked configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field against training data of `n_train` rows of
+    /// dimension `dim` (see [`TrainConfig::validate`]) into a
+    /// [`ValidTrainConfig`].
+    pub fn check(self, n_train: usize, dim: usize) -> Result<ValidTrainConfig> {
+        self.validate(n_train, dim)?;
+        Ok(ValidTrainConfig {
+            config: self,
+            n_train,
+            dim,
+        })
+    }
+}
+
 /// The starting parameters for `config` on `train` (N × D).
 pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Params> {
     let mut rng = rng_for(config.seed, Stream::Init);
@@ -315,11 +352,19 @@ fn check_finite(
 pub fn train(
     method: &mut dyn GradientMethod,
     data: &Dataset,
-    config: &TrainConfig,
+    config: &ValidTrainConfig,
     start: Option<Params>,
     mut progress: impl FnMut(usize),
 ) -> Result<TrainResult> {
-    config.validate(data.train.nrows(), data.dim())?;
+    if data.train.nrows() != config.n_train || data.dim() != config.dim {
+        return Err(VqError::Shape(format!(
+            "the configuration was checked against {} × {} training data, not {} × {}",
+            config.n_train,
+            config.dim,
+            data.train.nrows(),
+            data.dim()
+        )));
+    }
     let kind = method.kind();
     let mut params = match start {
         Some(p) => p,
@@ -370,7 +415,7 @@ pub fn train(
     let final_train = evaluate(data.train.view(), params.w.view(), params.codebook.view());
     Ok(TrainResult {
         method: kind,
-        config: config.clone(),
+        config: config.config().clone(),
         initial,
         curve,
         final_metrics,

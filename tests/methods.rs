@@ -76,7 +76,11 @@ fn trains_deterministically_on_the_manifold(kind: MethodKind) {
     };
     let run = || {
         let mut method = kind.build(config.weights());
-        train(method.as_mut(), &data, &config, None, |_| {}).unwrap()
+        let checked = config
+            .clone()
+            .check(data.train.nrows(), data.dim())
+            .unwrap();
+        train(method.as_mut(), &data, &checked, None, |_| {}).unwrap()
     };
     let (a, b) = (run(), run());
     assert!(
@@ -129,4 +133,24 @@ for_every_method! {
 fn every_method_is_covered_by_the_macro() {
     // Guard: adding a method to MethodKind::ALL without adding it above fails here.
     assert_eq!(MethodKind::ALL.len(), 5);
+}
+
+#[test]
+fn a_configuration_checked_against_other_data_is_refused() {
+    let data = small_data(5);
+    let config = small_config();
+    // Checked against 1,000 rows, used on 1,500: refused before any work.
+    let checked = config.clone().check(1_000, data.dim()).unwrap();
+    let mut method = MethodKind::ManualSte.build(config.weights());
+    let err = train(method.as_mut(), &data, &checked, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("checked against 1000"), "{err}");
+    // And an invalid one never becomes a ValidTrainConfig.
+    let bad = TrainConfig { batch: 0, ..config };
+    assert!(bad
+        .check(1_500, data.dim())
+        .unwrap_err()
+        .to_string()
+        .contains("batch = 0"));
 }

@@ -194,7 +194,7 @@ impl UnitResult {
 pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
     let started = Instant::now();
     let data = Dataset::synthetic(&spec.data, spec.n_train, spec.n_eval, spec.seed)?;
-    let config = &spec.train;
+    let config = &spec.train.clone().check(spec.n_train, data.dim())?;
     let kmeans = KMeansConfig {
         k: config.k,
         iters: config.kmeans_iters,
