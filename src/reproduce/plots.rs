@@ -30,6 +30,26 @@ struct Series {
     markers_only: bool,
 }
 
+impl Series {
+    /// Our measurements: a line with dots.
+    fn line(name: String, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name,
+            points,
+            markers_only: false,
+        }
+    }
+
+    /// The report's numbers: crosses only.
+    fn markers(name: String, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name,
+            points,
+            markers_only: true,
+        }
+    }
+}
+
 fn line_chart(
     path: &Path,
     title: &str,
@@ -168,11 +188,7 @@ pub fn write_all(
                     mean(&vals).map(|y| (s as f64, y))
                 })
                 .collect();
-            series.push(Series {
-                name: m.name().to_string(),
-                points,
-                markers_only: false,
-            });
+            series.push(Series::line(m.name().to_string(), points));
         }
         let base: Vec<f64> = units
             .iter()
@@ -213,11 +229,7 @@ pub fn write_all(
                     .map(|y| (k as f64, y))
                 })
                 .collect();
-            series.push(Series {
-                name: format!("{name} (vqlab)"),
-                points: ours,
-                markers_only: false,
-            });
+            series.push(Series::line(format!("{name} (vqlab)"), ours));
             let theirs = [8usize, 16, 32, 64]
                 .iter()
                 .filter_map(|&k| {
@@ -226,11 +238,7 @@ pub fn write_all(
                         .map(|y| (k as f64, y))
                 })
                 .collect();
-            series.push(Series {
-                name: format!("{name} (report)"),
-                points: theirs,
-                markers_only: true,
-            });
+            series.push(Series::markers(format!("{name} (report)"), theirs));
         }
         line_chart(
             &dir.join("exp3_recon_vs_k.svg"),
@@ -263,11 +271,7 @@ pub fn write_all(
                     .map(|y| (b, y))
                 })
                 .collect();
-            series.push(Series {
-                name: format!("{name} (vqlab)"),
-                points: ours,
-                markers_only: false,
-            });
+            series.push(Series::line(format!("{name} (vqlab)"), ours));
             let theirs = betas
                 .iter()
                 .zip(["0.0", "0.1", "0.25", "0.5", "1.0"])
@@ -277,11 +281,7 @@ pub fn write_all(
                         .map(|y| (b, y))
                 })
                 .collect();
-            series.push(Series {
-                name: format!("{name} (report)"),
-                points: theirs,
-                markers_only: true,
-            });
+            series.push(Series::markers(format!("{name} (report)"), theirs));
         }
         line_chart(
             &dir.join("exp4_recon_vs_beta.svg"),
