@@ -892,17 +892,12 @@ fn bench(cmd: BenchCmd) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let results = BenchResults {
+    let mut results = BenchResults {
+        rows: rows(&reports, &machine),
         machine,
-        rows: rows(&reports, &[]),
         warmup: cmd.warmup,
         steps: cmd.steps,
-        wall_seconds: 0.0,
-    };
-    let mut results = BenchResults {
-        rows: rows(&reports, &results.machine),
         wall_seconds: started.elapsed().as_secs_f64(),
-        ..results
     };
     results.rows.sort_by_key(|r| {
         (
