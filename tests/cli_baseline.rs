@@ -1,9 +1,6 @@
 //! The `vqlab baseline` command end to end.
-use std::process::Command;
-
-fn vqlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vqlab"))
-}
+mod common;
+use common::*;
 
 #[test]
 fn baseline_json_has_the_metrics_and_config() {
@@ -22,24 +19,9 @@ fn baseline_json_has_the_metrics_and_config() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_stdout(&out);
     let m = &v["metrics"];
-    for field in [
-        "recon_mse",
-        "insub_distortion",
-        "residual",
-        "usage_entropy",
-        "utilization",
-        "perplexity",
-        "dead_code_fraction",
-    ] {
-        assert!(m[field].as_f64().unwrap().is_finite(), "{field}");
-    }
+    assert_finite_metrics(m, "metrics");
     let recon = m["recon_mse"].as_f64().unwrap();
     let insub = m["insub_distortion"].as_f64().unwrap();
     let residual = m["residual"].as_f64().unwrap();
@@ -97,12 +79,7 @@ fn baseline_on_a_csv_file_and_bad_input() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_stdout(&out);
     assert_eq!(v["config"]["n_train"], 150);
     assert_eq!(v["config"]["centered"], true);
 

@@ -1,11 +1,8 @@
 //! Every way a user can go wrong gets exit status 2, a message naming the
 //! problem, and no result file.
+mod common;
+use common::*;
 use std::path::Path;
-use std::process::Command;
-
-fn vqlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vqlab"))
-}
 
 const SMALL: [&str; 4] = ["--n-train", "2000", "--n-eval", "500"];
 
@@ -238,8 +235,7 @@ fn same_seed_same_threads_gives_identical_json_apart_from_timing() {
             .args(SMALL)
             .output()
             .unwrap();
-        assert!(out.status.success());
-        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut v = json_stdout(&out);
         for run in v.as_array_mut().unwrap() {
             run.as_object_mut().unwrap().remove("timing");
         }

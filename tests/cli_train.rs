@@ -1,9 +1,6 @@
 //! `vqlab train` and `vqlab gradcheck` end to end.
-use std::process::Command;
-
-fn vqlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vqlab"))
-}
+mod common;
+use common::*;
 
 const SMALL: [&str; 10] = [
     "--n-train",
@@ -25,12 +22,7 @@ fn train_json_schema() {
         .args(SMALL)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_stdout(&out);
     assert_eq!(v["method"], "autograd-ste");
     for key in [
         "k",
@@ -56,17 +48,7 @@ fn train_json_schema() {
         }
         assert!(p["eval"]["recon_mse"].as_f64().unwrap() > 0.0);
     }
-    for key in [
-        "recon_mse",
-        "insub_distortion",
-        "residual",
-        "usage_entropy",
-        "utilization",
-        "perplexity",
-        "dead_code_fraction",
-    ] {
-        assert!(v["final"][key].as_f64().unwrap().is_finite(), "final.{key}");
-    }
+    assert_finite_metrics(&v["final"], "final");
     assert_eq!(v["final"], curve.last().unwrap()["eval"]);
 }
 
@@ -79,12 +61,7 @@ fn train_all_methods_and_save_params() {
         .args(SMALL)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_stdout(&out);
     assert_eq!(v.as_array().unwrap().len(), 5);
     let w = vqlab::data::load_matrix(&dir.path().join("rotation-trick").join("W.npy")).unwrap();
     assert_eq!(w.dim(), (64, 4));
@@ -132,12 +109,7 @@ fn gradcheck_json_summary() {
         .args(SMALL)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_stdout(&out);
     for key in [
         "max_rel_err_grad_w",
         "max_rel_err_grad_e",

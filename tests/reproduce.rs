@@ -1,10 +1,8 @@
 //! `vqlab reproduce --quick` end to end in a temporary folder.
+mod common;
+use common::*;
 use std::path::Path;
 use std::process::Command;
-
-fn vqlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vqlab"))
-}
 
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(
@@ -25,11 +23,7 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
             .unwrap()
     };
     let first = run();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_success(&first);
 
     for file in [
         "REPORT.md",
@@ -100,22 +94,6 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
     );
 }
 
-#[test]
-fn reproduce_refuses_bad_options() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = vqlab()
-        .args(["reproduce", "--seeds", "0", "--out"])
-        .arg(dir.path().join("r"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("seeds = 0"));
-    assert!(
-        !dir.path().join("r").exists(),
-        "no result folder for a refused run"
-    );
-}
-
 fn stored_runs(out: &Path) -> usize {
     std::fs::read_dir(out.join(".runs"))
         .map(|d| {
@@ -170,11 +148,7 @@ fn interrupted_reproductions_resume_and_match_an_uninterrupted_one() {
         .arg(&whole)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let reference = read_json(&whole.join("summary.json"));
 
     for signal in ["INT", "KILL"] {
@@ -206,11 +180,7 @@ fn interrupted_reproductions_resume_and_match_an_uninterrupted_one() {
             .arg(&part)
             .output()
             .unwrap();
-        assert!(
-            resumed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&resumed.stderr)
-        );
+        assert_success(&resumed);
         let stdout = String::from_utf8_lossy(&resumed.stdout);
         let reused: usize = stdout
             .split(" computed, ")

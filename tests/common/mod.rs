@@ -1,0 +1,43 @@
+//! Helpers shared by the end-to-end tests of the `vqlab` binary.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::process::{Command, Output};
+
+/// The `vqlab` binary built for these tests.
+pub fn vqlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vqlab"))
+}
+
+/// Fails the test with the command's stderr unless it succeeded.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON a successful command printed.
+pub fn json_stdout(out: &Output) -> serde_json::Value {
+    assert_success(out);
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// The JSON names of the metrics object.
+pub const METRIC_FIELDS: [&str; 7] = [
+    "recon_mse",
+    "insub_distortion",
+    "residual",
+    "usage_entropy",
+    "utilization",
+    "perplexity",
+    "dead_code_fraction",
+];
+
+/// Asserts that `metrics` has every metric field, each a finite number.
+pub fn assert_finite_metrics(metrics: &serde_json::Value, what: &str) {
+    for field in METRIC_FIELDS {
+        let v = metrics[field].as_f64().unwrap_or(f64::NAN);
+        assert!(v.is_finite(), "{what}.{field} = {}", metrics[field]);
+    }
+}
