@@ -1,6 +1,6 @@
 //! Small linear-algebra helpers shared by the data generator, the baseline and
 //! the trainers.
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use ndarray_linalg::{JobSvd, QR, SVDDC};
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -47,19 +47,25 @@ pub fn polar_lapack(a: ArrayView2<f64>) -> Result<Array2<f64>> {
 }
 
 /// ‖WᵀW − I‖_max: how far `w` is from having orthonormal columns.
+///
+/// Computed entry by entry (no WᵀW matrix), so the training loop can check it
+/// every step without allocating.
 pub fn stiefel_defect(w: ArrayView2<f64>) -> f64 {
-    let gram = w.t().dot(&w);
+    let m = w.ncols();
     let mut worst = 0.0f64;
-    for ((i, j), v) in gram.indexed_iter() {
-        let target = if i == j { 1.0 } else { 0.0 };
-        worst = worst.max((v - target).abs());
+    for i in 0..m {
+        for j in i..m {
+            let dot: f64 = w
+                .column(i)
+                .iter()
+                .zip(w.column(j).iter())
+                .map(|(a, b)| a * b)
+                .sum();
+            let target = if i == j { 1.0 } else { 0.0 };
+            worst = worst.max((dot - target).abs());
+        }
     }
     worst
-}
-
-/// Squared Euclidean norm of every row.
-pub fn row_sq_norms(a: ArrayView2<f64>) -> ndarray::Array1<f64> {
-    a.map_axis(Axis(1), |row| row.dot(&row))
 }
 
 /// The largest principal angle (radians) between the column spans of two

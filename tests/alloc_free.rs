@@ -9,8 +9,12 @@ use vqlab::train::{initial_params, BatchSampler, TrainConfig};
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
 
+/// The counter is process-wide: the tests here take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn manual_steps_allocate_nothing_after_warm_up() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let spec = SyntheticSpec::report_default();
     let data = Dataset::synthetic(&spec, 4_000, 100, 1).unwrap();
     for kind in [MethodKind::ManualSte, MethodKind::ManualRotation] {
@@ -61,4 +65,35 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         assert!(ALLOC.allocations() > after);
         drop(v);
     }
+}
+
+#[test]
+fn the_training_loop_allocates_nothing_per_step() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // train() allocates for setup and for its evaluations; with evaluation
+    // only at the end, 150 steps must allocate exactly as much as 50.
+    let spec = SyntheticSpec::report_default();
+    let data = Dataset::synthetic(&spec, 4_000, 100, 2).unwrap();
+    let count = |steps: usize| {
+        let config = TrainConfig {
+            k: 16,
+            batch: 256,
+            steps,
+            log_every: 0,
+            svd: vqlab::train::SvdChoice::Lapack,
+            ..TrainConfig::report_default()
+        }
+        .check(data.train.nrows(), data.dim())
+        .unwrap();
+        let start = initial_params(data.train.view(), &config).unwrap();
+        let mut method = MethodKind::ManualSte.build(config.weights());
+        let before = ALLOC.allocations();
+        vqlab::train::train(method.as_mut(), &data, &config, Some(start), |_| {}).unwrap();
+        ALLOC.allocations() - before
+    };
+    let (short, long) = (count(50), count(150));
+    assert_eq!(
+        short, long,
+        "50 steps: {short} allocations, 150 steps: {long}"
+    );
 }
