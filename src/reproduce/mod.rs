@@ -114,7 +114,7 @@ pub struct ReproduceSummary {
     pub wall_seconds: f64,
     /// Compute time of all units (stored ones included), seconds.
     pub compute_seconds: f64,
-    /// Units taken from the store / computed now.
+    /// Units taken from the store.
     pub reused: usize,
     /// Units computed in this invocation.
     pub computed: usize,
@@ -204,16 +204,16 @@ pub fn reproduce(
             &scale,
         ));
     }
-    let total_phase2 = if options.runs(Experiment::Exp3) {
-        inits.len() * 4 * seeds.len()
-    } else {
-        0
-    } + if options.runs(Experiment::Exp4) {
-        inits.len() * 5 * seeds.len()
-    } else {
-        0
+    // Experiments 3 and 4 run at the batch size experiment 2 decides; their
+    // number of units does not depend on it.
+    let phase2 = |batch: usize| -> Vec<runs::UnitSpec> {
+        [Experiment::Exp3, Experiment::Exp4]
+            .into_iter()
+            .filter(|&exp| options.runs(exp))
+            .flat_map(|exp| plan(exp, &variants_of(&[batch]), &seeds, &options.data, &scale))
+            .collect()
     };
-    let total = units.len() + total_phase2;
+    let total = units.len() + phase2(1024).len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let report_progress = |spec: &runs::UnitSpec, cached: bool| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -263,25 +263,7 @@ pub fn reproduce(
     };
 
     // Phase 2: experiments 3 and 4 at the chosen batch, every init.
-    let mut units2 = Vec::new();
-    if options.runs(Experiment::Exp3) {
-        units2.extend(plan(
-            Experiment::Exp3,
-            &variants_of(&[decision.batch]),
-            &seeds,
-            &options.data,
-            &scale,
-        ));
-    }
-    if options.runs(Experiment::Exp4) {
-        units2.extend(plan(
-            Experiment::Exp4,
-            &variants_of(&[decision.batch]),
-            &seeds,
-            &options.data,
-            &scale,
-        ));
-    }
+    let units2 = phase2(decision.batch);
     let (more, stats2) = execute(
         &units2,
         &store,
