@@ -13,10 +13,10 @@ use vqlab::train::{BatchSampler, TrainConfig};
 fn exp2_setup() -> (Dataset, Params, TrainConfig) {
     let data = Dataset::synthetic(&SyntheticSpec::report_default(), 20_000, 10, 0).unwrap();
     let mut rng = rng_for(0, Stream::Init);
-    let params = Params {
-        w: random_stiefel(64, 4, &mut rng).unwrap(),
-        codebook: gaussian_matrix(32, 4, &mut rng),
-    };
+    let params = Params::tied(
+        random_stiefel(64, 4, &mut rng).unwrap(),
+        gaussian_matrix(32, 4, &mut rng),
+    );
     let config = TrainConfig {
         k: 32,
         batch: 1024,
@@ -34,7 +34,7 @@ fn step(c: &mut Criterion) {
         let mut params = start.clone();
         let mut sampler = BatchSampler::new(0, 20_000, 1024);
         let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());
-        let svd = config.svd.for_method(kind);
+        let svd = config.svd.for_method(kind.spec());
         let optimizer = config.optimizer();
         group.bench_function(BenchmarkId::from_parameter(kind.name()), |b| {
             b.iter(|| {

@@ -157,7 +157,7 @@ pub fn run_worker(
     let mut rng = rng_for(0, Stream::Init);
     let w = random_stiefel(s.dim, s.m, &mut rng)?;
     let codebook = gaussian_matrix(s.k, s.m, &mut rng);
-    let mut params = Params { w, codebook };
+    let mut params = Params::tied(w, codebook);
     let train = TrainConfig {
         k: s.k,
         m: s.m,
@@ -174,7 +174,7 @@ pub fn run_worker(
         h.current_bytes()
     });
     let mut m = method.build_on(train.weights(), device);
-    let svd = train.svd.for_method(method);
+    let svd = train.svd.for_method(method.spec());
     let optimizer = train.optimizer();
     let mut sampler = BatchSampler::new(0, s.n_train, s.batch);
     let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());

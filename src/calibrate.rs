@@ -28,7 +28,7 @@
 //!   random numbers, so it is deterministic).
 use serde::{Deserialize, Serialize};
 
-use crate::commands::baseline::run_on;
+use crate::baseline::report::run_on;
 use crate::data::{Dataset, SyntheticSpec};
 use crate::error::{invalid, Result};
 

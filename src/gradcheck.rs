@@ -1,35 +1,44 @@
 //! The gradient harness: autograd and hand-derived gradients side by side,
-//! step by step.
+//! step by step, for every model and estimator.
 //!
-//! * **lockstep**: at every step both backends get the same W, E and batch;
-//!   the state then moves with the manual gradients (the update is shared, so
-//!   only gradient code is compared);
-//! * **free-running**: each backend follows its own trajectory (its own
-//!   gradients, its own SVD by default) from the same start and batches;
-//! * **estimators**: at the lockstep states, how far `rotation` (the report's
-//!   residual projection) and `rotation-trick` move the gradient away from
-//!   `autograd-ste`;
-//! * **finite differences**: every estimator's gradient against central
-//!   differences of its *surrogate* loss at random states (see
-//!   [`surrogate_loss`]).
+//! * **lockstep**: at every step every estimator's autograd and manual twin
+//!   get the same parameters and batch; the state then moves with the manual
+//!   STE gradients (the update is shared, so only gradient code is compared);
+//! * **free-running**: autograd STE and manual STE each follow their own
+//!   trajectory (their own SVD by default) from the same start and batches;
+//! * **estimators**: at the lockstep states, how far the residual projection
+//!   (the report's "rotation") and the rotation trick move ∂L/∂θ away from
+//!   STE;
+//! * **finite differences**: every estimator's gradient, on both backends,
+//!   against central differences of the estimator's *surrogate* loss at
+//!   random states (see [`surrogate_loss`]);
+//! * **Stiefel invariant**: ‖WᵀW − I‖ over a long run (models with a Stiefel
+//!   parameter).
 //!
-//! Relative errors are max-norm relative: ‖A − B‖_max / ‖B‖_max, with B the
-//! autograd (or finite-difference) value.
+//! Relative errors are max-norm relative, per parameter:
+//! ‖A − B‖_max / ‖B‖_max, with B the autograd (or finite-difference) value;
+//! a figure "over all parameters" is the largest of the per-parameter ones
+//! (E included).
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2, Axis};
+use rand::Rng;
 use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::io::{create_dir, write_npy};
-use crate::linalg::{random_stiefel, stiefel_defect};
-use crate::metrics::{evaluate, Metrics};
+use crate::linalg::{gaussian_matrix, random_stiefel};
+use crate::metrics::{evaluate_params, Metrics};
 use crate::model::update::SvdSource;
-use crate::model::{Estimator, GradientMethod, Gradients, LossWeights, MethodKind, Params};
+use crate::model::{
+    Activation, Backend, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec, ModelKind,
+    ModelSpec, Params,
+};
 use crate::quantize::nearest_codes;
 use crate::rng::{rng_for, Stream};
-use crate::train::{initial_params, BatchSampler, TrainConfig};
+use crate::train::{initial_params, max_stiefel_defect, BatchSampler, TrainConfig};
 
 /// ‖a − b‖_max / ‖b‖_max (‖a − b‖_max when b = 0).
 pub fn max_rel_err(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
@@ -42,6 +51,29 @@ pub fn max_rel_err(a: ArrayView2<f64>, b: ArrayView2<f64>) -> f64 {
     }
 }
 
+/// The names of a model's parameters with E last: the keys of the
+/// per-parameter figures and of the `--dump` files.
+pub fn param_names(params: &Params) -> Vec<&'static str> {
+    let mut names: Vec<_> = params.layout().iter().map(|p| p.name).collect();
+    names.push("E");
+    names
+}
+
+/// The per-parameter relative errors of `candidate` against `reference`
+/// (E last).
+fn rel_errs(candidate: &Gradients, reference: &Gradients) -> Vec<f64> {
+    candidate
+        .grad_weights
+        .iter()
+        .zip(&reference.grad_weights)
+        .map(|(c, r)| max_rel_err(c.view(), r.view()))
+        .chain(std::iter::once(max_rel_err(
+            candidate.grad_e.view(),
+            reference.grad_e.view(),
+        )))
+        .collect()
+}
+
 /// One lockstep step of one (reference, candidate) pair.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockstepStep {
@@ -49,25 +81,26 @@ pub struct LockstepStep {
     pub step: usize,
     /// |L_candidate − L_reference| of the total loss.
     pub loss_abs_err: f64,
-    /// max-norm relative error of ∂L/∂W.
-    pub rel_err_grad_w: f64,
-    /// max-norm relative error of ∂L/∂E.
-    pub rel_err_grad_e: f64,
+    /// Largest per-parameter relative error of the gradient.
+    pub rel_err_grad: f64,
     /// Batch rows whose assignment differs between the two.
     pub assignments_differ: usize,
 }
 
-/// Lockstep agreement of a candidate with a reference over all steps.
+/// Lockstep agreement of a candidate (manual) with a reference (autograd)
+/// over all steps.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairSummary {
+    /// The estimator both implement.
+    pub estimator: Estimator,
     /// The reference (autograd) method.
-    pub reference: MethodKind,
+    pub reference: MethodSpec,
     /// The candidate (manual) method.
-    pub candidate: MethodKind,
-    /// Largest relative error of ∂L/∂W over all steps.
-    pub max_rel_err_grad_w: f64,
-    /// Largest relative error of ∂L/∂E over all steps.
-    pub max_rel_err_grad_e: f64,
+    pub candidate: MethodSpec,
+    /// Largest relative error of any parameter's gradient over all steps.
+    pub max_rel_err_grad: f64,
+    /// Largest relative error per parameter (E included) over all steps.
+    pub max_rel_err_by_param: BTreeMap<String, f64>,
     /// Largest absolute error of the loss over all steps.
     pub max_abs_err_loss: f64,
     /// Steps at which some assignment differed.
@@ -79,12 +112,12 @@ pub struct PairSummary {
 /// The free-running comparison of two methods.
 #[derive(Debug, Clone, Serialize)]
 pub struct FreeRunReport {
-    /// The reference method and its SVD.
-    pub reference: MethodKind,
+    /// The reference method.
+    pub reference: MethodSpec,
     /// The SVD the reference's retraction used.
     pub reference_svd: SvdSource,
     /// The candidate method.
-    pub candidate: MethodKind,
+    pub candidate: MethodSpec,
     /// The SVD the candidate's retraction used.
     pub candidate_svd: SvdSource,
     /// Final eval metrics of the reference.
@@ -99,32 +132,35 @@ pub struct FreeRunReport {
     pub rel_diff_usage_entropy: f64,
     /// The first step at which the two assigned some batch row differently.
     pub first_assignment_flip: Option<usize>,
-    /// ‖W_candidate − W_reference‖_max after each step.
-    pub w_gap: Vec<f64>,
+    /// The largest ‖θ_candidate − θ_reference‖_max over the network
+    /// parameters after each step.
+    pub param_gap: Vec<f64>,
 }
 
-/// How much an estimator changes the gradient relative to autograd STE.
+/// How much an estimator changes the gradient relative to STE (both through
+/// autograd) at the lockstep states.
 #[derive(Debug, Clone, Serialize)]
 pub struct EstimatorGap {
-    /// The estimator's method.
-    pub method: MethodKind,
-    /// Largest max-norm relative difference of ∂L/∂W from autograd-ste.
-    pub max_rel_diff_grad_w: f64,
+    /// The estimator.
+    pub estimator: Estimator,
+    /// Largest relative difference from STE of any network parameter's
+    /// gradient (∂L/∂θ, E excluded), over the steps.
+    pub max_rel_diff_grad: f64,
     /// Mean over steps of that relative difference.
-    pub mean_rel_diff_grad_w: f64,
-    /// Largest relative difference of ∂L/∂E.
-    pub max_rel_diff_grad_e: f64,
+    pub mean_rel_diff_grad: f64,
+    /// Largest relative difference per parameter (E included).
+    pub max_rel_diff_by_param: BTreeMap<String, f64>,
 }
 
 /// Finite-difference check of one method.
 #[derive(Debug, Clone, Serialize)]
 pub struct FiniteDiffCheck {
     /// The method checked.
-    pub method: MethodKind,
-    /// Largest relative error of ∂L/∂W against central differences.
-    pub max_rel_err_grad_w: f64,
-    /// Largest relative error of ∂L/∂E against central differences.
-    pub max_rel_err_grad_e: f64,
+    pub method: MethodSpec,
+    /// Largest relative error of any parameter against central differences.
+    pub max_rel_err_grad: f64,
+    /// Per parameter (E included).
+    pub max_rel_err_by_param: BTreeMap<String, f64>,
 }
 
 /// The finite-difference part of the harness.
@@ -135,8 +171,13 @@ pub struct FiniteDiffReport {
     /// Central-difference step.
     pub step_size: f64,
     /// Smallest Voronoi margin (second-nearest minus nearest squared
-    /// distance) of a kept batch row; rows closer to a boundary are dropped.
+    /// distance) of a kept batch row; rows closer to a boundary (and, for
+    /// the ReLU mlp, rows with a hidden pre-activation within 1e-2 of its
+    /// kink) are dropped.
     pub min_margin: f64,
+    /// Coordinates checked per parameter (all of a smaller parameter; a
+    /// seeded random sample of a larger one).
+    pub coordinates_per_param: usize,
     /// Per method.
     pub checks: Vec<FiniteDiffCheck>,
 }
@@ -144,11 +185,12 @@ pub struct FiniteDiffReport {
 /// Options of the harness.
 #[derive(Debug, Clone, Serialize)]
 pub struct GradcheckOptions {
-    /// The training configuration (experiment 1 by default).
+    /// The training configuration, model included (experiment 1 by default).
     pub config: TrainConfig,
     /// Random states of the finite-difference check.
     pub fd_states: usize,
-    /// Steps of the long Stiefel-invariant run (0: skip).
+    /// Steps of the long Stiefel-invariant run (0: skip; always skipped for
+    /// models without a Stiefel parameter).
     pub long_run_steps: usize,
 }
 
@@ -158,7 +200,7 @@ pub struct LongRun {
     /// Steps taken.
     pub steps: usize,
     /// The method whose gradients drove it.
-    pub method: MethodKind,
+    pub method: MethodSpec,
     /// The retraction's SVD.
     pub svd: SvdSource,
     /// Largest ‖WᵀW − I‖_max after any step.
@@ -167,25 +209,31 @@ pub struct LongRun {
     pub final_stiefel_defect: f64,
 }
 
-/// Everything the harness measured. The first three fields are the headline
-/// (autograd-ste vs manual-ste, lockstep).
+/// Everything the harness measured. The first fields are the headline
+/// (every estimator, autograd vs manual, lockstep).
 #[derive(Debug, Clone, Serialize)]
 pub struct GradcheckReport {
-    /// Lockstep, autograd-ste vs manual-ste: largest relative error of ∂L/∂W.
-    pub max_rel_err_grad_w: f64,
-    /// Lockstep, autograd-ste vs manual-ste: largest relative error of ∂L/∂E.
-    pub max_rel_err_grad_e: f64,
-    /// Lockstep, autograd-ste vs manual-ste: largest absolute loss error.
+    /// The model checked.
+    pub model: ModelKind,
+    /// Lockstep, every estimator: the largest relative error of any
+    /// parameter's gradient, autograd vs manual.
+    pub max_rel_err_grad: f64,
+    /// Lockstep, every estimator: the largest absolute loss error.
     pub max_abs_err_loss: f64,
-    /// Largest ‖WᵀW − I‖_max along the lockstep trajectory.
-    pub max_stiefel_defect: f64,
+    /// Lockstep: steps at which some assignment differed (any estimator).
+    pub steps_with_assignment_differences: usize,
+    /// Finite differences: the largest relative error of any method.
+    pub max_rel_err_finite_differences: f64,
+    /// Largest ‖WᵀW − I‖_max along the lockstep trajectory (`null` without a
+    /// Stiefel parameter).
+    pub max_stiefel_defect: Option<f64>,
     /// The options used.
     pub options: GradcheckOptions,
-    /// Lockstep pairs: (autograd-ste, manual-ste), (rotation, manual-rotation).
+    /// Lockstep pairs, one per estimator.
     pub lockstep: Vec<PairSummary>,
-    /// Free-running autograd-ste vs manual-ste.
+    /// Free-running autograd STE vs manual STE.
     pub free_running: FreeRunReport,
-    /// Estimator gaps from autograd-ste at the lockstep states.
+    /// Estimator gaps from STE at the lockstep states.
     pub estimators: Vec<EstimatorGap>,
     /// Finite differences.
     pub finite_differences: FiniteDiffReport,
@@ -193,52 +241,48 @@ pub struct GradcheckReport {
     pub long_run: Option<LongRun>,
 }
 
-fn compare(step: usize, reference: &Gradients, candidate: &Gradients) -> LockstepStep {
-    LockstepStep {
-        step,
-        loss_abs_err: (candidate.loss.total - reference.loss.total).abs(),
-        rel_err_grad_w: max_rel_err(candidate.grad_w.view(), reference.grad_w.view()),
-        rel_err_grad_e: max_rel_err(candidate.grad_e.view(), reference.grad_e.view()),
-        assignments_differ: reference
-            .assignments
-            .iter()
-            .zip(&candidate.assignments)
-            .filter(|(a, b)| a != b)
-            .count(),
+fn by_param(names: &[&str], values: &[f64]) -> BTreeMap<String, f64> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| (n.to_string(), *v))
+        .collect()
+}
+
+fn elementwise_max(acc: &mut Vec<f64>, values: &[f64]) {
+    if acc.len() < values.len() {
+        acc.resize(values.len(), 0.0);
+    }
+    for (a, v) in acc.iter_mut().zip(values) {
+        *a = a.max(*v);
     }
 }
 
-fn summarize(
-    reference: MethodKind,
-    candidate: MethodKind,
-    steps: Vec<LockstepStep>,
-) -> PairSummary {
-    let max = |f: fn(&LockstepStep) -> f64| steps.iter().map(f).fold(0.0f64, f64::max);
-    PairSummary {
-        reference,
-        candidate,
-        max_rel_err_grad_w: max(|s| s.rel_err_grad_w),
-        max_rel_err_grad_e: max(|s| s.rel_err_grad_e),
-        max_abs_err_loss: max(|s| s.loss_abs_err),
-        steps_with_assignment_differences: steps
-            .iter()
-            .filter(|s| s.assignments_differ > 0)
-            .count(),
-        steps,
-    }
+/// The file name of a gradient in a `--dump` folder:
+/// `grad_<param>_<estimator>_<backend>.npy`.
+pub fn dump_name(param: &str, method: &MethodSpec) -> String {
+    format!(
+        "grad_{param}_{}_{}.npy",
+        method.estimator.name(),
+        method.backend.name()
+    )
 }
 
 /// Writes the harness's first-step state and every method's gradients as
-/// `.npy` into `dir`: `W.npy`, `E.npy`, `batch.npy`, `assignments.npy`
-/// (int64), `grad_w_<method>.npy`, `grad_e_<method>.npy`.
+/// `.npy` into `dir`: each parameter as `<name>.npy` (`W.npy`, `V.npy`,
+/// `A1.npy`, …, `E.npy`; biases as 1 × n), `batch.npy`, `assignments.npy`
+/// (int64), and every gradient as [`dump_name`].
 pub fn dump_state(
     dir: &Path,
     params: &Params,
     batch: ArrayView2<f64>,
-    grads: &[(MethodKind, Gradients)],
+    grads: &[(MethodSpec, Gradients)],
 ) -> Result<()> {
     create_dir(dir)?;
-    write_npy(&dir.join("W.npy"), &params.w)?;
+    let names = param_names(params);
+    for (name, w) in names.iter().zip(&params.weights) {
+        write_npy(&dir.join(format!("{name}.npy")), w)?;
+    }
     write_npy(&dir.join("E.npy"), &params.codebook)?;
     write_npy(&dir.join("batch.npy"), &batch.to_owned())?;
     if let Some((_, first)) = grads.first() {
@@ -252,111 +296,154 @@ pub fn dump_state(
         write_npy(&dir.join("assignments.npy"), &a)?;
     }
     for (method, g) in grads {
-        write_npy(
-            &dir.join(format!("grad_w_{}.npy", method.name())),
-            &g.grad_w,
-        )?;
-        write_npy(
-            &dir.join(format!("grad_e_{}.npy", method.name())),
-            &g.grad_e,
-        )?;
+        for (name, grad) in names.iter().zip(g.grad_weights.iter().chain([&g.grad_e])) {
+            write_npy(&dir.join(dump_name(name, method)), grad)?;
+        }
     }
     Ok(())
 }
 
-/// Runs the lockstep pairs and the estimator comparison along the manual-ste
-/// trajectory. Returns (pairs, estimator gaps, max Stiefel defect).
+/// Every estimator's method on `backend` for `model`.
+fn methods_of(
+    model: ModelSpec,
+    backend: Backend,
+    weights: LossWeights,
+) -> Vec<Box<dyn GradientMethod>> {
+    Estimator::ALL
+        .into_iter()
+        .map(|e| MethodSpec::new(model, e, backend).build(weights))
+        .collect()
+}
+
+/// What the lockstep part returns: pairs, estimator gaps, max Stiefel defect.
+type LockstepParts = (Vec<PairSummary>, Vec<EstimatorGap>, Option<f64>);
+
+/// Runs the lockstep pairs and the estimator comparison along the manual
+/// STE trajectory.
 fn lockstep(
     data: &Dataset,
     config: &TrainConfig,
     dump: Option<&Path>,
     mut progress: impl FnMut(),
-) -> Result<(Vec<PairSummary>, Vec<EstimatorGap>, f64)> {
+) -> Result<LockstepParts> {
     let weights = config.weights();
-    let mut methods: Vec<Box<dyn GradientMethod>> = [
-        MethodKind::AutogradSte,
-        MethodKind::ManualSte,
-        MethodKind::Rotation,
-        MethodKind::ManualRotation,
-        MethodKind::RotationTrick,
-    ]
-    .into_iter()
-    .map(|m| m.build(weights))
-    .collect();
+    let mut autograd = methods_of(config.model, Backend::Autograd, weights);
+    let mut manual = methods_of(config.model, Backend::Manual, weights);
     let mut params = initial_params(data.train.view(), config)?;
+    let names = param_names(&params);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let optimizer = config.optimizer();
-    let (mut ste_steps, mut rot_steps) = (Vec::new(), Vec::new());
-    let mut gaps: Vec<Vec<(f64, f64)>> = vec![Vec::new(); 2];
-    let mut max_defect = stiefel_defect(params.w.view());
+    let mut pair_steps: Vec<Vec<LockstepStep>> = vec![Vec::new(); Estimator::ALL.len()];
+    let mut pair_by_param: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
+    // Per estimator other than STE: (per-step max over network params, per-param max).
+    let mut gap_steps: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
+    let mut gap_by_param: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
+    let mut max_defect = max_stiefel_defect(&params);
     for step in 1..=config.steps {
         let batch = sampler.next_batch(data.train.view());
-        let grads: Vec<Gradients> = methods
+        let reference: Vec<Gradients> = autograd
+            .iter_mut()
+            .map(|m| m.gradients(&params, batch.view()))
+            .collect::<Result<_>>()?;
+        let candidate: Vec<Gradients> = manual
             .iter_mut()
             .map(|m| m.gradients(&params, batch.view()))
             .collect::<Result<_>>()?;
         if step == 1 {
             if let Some(dir) = dump {
-                let named: Vec<_> = methods
+                let named: Vec<_> = autograd
                     .iter()
-                    .map(|m| m.kind())
-                    .zip(grads.iter().cloned())
+                    .chain(manual.iter())
+                    .map(|m| m.spec())
+                    .zip(reference.iter().chain(candidate.iter()).cloned())
                     .collect();
                 dump_state(dir, &params, batch.view(), &named)?;
             }
         }
-        ste_steps.push(compare(step, &grads[0], &grads[1]));
-        rot_steps.push(compare(step, &grads[2], &grads[3]));
-        for (slot, idx) in [(0usize, 2usize), (1, 4)] {
-            gaps[slot].push((
-                max_rel_err(grads[idx].grad_w.view(), grads[0].grad_w.view()),
-                max_rel_err(grads[idx].grad_e.view(), grads[0].grad_e.view()),
-            ));
+        for (i, (r, c)) in reference.iter().zip(&candidate).enumerate() {
+            let errs = rel_errs(c, r);
+            pair_steps[i].push(LockstepStep {
+                step,
+                loss_abs_err: (c.loss.total - r.loss.total).abs(),
+                rel_err_grad: errs.iter().copied().fold(0.0, f64::max),
+                assignments_differ: r
+                    .assignments
+                    .iter()
+                    .zip(&c.assignments)
+                    .filter(|(a, b)| a != b)
+                    .count(),
+            });
+            elementwise_max(&mut pair_by_param[i], &errs);
+            let gaps = rel_errs(r, &reference[0]);
+            let network = gaps[..gaps.len() - 1].iter().copied().fold(0.0, f64::max);
+            gap_steps[i].push(network);
+            elementwise_max(&mut gap_by_param[i], &gaps);
         }
-        optimizer.step(&mut params, &grads[1], SvdSource::Lapack)?;
-        max_defect = max_defect.max(stiefel_defect(params.w.view()));
+        optimizer.step(&mut params, &candidate[0], SvdSource::Lapack)?;
+        if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
+            max_defect = Some(seen.max(now));
+        }
         progress();
     }
-    let estimators = [MethodKind::Rotation, MethodKind::RotationTrick]
+    let pairs = Estimator::ALL
         .into_iter()
-        .zip(gaps)
-        .map(|(method, g)| EstimatorGap {
-            method,
-            max_rel_diff_grad_w: g.iter().map(|p| p.0).fold(0.0, f64::max),
-            mean_rel_diff_grad_w: g.iter().map(|p| p.0).sum::<f64>() / g.len().max(1) as f64,
-            max_rel_diff_grad_e: g.iter().map(|p| p.1).fold(0.0, f64::max),
+        .enumerate()
+        .map(|(i, estimator)| {
+            let steps = std::mem::take(&mut pair_steps[i]);
+            let max = |f: fn(&LockstepStep) -> f64| steps.iter().map(f).fold(0.0f64, f64::max);
+            PairSummary {
+                estimator,
+                reference: autograd[i].spec(),
+                candidate: manual[i].spec(),
+                max_rel_err_grad: max(|s| s.rel_err_grad),
+                max_rel_err_by_param: by_param(&names, &pair_by_param[i]),
+                max_abs_err_loss: max(|s| s.loss_abs_err),
+                steps_with_assignment_differences: steps
+                    .iter()
+                    .filter(|s| s.assignments_differ > 0)
+                    .count(),
+                steps,
+            }
         })
         .collect();
-    Ok((
-        vec![
-            summarize(MethodKind::AutogradSte, MethodKind::ManualSte, ste_steps),
-            summarize(MethodKind::Rotation, MethodKind::ManualRotation, rot_steps),
-        ],
-        estimators,
-        max_defect,
-    ))
+    let gaps = Estimator::ALL
+        .into_iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, estimator)| {
+            let g = &gap_steps[i];
+            EstimatorGap {
+                estimator,
+                max_rel_diff_grad: g.iter().copied().fold(0.0, f64::max),
+                mean_rel_diff_grad: g.iter().sum::<f64>() / g.len().max(1) as f64,
+                max_rel_diff_by_param: by_param(&names, &gap_by_param[i]),
+            }
+        })
+        .collect();
+    Ok((pairs, gaps, max_defect))
 }
 
-/// Runs autograd-ste and manual-ste on their own trajectories from the same
-/// start with the same batches.
+/// Runs autograd STE and manual STE of the configured model on their own
+/// trajectories from the same start with the same batches.
 pub fn free_running(
     data: &Dataset,
     config: &TrainConfig,
     mut progress: impl FnMut(),
 ) -> Result<FreeRunReport> {
     let weights = config.weights();
-    let (ref_kind, cand_kind) = (MethodKind::AutogradSte, MethodKind::ManualSte);
-    let (mut reference, mut candidate) = (ref_kind.build(weights), cand_kind.build(weights));
+    let ref_spec = MethodSpec::new(config.model, Estimator::Ste, Backend::Autograd);
+    let cand_spec = MethodSpec::new(config.model, Estimator::Ste, Backend::Manual);
+    let (mut reference, mut candidate) = (ref_spec.build(weights), cand_spec.build(weights));
     let start = initial_params(data.train.view(), config)?;
     let (mut p_ref, mut p_cand) = (start.clone(), start);
     let (svd_ref, svd_cand) = (
-        config.svd.for_method(ref_kind),
-        config.svd.for_method(cand_kind),
+        config.svd.for_method(ref_spec),
+        config.svd.for_method(cand_spec),
     );
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let optimizer = config.optimizer();
     let mut first_flip = None;
-    let mut w_gap = Vec::with_capacity(config.steps);
+    let mut param_gap = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {
         let batch = sampler.next_batch(data.train.view());
         let g_ref = reference.gradients(&p_ref, batch.view())?;
@@ -366,20 +453,23 @@ pub fn free_running(
         }
         optimizer.step(&mut p_ref, &g_ref, svd_ref)?;
         optimizer.step(&mut p_cand, &g_cand, svd_cand)?;
-        w_gap.push(
-            (&p_ref.w - &p_cand.w)
+        param_gap.push(
+            p_ref
+                .weights
                 .iter()
-                .fold(0.0f64, |m, v| m.max(v.abs())),
+                .zip(&p_cand.weights)
+                .flat_map(|(a, b)| a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()))
+                .fold(0.0f64, f64::max),
         );
         progress();
     }
-    let final_reference = evaluate(data.eval.view(), p_ref.w.view(), p_ref.codebook.view());
-    let final_candidate = evaluate(data.eval.view(), p_cand.w.view(), p_cand.codebook.view());
+    let final_reference = evaluate_params(data.eval.view(), &p_ref);
+    let final_candidate = evaluate_params(data.eval.view(), &p_cand);
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(f64::MIN_POSITIVE);
     Ok(FreeRunReport {
-        reference: ref_kind,
+        reference: ref_spec,
         reference_svd: svd_ref,
-        candidate: cand_kind,
+        candidate: cand_spec,
         candidate_svd: svd_cand,
         rel_diff_recon_mse: rel(final_candidate.recon_mse, final_reference.recon_mse),
         rel_diff_insub_distortion: rel(
@@ -390,37 +480,40 @@ pub fn free_running(
         final_reference,
         final_candidate,
         first_assignment_flip: first_flip,
-        w_gap,
+        param_gap,
     })
 }
 
 /// The estimator's surrogate around an anchor state: with the anchor's
-/// assignments a_b, codes q⁰_b = e⁰_{a_b}, codes z⁰_b = W⁰ᵀx_b and the
+/// assignments a_b, codes q⁰_b = e⁰_{a_b}, codes z⁰_b = enc⁰(x_b) and the
 /// estimator's constant per-row Jacobian T_b (I for STE, u uᵀ for the
 /// residual projection, λR for the rotation trick),
 ///
-/// q̃_b(W) = q⁰_b + T_b (Wᵀx_b − z⁰_b),
-/// L_s(W, E) = (1/B) Σ ‖x_b − W q̃_b‖² + (α/B) Σ ‖z⁰_b − e_{a_b}‖² + (β/B) Σ ‖Wᵀx_b − q⁰_b‖².
+/// q̃_b(θ) = q⁰_b + T_b (enc_θ(x_b) − z⁰_b),
+/// L_s(θ, E) = (1/B) Σ ‖x_b − dec_θ(q̃_b)‖² + (α/B) Σ ‖z⁰_b − e_{a_b}‖² + (β/B) Σ ‖enc_θ(x_b) − q⁰_b‖².
 ///
 /// At the anchor, L_s equals the loss, and its exact gradient is what the
 /// estimator defines; central differences of L_s therefore check every path
-/// of a method's gradient. Written independently of the methods' code.
+/// of a method's gradient. Written independently of the methods' code: it
+/// uses only the models' forward passes ([`Params::encode`],
+/// [`Params::decode`]).
 pub fn surrogate_loss(
-    w: ArrayView2<f64>,
-    codebook: ArrayView2<f64>,
+    params: &Params,
     batch: ArrayView2<f64>,
     anchor: &Anchor,
     weights: LossWeights,
 ) -> f64 {
     let b = batch.nrows() as f64;
-    let z = batch.dot(&w);
-    let mut total = 0.0;
-    for (i, x) in batch.outer_iter().enumerate() {
+    let z = params.encode(batch);
+    let mut q_tilde = anchor.q.clone();
+    for (i, mut row) in q_tilde.outer_iter_mut().enumerate() {
         let dz = &z.row(i) - &anchor.z.row(i);
-        let q_tilde = &anchor.q.row(i) + &anchor.jacobians[i].dot(&dz);
-        let r = &x - &w.dot(&q_tilde);
-        total += r.dot(&r) / b;
-        let cb = &anchor.z.row(i) - &codebook.row(anchor.assignments[i]);
+        row += &anchor.jacobians[i].dot(&dz);
+    }
+    let x_hat = params.decode(q_tilde.view());
+    let mut total = (&batch - &x_hat).iter().map(|v| v * v).sum::<f64>() / b;
+    for i in 0..batch.nrows() {
+        let cb = &anchor.z.row(i) - &params.codebook.row(anchor.assignments[i]);
         total += weights.alpha * cb.dot(&cb) / b;
         let cm = &z.row(i) - &anchor.q.row(i);
         total += weights.beta * cm.dot(&cm) / b;
@@ -431,7 +524,7 @@ pub fn surrogate_loss(
 /// The constants of [`surrogate_loss`] at an anchor state.
 #[derive(Debug, Clone)]
 pub struct Anchor {
-    /// z⁰ = X W⁰, B × m.
+    /// z⁰ = enc⁰(X), B × m.
     pub z: Array2<f64>,
     /// q⁰, B × m.
     pub q: Array2<f64>,
@@ -444,7 +537,7 @@ pub struct Anchor {
 impl Anchor {
     /// The anchor of `estimator` at `params` on `batch`.
     pub fn new(estimator: Estimator, params: &Params, batch: ArrayView2<f64>) -> Self {
-        let z = batch.dot(&params.w);
+        let z = params.encode(batch);
         let assignments = nearest_codes(z.view(), params.codebook.view());
         let q = params.codebook.select(Axis(0), &assignments);
         let m = z.ncols();
@@ -483,48 +576,149 @@ impl Anchor {
     }
 }
 
+/// The coordinates to check per parameter (E last): all of them, or when a
+/// parameter has more than `most`, `most` of them drawn from `rng`.
+pub fn fd_coordinates<R: Rng + ?Sized>(
+    params: &Params,
+    most: Option<usize>,
+    rng: &mut R,
+) -> Vec<Vec<(usize, usize)>> {
+    params
+        .weights
+        .iter()
+        .chain([&params.codebook])
+        .map(|p| {
+            let all: Vec<(usize, usize)> = ndarray::indices(p.dim()).into_iter().collect();
+            match most {
+                Some(n) if all.len() > n => rand::seq::index::sample(rng, all.len(), n)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect(),
+                _ => all,
+            }
+        })
+        .collect()
+}
+
+/// Central differences of [`surrogate_loss`] at `coordinates` (one list per
+/// parameter, E last; see [`fd_coordinates`]); entries not listed stay 0.
+pub fn finite_differences_at(
+    params: &Params,
+    batch: ArrayView2<f64>,
+    anchor: &Anchor,
+    weights: LossWeights,
+    h: f64,
+    coordinates: &[Vec<(usize, usize)>],
+) -> (Vec<Array2<f64>>, Array2<f64>) {
+    let mut probe = params.clone();
+    let n = params.weights.len();
+    let mut out: Vec<Array2<f64>> = params
+        .weights
+        .iter()
+        .chain([&params.codebook])
+        .map(|p| Array2::zeros(p.raw_dim()))
+        .collect();
+    for (slot, coords) in coordinates.iter().enumerate() {
+        for &idx in coords {
+            let value = |probe: &mut Params, v: f64| {
+                let target = if slot < n {
+                    &mut probe.weights[slot]
+                } else {
+                    &mut probe.codebook
+                };
+                target[idx] = v;
+            };
+            let orig = if slot < n {
+                params.weights[slot][idx]
+            } else {
+                params.codebook[idx]
+            };
+            value(&mut probe, orig + h);
+            let up = surrogate_loss(&probe, batch, anchor, weights);
+            value(&mut probe, orig - h);
+            let down = surrogate_loss(&probe, batch, anchor, weights);
+            value(&mut probe, orig);
+            out[slot][idx] = (up - down) / (2.0 * h);
+        }
+    }
+    let e = out.pop().expect("E is last");
+    (out, e)
+}
+
 /// Central differences of [`surrogate_loss`] with respect to every entry of
-/// W and E.
+/// every parameter: (network parameters, E).
 pub fn finite_difference_gradients(
     params: &Params,
     batch: ArrayView2<f64>,
     anchor: &Anchor,
     weights: LossWeights,
     h: f64,
-) -> (Array2<f64>, Array2<f64>) {
-    let mut gw = Array2::zeros(params.w.raw_dim());
-    let mut w = params.w.clone();
-    for idx in ndarray::indices(params.w.raw_dim()) {
-        let orig = w[idx];
-        w[idx] = orig + h;
-        let up = surrogate_loss(w.view(), params.codebook.view(), batch, anchor, weights);
-        w[idx] = orig - h;
-        let down = surrogate_loss(w.view(), params.codebook.view(), batch, anchor, weights);
-        w[idx] = orig;
-        gw[idx] = (up - down) / (2.0 * h);
-    }
-    let mut ge = Array2::zeros(params.codebook.raw_dim());
-    let mut e = params.codebook.clone();
-    for idx in ndarray::indices(params.codebook.raw_dim()) {
-        let orig = e[idx];
-        e[idx] = orig + h;
-        let up = surrogate_loss(params.w.view(), e.view(), batch, anchor, weights);
-        e[idx] = orig - h;
-        let down = surrogate_loss(params.w.view(), e.view(), batch, anchor, weights);
-        e[idx] = orig;
-        ge[idx] = (up - down) / (2.0 * h);
-    }
-    (gw, ge)
+) -> (Vec<Array2<f64>>, Array2<f64>) {
+    let coords = fd_coordinates(params, None, &mut rng_for(0, Stream::Harness));
+    finite_differences_at(params, batch, anchor, weights, h, &coords)
 }
 
-/// Rows of `batch` whose Voronoi margin at `params` is at least `min_margin`,
-/// and the smallest margin kept.
+/// The relative error of `grads` against finite differences `fd` at the
+/// checked `coordinates`, per parameter (E last).
+pub fn fd_rel_errs(
+    grads: &Gradients,
+    fd: &(Vec<Array2<f64>>, Array2<f64>),
+    coordinates: &[Vec<(usize, usize)>],
+) -> Vec<f64> {
+    let method_side = grads.grad_weights.iter().chain([&grads.grad_e]);
+    let fd_side = fd.0.iter().chain([&fd.1]);
+    method_side
+        .zip(fd_side)
+        .zip(coordinates)
+        .map(|((g, f), coords)| {
+            let diff = coords
+                .iter()
+                .map(|&i| (g[i] - f[i]).abs())
+                .fold(0.0, f64::max);
+            let scale = coords.iter().map(|&i| f[i].abs()).fold(0.0, f64::max);
+            if scale > 0.0 {
+                diff / scale
+            } else {
+                diff
+            }
+        })
+        .collect()
+}
+
+/// The smallest |pre-activation| of the mlp's hidden units for one row (the
+/// distance to ReLU's kink), encoder and decoder; infinity for other models
+/// and for tanh.
+fn kink_margins(params: &Params, batch: ArrayView2<f64>, q: ArrayView2<f64>) -> Vec<f64> {
+    if params.model.kind != ModelKind::Mlp || params.model.activation != Activation::Relu {
+        return vec![f64::INFINITY; batch.nrows()];
+    }
+    let w = &params.weights;
+    let h1 = batch.dot(&w[0].t()) + w[1].row(0);
+    let h2 = q.dot(&w[4].t()) + w[5].row(0);
+    h1.outer_iter()
+        .zip(h2.outer_iter())
+        .map(|(a, b)| {
+            a.iter()
+                .chain(b.iter())
+                .fold(f64::INFINITY, |m, v| m.min(v.abs()))
+        })
+        .collect()
+}
+
+/// Rows of `batch` whose Voronoi margin at `params` is at least `min_margin`
+/// (and, for the ReLU mlp, whose hidden pre-activations are at least 1e-2
+/// from the kink), and the smallest Voronoi margin kept.
 pub fn rows_away_from_boundaries(
     params: &Params,
     batch: ArrayView2<f64>,
     min_margin: f64,
 ) -> (Array2<f64>, f64) {
-    let z = batch.dot(&params.w);
+    const MIN_KINK: f64 = 1e-2;
+    let z = params.encode(batch);
+    let q = params
+        .codebook
+        .select(Axis(0), &nearest_codes(z.view(), params.codebook.view()));
+    let kinks = kink_margins(params, batch, q.view());
     let mut keep = Vec::new();
     let mut smallest = f64::INFINITY;
     for (i, zr) in z.outer_iter().enumerate() {
@@ -539,7 +733,7 @@ pub fn rows_away_from_boundaries(
         } else {
             f64::INFINITY
         };
-        if margin >= min_margin {
+        if margin >= min_margin && kinks[i] >= MIN_KINK {
             keep.push(i);
             smallest = smallest.min(margin);
         }
@@ -547,77 +741,114 @@ pub fn rows_away_from_boundaries(
     (batch.select(Axis(0), &keep), smallest)
 }
 
-/// Finite-difference check of every estimator at `states` random states:
-/// a Haar-random W, a codebook of randomly chosen batch codes plus noise, a
-/// batch of the training data without the rows near a Voronoi boundary.
+/// A random state of `model` for the finite-difference check: linear models
+/// get a Haar-random W (untied: V = W plus noise, so the estimators part
+/// ways); the mlp gets `nn.Linear`'s default; the codebook is randomly
+/// chosen batch codes plus noise.
+pub fn random_state<R: Rng + ?Sized>(
+    model: ModelSpec,
+    batch: ArrayView2<f64>,
+    m: usize,
+    k: usize,
+    rng: &mut R,
+) -> Result<Params> {
+    let dim = batch.ncols();
+    let weights = match model.kind {
+        ModelKind::Tied => vec![random_stiefel(dim, m, rng)?],
+        ModelKind::Untied => {
+            let w = random_stiefel(dim, m, rng)?;
+            let v = &w + &(gaussian_matrix(dim, m, rng) * 0.3);
+            vec![w, v]
+        }
+        ModelKind::Mlp => crate::model::mlp::init_network(&model, dim, m, rng),
+    };
+    let mut params = Params {
+        model,
+        weights,
+        codebook: Array2::zeros((0, m)),
+    };
+    let z = params.encode(batch);
+    let picks = rand::seq::index::sample(rng, z.nrows(), k.min(z.nrows())).into_vec();
+    let mut codebook = z.select(Axis(0), &picks);
+    codebook += &(gaussian_matrix(codebook.nrows(), codebook.ncols(), rng) * 0.05);
+    params.codebook = codebook;
+    Ok(params)
+}
+
+/// Finite-difference check of every estimator on both backends at `states`
+/// random states ([`random_state`]) on a batch of the training data without
+/// the rows near a Voronoi boundary (or a ReLU kink).
 pub fn finite_differences(
     data: &Dataset,
     config: &TrainConfig,
     states: usize,
 ) -> Result<FiniteDiffReport> {
-    const H: f64 = 1e-6;
+    const H: f64 = 1e-4;
     const MIN_MARGIN: f64 = 1e-3;
+    const COORDS: usize = 64;
     let weights = config.weights();
     let mut rng = rng_for(config.seed, Stream::Harness);
-    let batch_size = config.batch.min(256).min(data.train.nrows());
+    let batch_size = config.batch.min(128).min(data.train.nrows());
     let mut sampler = BatchSampler::new(config.seed ^ 0x5eed, data.train.nrows(), batch_size);
-    let kinds = [
-        MethodKind::ManualSte,
-        MethodKind::ManualRotation,
-        MethodKind::AutogradSte,
-        MethodKind::Rotation,
-        MethodKind::RotationTrick,
-    ];
-    let mut worst = vec![(0.0f64, 0.0f64); kinds.len()];
+    let specs: Vec<MethodSpec> = Estimator::ALL
+        .into_iter()
+        .flat_map(|e| Backend::ALL.map(|b| MethodSpec::new(config.model, e, b)))
+        .collect();
+    let mut worst: Vec<Vec<f64>> = vec![Vec::new(); specs.len()];
     let mut min_margin = f64::INFINITY;
+    let mut names = Vec::new();
     for _ in 0..states {
-        let w = random_stiefel(data.dim(), config.m, &mut rng)?;
         let full = sampler.next_batch(data.train.view());
-        let z = full.dot(&w);
-        let picks =
-            rand::seq::index::sample(&mut rng, z.nrows(), config.k.min(z.nrows())).into_vec();
-        let mut codebook = z.select(Axis(0), &picks);
-        codebook +=
-            &(crate::linalg::gaussian_matrix(codebook.nrows(), codebook.ncols(), &mut rng) * 0.05);
-        let params = Params { w, codebook };
+        let params = random_state(config.model, full.view(), config.m, config.k, &mut rng)?;
+        names = param_names(&params);
         let (batch, margin) = rows_away_from_boundaries(&params, full.view(), MIN_MARGIN);
         min_margin = min_margin.min(margin);
-        for (slot, kind) in kinds.iter().enumerate() {
-            let anchor = Anchor::new(kind.estimator(), &params, batch.view());
-            let (fd_w, fd_e) =
-                finite_difference_gradients(&params, batch.view(), &anchor, weights, H);
-            let g = kind.build(weights).gradients(&params, batch.view())?;
-            worst[slot].0 = worst[slot].0.max(max_rel_err(g.grad_w.view(), fd_w.view()));
-            worst[slot].1 = worst[slot].1.max(max_rel_err(g.grad_e.view(), fd_e.view()));
+        let coords = fd_coordinates(&params, Some(COORDS), &mut rng);
+        for estimator in Estimator::ALL {
+            let anchor = Anchor::new(estimator, &params, batch.view());
+            let fd = finite_differences_at(&params, batch.view(), &anchor, weights, H, &coords);
+            for (slot, spec) in specs.iter().enumerate() {
+                if spec.estimator != estimator {
+                    continue;
+                }
+                let g = spec.build(weights).gradients(&params, batch.view())?;
+                elementwise_max(&mut worst[slot], &fd_rel_errs(&g, &fd, &coords));
+            }
         }
     }
     Ok(FiniteDiffReport {
         states,
         step_size: H,
         min_margin,
-        checks: kinds
+        coordinates_per_param: COORDS,
+        checks: specs
             .iter()
             .zip(worst)
-            .map(|(&method, (w, e))| FiniteDiffCheck {
+            .map(|(&method, errs)| FiniteDiffCheck {
                 method,
-                max_rel_err_grad_w: w,
-                max_rel_err_grad_e: e,
+                max_rel_err_grad: errs.iter().copied().fold(0.0, f64::max),
+                max_rel_err_by_param: by_param(&names, &errs),
             })
             .collect(),
     })
 }
 
-/// Runs `steps` updates of manual-ste with `svd` from the config's
-/// initialisation, cycling through batches, and tracks ‖WᵀW − I‖.
+/// Runs `steps` updates of the configured model's manual STE with `svd`
+/// from the config's initialisation, cycling through batches, and tracks
+/// ‖WᵀW − I‖ of its Stiefel parameters (None for a model without one).
 pub fn long_run(
     data: &Dataset,
     config: &TrainConfig,
     steps: usize,
     svd: SvdSource,
     mut progress: impl FnMut(),
-) -> Result<LongRun> {
-    let mut method = MethodKind::ManualSte.build(config.weights());
+) -> Result<Option<LongRun>> {
+    let spec = MethodSpec::new(config.model, Estimator::Ste, Backend::Manual);
+    let mut method = spec.build(config.weights());
     let mut params = initial_params(data.train.view(), config)?;
+    if max_stiefel_defect(&params).is_none() {
+        return Ok(None);
+    }
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let optimizer = config.optimizer();
     let mut max_defect: f64 = 0.0;
@@ -626,17 +857,17 @@ pub fn long_run(
         let batch = sampler.next_batch(data.train.view());
         let g = method.gradients(&params, batch.view())?;
         optimizer.step(&mut params, &g, svd)?;
-        defect = stiefel_defect(params.w.view());
+        defect = max_stiefel_defect(&params).unwrap_or(0.0);
         max_defect = max_defect.max(defect);
         progress();
     }
-    Ok(LongRun {
+    Ok(Some(LongRun {
         steps,
-        method: MethodKind::ManualSte,
+        method: spec,
         svd,
         max_stiefel_defect: max_defect,
         final_stiefel_defect: defect,
-    })
+    }))
 }
 
 /// Runs every part of the harness. `progress` receives a part's name and is
@@ -656,22 +887,32 @@ pub fn run(
     let free_running = free_running(data, config, || progress("free-running"))?;
     let finite_differences = finite_differences(data, config, options.fd_states)?;
     progress("finite differences");
-    let long_run = if options.long_run_steps > 0 {
-        Some(long_run(
+    let long_run = if options.long_run_steps > 0 && options.has_stiefel() {
+        long_run(
             data,
             config,
             options.long_run_steps,
             SvdSource::Lapack,
             || progress("Stiefel long run"),
-        )?)
+        )?
     } else {
         None
     };
-    let ste = &lockstep[0];
+    let max = |f: fn(&PairSummary) -> f64| lockstep.iter().map(f).fold(0.0f64, f64::max);
     Ok(GradcheckReport {
-        max_rel_err_grad_w: ste.max_rel_err_grad_w,
-        max_rel_err_grad_e: ste.max_rel_err_grad_e,
-        max_abs_err_loss: ste.max_abs_err_loss,
+        model: config.model.kind,
+        max_rel_err_grad: max(|p| p.max_rel_err_grad),
+        max_abs_err_loss: max(|p| p.max_abs_err_loss),
+        steps_with_assignment_differences: lockstep
+            .iter()
+            .map(|p| p.steps_with_assignment_differences)
+            .max()
+            .unwrap_or(0),
+        max_rel_err_finite_differences: finite_differences
+            .checks
+            .iter()
+            .map(|c| c.max_rel_err_grad)
+            .fold(0.0, f64::max),
         max_stiefel_defect: max_defect,
         options: options.clone(),
         lockstep,
@@ -683,8 +924,17 @@ pub fn run(
 }
 
 impl GradcheckOptions {
+    fn has_stiefel(&self) -> bool {
+        self.config.model.kind != ModelKind::Mlp
+    }
+
     /// Units of work [`run`] reports through its progress callback.
     pub fn work_units(&self) -> u64 {
-        (2 * self.config.steps + 1 + self.long_run_steps) as u64
+        let long = if self.has_stiefel() {
+            self.long_run_steps
+        } else {
+            0
+        };
+        (2 * self.config.steps + 1 + long) as u64
     }
 }

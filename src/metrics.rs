@@ -2,17 +2,20 @@
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Params;
 use crate::quantize::assign_nearest;
 
-/// Metrics of a model (W, E) on a data set. Field names are the JSON names.
+/// Metrics of a model on a data set. Field names are the JSON names.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
-    /// Mean over samples of ‖x − W q‖² (summed over the D coordinates).
+    /// Mean over samples of ‖x − dec(q)‖² (summed over the D coordinates).
     pub recon_mse: f64,
-    /// Mean over samples of ‖z − q‖², z = Wᵀx.
+    /// Mean over samples of ‖z − q‖², z = enc(x) (code space).
     pub insub_distortion: f64,
-    /// recon_mse − insub_distortion: the out-of-subspace energy.
-    pub residual: f64,
+    /// recon_mse − insub_distortion: the out-of-subspace energy. Exact only
+    /// for the tied model (orthonormal W, x̂ = Wq); `null` for the others,
+    /// where the difference means nothing.
+    pub residual: Option<f64>,
     /// −Σ_k p_k ln p_k (nats), p_k the share of points assigned to code k.
     pub usage_entropy: f64,
     /// usage_entropy / ln K (1 for K = 1).
@@ -69,7 +72,35 @@ pub fn evaluate(x: ArrayView2<f64>, w: ArrayView2<f64>, codebook: ArrayView2<f64
     Metrics {
         recon_mse,
         insub_distortion,
-        residual: recon_mse - insub_distortion,
+        residual: Some(recon_mse - insub_distortion),
+        usage_entropy,
+        utilization,
+        perplexity,
+        dead_code_fraction,
+    }
+}
+
+/// Evaluates any model on every row of `x` (N×D): z = enc(x), the nearest
+/// codes, x̂ = dec(q). The tied model goes through [`evaluate`] (and gets a
+/// residual); the others get `residual: null`.
+pub fn evaluate_params(x: ArrayView2<f64>, params: &Params) -> Metrics {
+    if params.model.is_tied() {
+        return evaluate(x, params.w().view(), params.codebook.view());
+    }
+    let n = x.nrows();
+    assert!(n > 0, "evaluate needs at least one sample");
+    let z = params.encode(x);
+    let mut assignments = vec![0; n];
+    let insub_total = assign_nearest(z.view(), params.codebook.view(), &mut assignments);
+    let q = params.codebook.select(Axis(0), &assignments);
+    let x_hat = params.decode(q.view());
+    let recon_total: f64 = (&x - &x_hat).iter().map(|v| v * v).sum();
+    let (usage_entropy, utilization, perplexity, dead_code_fraction) =
+        usage_stats(&assignments, params.codebook.nrows());
+    Metrics {
+        recon_mse: recon_total / n as f64,
+        insub_distortion: insub_total / n as f64,
+        residual: None,
         usage_entropy,
         utilization,
         perplexity,
@@ -95,8 +126,8 @@ mod tests {
         let proj = x.dot(&w).dot(&w.t());
         let out_of_subspace = (&x - &proj).iter().map(|v| v * v).sum::<f64>() / 500.0;
         assert!(
-            (m.residual - out_of_subspace).abs() < 1e-10,
-            "{} vs {}",
+            (m.residual.unwrap() - out_of_subspace).abs() < 1e-10,
+            "{:?} vs {}",
             m.residual,
             out_of_subspace
         );

@@ -9,20 +9,23 @@ use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::Dataset;
 use crate::error::{invalid, Result, VqError};
 use crate::linalg::{random_stiefel, stiefel_defect};
-use crate::metrics::{evaluate, Metrics};
+use crate::metrics::{evaluate_params, Metrics};
 use crate::model::update::{RiemannianSgd, SvdSource, UpdateWorkspace};
 use crate::model::{
-    Backend, GradientMethod, Gradients, LossParts, LossWeights, MethodKind, Params,
+    Backend, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec, ModelKind,
+    ModelSpec, Params,
 };
 use crate::rng::{rng_for, Stream, VqRng};
 
-/// Where W and E start. The report does not say; SPEC asks for both.
+/// Where the parameters start. The report does not say; SPEC asks for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Init {
-    /// The PCA + Lloyd baseline's W and E.
+    /// The PCA + Lloyd baseline's W and E (untied: V = W too). Linear models
+    /// only.
     Pca,
-    /// A Haar-random Stiefel W, and E from k-means++ and Lloyd on WᵀX.
+    /// Linear models: a Haar-random Stiefel W (untied: V = W); mlp: PyTorch's
+    /// `nn.Linear` default. E from k-means++ and Lloyd on the initial codes.
     Random,
 }
 
@@ -41,8 +44,8 @@ pub enum SvdChoice {
 
 impl SvdChoice {
     /// The SVD used for `method`.
-    pub fn for_method(self, method: MethodKind) -> SvdSource {
-        match (self, method.backend()) {
+    pub fn for_method(self, method: MethodSpec) -> SvdSource {
+        match (self, method.backend) {
             (SvdChoice::Lapack, _) => SvdSource::Lapack,
             (SvdChoice::Torch, _) => SvdSource::Torch,
             (SvdChoice::PerMethod, Backend::Manual) => SvdSource::Lapack,
@@ -54,6 +57,10 @@ impl SvdChoice {
 /// Hyperparameters of a training run (the data are separate).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The model and its hyperparameters. Left out of the JSON for the tied
+    /// model, so the report's runs serialize as they always did.
+    #[serde(default, skip_serializing_if = "ModelSpec::is_tied")]
+    pub model: ModelSpec,
     /// Codebook size K.
     pub k: usize,
     /// Code dimension m.
@@ -62,7 +69,7 @@ pub struct TrainConfig {
     pub steps: usize,
     /// Mini-batch size B (rows drawn without replacement each step).
     pub batch: usize,
-    /// η_W.
+    /// η_W: the rate of every network parameter (W, V, the mlp's layers).
     pub lr_w: f64,
     /// η_E.
     pub lr_e: f64,
@@ -85,10 +92,14 @@ pub struct TrainConfig {
 /// The most steps a run may ask for (a typo guard, not a limit of the math).
 pub const MAX_STEPS: usize = 100_000_000;
 
+/// The widest hidden layer (and code) of the mlp model (a typo guard).
+pub const MAX_HIDDEN: usize = 65_536;
+
 impl TrainConfig {
     /// The report's common settings with experiment 1's sizes.
     pub fn report_default() -> Self {
         TrainConfig {
+            model: ModelSpec::default(),
             k: 16,
             m: 4,
             steps: 200,
@@ -124,7 +135,25 @@ impl TrainConfig {
     /// Checks every field against the data it will train on; one error per
     /// bad field, naming it, its value and what is allowed.
     pub fn validate(&self, n_train: usize, dim: usize) -> Result<()> {
-        if self.m == 0 || self.m > dim {
+        if self.model.kind == ModelKind::Mlp {
+            if self.model.hidden == 0 || self.model.hidden > MAX_HIDDEN {
+                return Err(invalid(
+                    "hidden",
+                    self.model.hidden,
+                    format!("between 1 and {MAX_HIDDEN}"),
+                ));
+            }
+            if self.init == Init::Pca {
+                return Err(invalid(
+                    "init",
+                    "pca",
+                    "random for the mlp model (PyTorch's nn.Linear default; pca is for the linear models)",
+                ));
+            }
+            if self.m == 0 || self.m > MAX_HIDDEN {
+                return Err(invalid("m", self.m, format!("between 1 and {MAX_HIDDEN}")));
+            }
+        } else if self.m == 0 || self.m > dim {
             return Err(invalid(
                 "m",
                 self.m,
@@ -204,31 +233,73 @@ impl TrainConfig {
     }
 }
 
-/// The starting parameters for `config` on `train` (N × D).
+/// The starting parameters for `config` on `train` (N × D), every draw from
+/// the seed's initialisation stream.
+///
+/// * tied: `pca` = the baseline's W and E; `random` = a Haar-random W, E by
+///   k-means++ and Lloyd on X W;
+/// * untied: the same, with V = W;
+/// * mlp (`random` only): `nn.Linear`'s default for every layer
+///   ([`crate::model::mlp::init_network`]), E by k-means++ and Lloyd on the
+///   initial encoder's codes.
 pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Params> {
     let mut rng = rng_for(config.seed, Stream::Init);
     let kmeans = KMeansConfig {
         k: config.k,
         iters: config.kmeans_iters,
     };
-    match config.init {
-        Init::Pca => {
-            let base = Baseline::fit(train, config.m, kmeans, &mut rng)?;
-            Ok(Params {
-                w: base.w,
-                codebook: base.codebook,
-            })
+    let linear = |w: Array2<f64>, codebook: Array2<f64>| {
+        let weights = match config.model.kind {
+            ModelKind::Untied => vec![w.clone(), w],
+            _ => vec![w],
+        };
+        Params {
+            model: config.model,
+            weights,
+            codebook,
         }
-        Init::Random => {
+    };
+    match (config.model.kind, config.init) {
+        (ModelKind::Mlp, Init::Pca) => Err(invalid(
+            "init",
+            "pca",
+            "random for the mlp model (PyTorch's nn.Linear default)",
+        )),
+        (ModelKind::Mlp, Init::Random) => {
+            let weights =
+                crate::model::mlp::init_network(&config.model, train.ncols(), config.m, &mut rng);
+            let mut params = Params {
+                model: config.model,
+                weights,
+                codebook: Array2::zeros((0, config.m)),
+            };
+            let z = params.encode(train);
+            params.codebook = kmeans.check(train.nrows())?.fit(z.view(), &mut rng).centres;
+            Ok(params)
+        }
+        (_, Init::Pca) => {
+            let base = Baseline::fit(train, config.m, kmeans, &mut rng)?;
+            Ok(linear(base.w, base.codebook))
+        }
+        (_, Init::Random) => {
             let w = random_stiefel(train.ncols(), config.m, &mut rng)?;
             let z = train.dot(&w);
             let fit = kmeans.check(train.nrows())?.fit(z.view(), &mut rng);
-            Ok(Params {
-                w,
-                codebook: fit.centres,
-            })
+            Ok(linear(w, fit.centres))
         }
     }
+}
+
+/// The largest ‖WᵀW − I‖_max over the Stiefel parameters (None when the
+/// model has none).
+pub fn max_stiefel_defect(params: &Params) -> Option<f64> {
+    params
+        .weights
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| params.model.manifold_of(*i) == Manifold::Stiefel)
+        .map(|(_, w)| stiefel_defect(w.view()))
+        .reduce(f64::max)
 }
 
 /// The mini-batch sequence of a seed: each step, `batch` distinct rows of the
@@ -308,8 +379,9 @@ pub struct Timing {
 /// The result of [`train`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainResult {
-    /// The method.
-    pub method: MethodKind,
+    /// The method (the report's shorthand where there is one, otherwise
+    /// `model/estimator/backend`).
+    pub method: MethodSpec,
     /// The configuration.
     pub config: TrainConfig,
     /// Metrics of the initial parameters on the evaluation set.
@@ -321,8 +393,9 @@ pub struct TrainResult {
     pub final_metrics: Metrics,
     /// Metrics after the last step on the training set.
     pub final_train: Metrics,
-    /// The largest ‖WᵀW − I‖_max seen after any step.
-    pub max_stiefel_defect: f64,
+    /// The largest ‖WᵀW − I‖_max of a Stiefel parameter seen after any step
+    /// (`null` for models without one).
+    pub max_stiefel_defect: Option<f64>,
     /// Timing of the steps (evaluation excluded).
     pub timing: Timing,
     /// Final parameters (not serialized; see `--save-params`).
@@ -331,7 +404,7 @@ pub struct TrainResult {
 }
 
 fn check_finite(
-    method: MethodKind,
+    method: MethodSpec,
     step: usize,
     quantity: &str,
     values: impl IntoIterator<Item = f64>,
@@ -365,17 +438,24 @@ pub fn train(
             data.dim()
         )));
     }
-    let kind = method.kind();
+    let kind = method.spec();
     let mut params = match start {
         Some(p) => p,
         None => initial_params(data.train.view(), config)?,
     };
+    if params.model.kind != kind.model.kind {
+        return Err(VqError::Shape(format!(
+            "{} cannot train parameters of the {} model",
+            kind.name(),
+            params.model.kind.name()
+        )));
+    }
     let optimizer = config.optimizer();
     let svd = config.svd.for_method(kind);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
-    let initial = evaluate(data.eval.view(), params.w.view(), params.codebook.view());
+    let initial = evaluate_params(data.eval.view(), &params);
     let mut curve = Vec::new();
-    let mut max_defect = stiefel_defect(params.w.view());
+    let mut max_defect = max_stiefel_defect(&params);
     let mut elapsed = 0.0;
     let mut grads = Gradients::empty();
     let mut update = UpdateWorkspace::default();
@@ -386,13 +466,25 @@ pub fn train(
         let rows = sampler.next_indices();
         method.gradients_rows(&params, data.train.view(), rows, &mut grads)?;
         check_finite(kind, step, "loss", [grads.loss.total])?;
-        check_finite(kind, step, "∂L/∂W", grads.grad_w.iter().copied())?;
+        for (i, g) in grads.grad_weights.iter().enumerate() {
+            if !g.iter().all(|v| v.is_finite()) {
+                let name = params.layout()[i].name;
+                check_finite(kind, step, &format!("∂L/∂{name}"), g.iter().copied())?;
+            }
+        }
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
         optimizer.step_with(&mut params, &grads, svd, &mut update)?;
         elapsed += started.elapsed().as_secs_f64();
-        check_finite(kind, step, "W", params.w.iter().copied())?;
+        for (i, w) in params.weights.iter().enumerate() {
+            if !w.iter().all(|v| v.is_finite()) {
+                let name = params.layout()[i].name;
+                check_finite(kind, step, name, w.iter().copied())?;
+            }
+        }
         check_finite(kind, step, "E", params.codebook.iter().copied())?;
-        max_defect = max_defect.max(stiefel_defect(params.w.view()));
+        if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
+            max_defect = Some(seen.max(now));
+        }
         let log_now =
             (config.log_every > 0 && step % config.log_every == 0) || step == config.steps;
         if step == 1 && config.log_every > 0 {
@@ -406,13 +498,13 @@ pub fn train(
             curve.push(CurvePoint {
                 step,
                 batch_loss: grads.loss,
-                eval: evaluate(data.eval.view(), params.w.view(), params.codebook.view()),
+                eval: evaluate_params(data.eval.view(), &params),
             });
         }
         progress(step);
     }
-    let final_metrics = evaluate(data.eval.view(), params.w.view(), params.codebook.view());
-    let final_train = evaluate(data.train.view(), params.w.view(), params.codebook.view());
+    let final_metrics = evaluate_params(data.eval.view(), &params);
+    let final_train = evaluate_params(data.train.view(), &params);
     Ok(TrainResult {
         method: kind,
         config: config.config().clone(),

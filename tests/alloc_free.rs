@@ -3,8 +3,8 @@
 use vqlab::alloc::CountingAllocator;
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::model::update::{SvdSource, UpdateWorkspace};
-use vqlab::model::{Gradients, MethodKind};
-use vqlab::train::{initial_params, BatchSampler, TrainConfig};
+use vqlab::model::{Backend, Estimator, Gradients, MethodKind, MethodSpec, ModelKind, ModelSpec};
+use vqlab::train::{initial_params, BatchSampler, Init, TrainConfig};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
@@ -17,8 +17,25 @@ fn manual_steps_allocate_nothing_after_warm_up() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let spec = SyntheticSpec::report_default();
     let data = Dataset::synthetic(&spec, 4_000, 100, 1).unwrap();
-    for kind in [MethodKind::ManualSte, MethodKind::ManualRotation] {
+    let model = |kind| ModelSpec {
+        hidden: 32,
+        ..ModelSpec::of(kind)
+    };
+    let manual = |kind, estimator| MethodSpec::new(model(kind), estimator, Backend::Manual);
+    for kind in [
+        MethodKind::ManualSte.spec(),
+        MethodKind::ManualRotation.spec(),
+        manual(ModelKind::Tied, Estimator::RotationTrick),
+        manual(ModelKind::Untied, Estimator::ResidualProjection),
+        manual(ModelKind::Mlp, Estimator::Ste),
+        manual(ModelKind::Mlp, Estimator::RotationTrick),
+    ] {
         let config = TrainConfig {
+            model: kind.model,
+            init: match kind.model.kind {
+                ModelKind::Mlp => Init::Random,
+                _ => Init::Pca,
+            },
             k: 32,
             batch: 1024,
             ..TrainConfig::report_default()

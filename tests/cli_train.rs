@@ -110,13 +110,130 @@ fn gradcheck_json_summary() {
         .output()
         .unwrap();
     let v = json_stdout(&out);
-    for key in [
-        "max_rel_err_grad_w",
-        "max_rel_err_grad_e",
-        "max_abs_err_loss",
-    ] {
+    for key in ["max_rel_err_grad", "max_abs_err_loss"] {
         assert!(v[key].as_f64().unwrap() < 1e-12, "{key} = {}", v[key]);
     }
+    assert_eq!(v["model"], "tied");
+    assert_eq!(v["lockstep"].as_array().unwrap().len(), 3);
     assert_eq!(v["lockstep"][0]["steps"].as_array().unwrap().len(), 30);
+    assert!(
+        v["lockstep"][0]["max_rel_err_by_param"]["W"]
+            .as_f64()
+            .unwrap()
+            < 1e-12
+    );
     assert!(v["long_run"]["max_stiefel_defect"].as_f64().unwrap() < 1e-12);
+}
+
+/// `gradcheck --model untied|mlp --json`: parity over every parameter, and
+/// the residual projection parting from STE.
+#[test]
+fn gradcheck_json_for_the_new_models() {
+    for (model, params) in [
+        ("untied", vec!["W", "V", "E"]),
+        ("mlp", vec!["A1", "b2", "E"]),
+    ] {
+        let out = vqlab()
+            .args(["gradcheck", "--json", "--model", model, "--fd-states", "1"])
+            .args(["--long-run-steps", "100", "--k", "8"])
+            .args(SMALL)
+            .output()
+            .unwrap();
+        let v = json_stdout(&out);
+        assert_eq!(v["model"], model);
+        assert!(v["max_rel_err_grad"].as_f64().unwrap() < 1e-12, "{model}");
+        assert!(v["max_rel_err_finite_differences"].as_f64().unwrap() < 1e-6);
+        for p in params {
+            assert!(
+                !v["lockstep"][0]["max_rel_err_by_param"][p].is_null(),
+                "{p}"
+            );
+        }
+        assert_eq!(v["estimators"][0]["estimator"], "residual-projection");
+        assert!(v["estimators"][0]["max_rel_diff_grad"].as_f64().unwrap() > 1e-3);
+        // Only the linear models have a Stiefel parameter to check.
+        assert_eq!(v["long_run"].is_null(), model == "mlp");
+    }
+}
+
+/// Every model × estimator × backend trains from the command line and names
+/// itself; `--save-params` writes every parameter.
+#[test]
+fn train_every_model_estimator_backend() {
+    for (model, extra, names) in [
+        ("untied", vec![], vec!["W", "V", "E"]),
+        (
+            "mlp",
+            vec!["--hidden", "8"],
+            vec!["A1", "a1", "A2", "a2", "B1", "b1", "B2", "b2", "E"],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = vqlab()
+            .args(["train", "--json", "--model", model])
+            .args(&extra)
+            .args(["--estimator", "all", "--backend", "all", "--save-params"])
+            .arg(dir.path())
+            .args(SMALL)
+            .output()
+            .unwrap();
+        let v = json_stdout(&out);
+        let runs = v.as_array().unwrap();
+        assert_eq!(runs.len(), 6);
+        assert_eq!(runs[0]["method"], format!("{model}/ste/manual"));
+        assert_eq!(runs[0]["config"]["model"]["kind"], model);
+        assert!(runs[0]["final"]["residual"].is_null());
+        for r in runs {
+            assert_finite_metrics(&r["final"], model);
+        }
+        // Manual and autograd twins follow the same trajectory.
+        let (a, b) = (
+            runs[0]["final"]["recon_mse"].as_f64().unwrap(),
+            runs[1]["final"]["recon_mse"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() / b < 1e-9, "{model}: {a} vs {b}");
+        for name in &names {
+            let path = dir
+                .path()
+                .join(format!("{model}-ste-manual"))
+                .join(format!("{name}.npy"));
+            assert!(path.exists(), "{}", path.display());
+        }
+    }
+}
+
+/// Model flags given where they do not apply, unknown names, combinations
+/// of the shorthand with the axes: exit 2, the field named, nothing printed.
+#[test]
+fn model_axes_refuse_bad_input() {
+    for (args, needle) in [
+        (vec!["--model", "cnn"], "--model"),
+        (vec!["--estimator", "gumbel"], "estimator = gumbel"),
+        (vec!["--backend", "jax"], "backend = jax"),
+        (vec!["--model", "mlp", "--hidden", "0"], "hidden = 0"),
+        (vec!["--hidden", "8"], "hidden = 8"),
+        (
+            vec!["--model", "untied", "--activation", "tanh"],
+            "activation = tanh",
+        ),
+        (vec!["--model", "mlp", "--init", "pca"], "init = pca"),
+        (vec!["--method", "manual-ste", "--model", "mlp"], "--model"),
+    ] {
+        let out = vqlab()
+            .arg("train")
+            .args(&args)
+            .args(&SMALL[..6])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // A model flag on a command that has no model: clap refuses it.
+    let out = vqlab()
+        .args(["baseline", "--model", "mlp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -1,10 +1,9 @@
 //! One test body per property, run against every method through a macro.
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::gradcheck::{
-    finite_difference_gradients, max_rel_err, rows_away_from_boundaries, Anchor,
+    finite_difference_gradients, max_rel_err, random_state, rows_away_from_boundaries, Anchor,
 };
-use vqlab::linalg::random_stiefel;
-use vqlab::model::{LossWeights, MethodKind, Params};
+use vqlab::model::{Backend, Estimator, LossWeights, MethodKind, MethodSpec, ModelKind, ModelSpec};
 use vqlab::rng::{rng_for, Stream};
 use vqlab::train::{train, BatchSampler, Init, TrainConfig};
 
@@ -28,35 +27,41 @@ fn small_config() -> TrainConfig {
     }
 }
 
-/// The method's gradient equals central differences of its surrogate loss
-/// at a random state (rows near a Voronoi boundary removed).
-fn gradient_matches_finite_differences(kind: MethodKind) {
+fn model_of(kind: ModelKind) -> ModelSpec {
+    ModelSpec {
+        hidden: 10,
+        ..ModelSpec::of(kind)
+    }
+}
+
+/// The method's gradient of every parameter equals central differences of
+/// its surrogate loss at a random state (rows near a Voronoi boundary or a
+/// ReLU kink removed).
+fn gradient_matches_finite_differences(spec: MethodSpec) {
     let data = small_data(1);
     let weights = LossWeights {
         alpha: 1.0,
         beta: 0.25,
     };
     let mut rng = rng_for(2, Stream::Harness);
-    let w = random_stiefel(12, 3, &mut rng).unwrap();
     let batch = BatchSampler::new(3, data.train.nrows(), 200).next_batch(data.train.view());
-    let codebook = batch.dot(&w).slice(ndarray::s![..6, ..]).to_owned();
-    let params = Params { w, codebook };
+    let params = random_state(spec.model, batch.view(), 3, 6, &mut rng).unwrap();
     let (batch, margin) = rows_away_from_boundaries(&params, batch.view(), 1e-3);
-    assert!(batch.nrows() > 100 && margin >= 1e-3);
-    let anchor = Anchor::new(kind.estimator(), &params, batch.view());
-    let (fd_w, fd_e) = finite_difference_gradients(&params, batch.view(), &anchor, weights, 1e-5);
-    let g = kind
+    assert!(batch.nrows() > 50 && margin >= 1e-3, "{}", batch.nrows());
+    let anchor = Anchor::new(spec.estimator, &params, batch.view());
+    let (fd_w, fd_e) = finite_difference_gradients(&params, batch.view(), &anchor, weights, 1e-4);
+    let g = spec
         .build(weights)
         .gradients(&params, batch.view())
         .unwrap();
-    let (ew, ee) = (
-        max_rel_err(g.grad_w.view(), fd_w.view()),
-        max_rel_err(g.grad_e.view(), fd_e.view()),
-    );
-    assert!(ew < 1e-7, "{kind}: ∂L/∂W rel err {ew:e}");
-    assert!(ee < 1e-7, "{kind}: ∂L/∂E rel err {ee:e}");
+    for (i, (gw, fw)) in g.grad_weights.iter().zip(&fd_w).enumerate() {
+        let err = max_rel_err(gw.view(), fw.view());
+        assert!(err < 1e-7, "{spec}: parameter {i} rel err {err:e}");
+    }
+    let ee = max_rel_err(g.grad_e.view(), fd_e.view());
+    assert!(ee < 1e-7, "{spec}: ∂L/∂E rel err {ee:e}");
     // The check can fail: a wrong α would move ∂L/∂E away from the surrogate's.
-    let wrong = kind
+    let wrong = spec
         .build(LossWeights {
             alpha: 1.1,
             beta: 0.25,
@@ -68,10 +73,11 @@ fn gradient_matches_finite_differences(kind: MethodKind) {
 
 /// Training keeps W on the Stiefel manifold, gives finite metrics, and the
 /// same seed gives a bit-identical curve.
-fn trains_deterministically_on_the_manifold(kind: MethodKind) {
+fn trains_deterministically_on_the_manifold(kind: MethodSpec) {
     let data = small_data(4);
     let config = TrainConfig {
         init: Init::Random,
+        model: kind.model,
         ..small_config()
     };
     let run = || {
@@ -83,18 +89,21 @@ fn trains_deterministically_on_the_manifold(kind: MethodKind) {
         train(method.as_mut(), &data, &checked, None, |_| {}).unwrap()
     };
     let (a, b) = (run(), run());
-    assert!(
-        a.max_stiefel_defect < 1e-12,
-        "{kind}: {}",
-        a.max_stiefel_defect
-    );
+    match kind.model.kind {
+        ModelKind::Mlp => assert!(a.max_stiefel_defect.is_none()),
+        _ => assert!(
+            a.max_stiefel_defect.unwrap() < 1e-12,
+            "{kind}: {:?}",
+            a.max_stiefel_defect
+        ),
+    }
     assert_eq!(
         serde_json::to_string(&a.curve).unwrap(),
         serde_json::to_string(&b.curve).unwrap()
     );
     assert_eq!(a.curve.len(), 4, "steps 0, 20, 40, 60");
     assert!(a.final_metrics.recon_mse.is_finite());
-    // From a random subspace, training must find most of the signal.
+    // From a random start, training must find most of the signal.
     assert!(
         a.final_metrics.recon_mse < 0.7 * a.initial.recon_mse,
         "{kind}: {} → {}",
@@ -121,18 +130,41 @@ macro_rules! for_every_method {
     };
 }
 
+fn spec(model: ModelKind, estimator: Estimator, backend: Backend) -> MethodSpec {
+    MethodSpec::new(model_of(model), estimator, backend)
+}
+
 for_every_method! {
-    manual_ste => MethodKind::ManualSte,
-    manual_rotation => MethodKind::ManualRotation,
-    autograd_ste => MethodKind::AutogradSte,
-    rotation => MethodKind::Rotation,
-    rotation_trick => MethodKind::RotationTrick,
+    manual_ste => MethodKind::ManualSte.spec(),
+    manual_rotation => MethodKind::ManualRotation.spec(),
+    autograd_ste => MethodKind::AutogradSte.spec(),
+    rotation => MethodKind::Rotation.spec(),
+    rotation_trick => MethodKind::RotationTrick.spec(),
+    tied_rotation_trick_manual => spec(ModelKind::Tied, Estimator::RotationTrick, Backend::Manual),
+    untied_ste_manual => spec(ModelKind::Untied, Estimator::Ste, Backend::Manual),
+    untied_ste_autograd => spec(ModelKind::Untied, Estimator::Ste, Backend::Autograd),
+    untied_projection_manual => spec(ModelKind::Untied, Estimator::ResidualProjection, Backend::Manual),
+    untied_projection_autograd => spec(ModelKind::Untied, Estimator::ResidualProjection, Backend::Autograd),
+    untied_trick_manual => spec(ModelKind::Untied, Estimator::RotationTrick, Backend::Manual),
+    untied_trick_autograd => spec(ModelKind::Untied, Estimator::RotationTrick, Backend::Autograd),
+    mlp_ste_manual => spec(ModelKind::Mlp, Estimator::Ste, Backend::Manual),
+    mlp_ste_autograd => spec(ModelKind::Mlp, Estimator::Ste, Backend::Autograd),
+    mlp_projection_manual => spec(ModelKind::Mlp, Estimator::ResidualProjection, Backend::Manual),
+    mlp_projection_autograd => spec(ModelKind::Mlp, Estimator::ResidualProjection, Backend::Autograd),
+    mlp_trick_manual => spec(ModelKind::Mlp, Estimator::RotationTrick, Backend::Manual),
+    mlp_trick_autograd => spec(ModelKind::Mlp, Estimator::RotationTrick, Backend::Autograd),
 }
 
 #[test]
 fn every_method_is_covered_by_the_macro() {
-    // Guard: adding a method to MethodKind::ALL without adding it above fails here.
+    // Guard: adding a shorthand, model, estimator or backend without adding
+    // its methods above fails here (5 shorthands, 3 × 3 × 2 combinations of
+    // which 5 are the shorthands).
     assert_eq!(MethodKind::ALL.len(), 5);
+    assert_eq!(
+        ModelKind::ALL.len() * Estimator::ALL.len() * Backend::ALL.len(),
+        18
+    );
 }
 
 #[test]

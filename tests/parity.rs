@@ -1,17 +1,19 @@
-//! Manual (ndarray) and autograd (libtorch) gradients agree to rounding error;
-//! each estimator's backward rule on a hand-computed example; the Stiefel
-//! invariant over many steps.
+//! Manual (ndarray) and autograd (libtorch) gradients agree to rounding error
+//! for every model and estimator; each estimator's gradient equals finite
+//! differences of its surrogate; the estimators part ways where the model
+//! lets them; each estimator's backward rule on hand-computed examples; the
+//! Stiefel invariant over many steps.
 use ndarray::{array, Array2};
 use tch::{Kind, Tensor};
 use vqlab::data::{Dataset, SyntheticSpec};
-use vqlab::gradcheck::{self, GradcheckOptions};
+use vqlab::gradcheck::{self, GradcheckOptions, GradcheckReport};
 use vqlab::linalg::stiefel_defect;
-use vqlab::model::manual::project_onto_residual;
+use vqlab::model::estimator::backward_rows;
 use vqlab::model::torch::straight_through;
 use vqlab::model::update::SvdSource;
-use vqlab::model::{Estimator, MethodKind};
+use vqlab::model::{Estimator, MethodSpec, ModelKind, ModelSpec};
 use vqlab::torch_bridge::{to_array2, to_tensor};
-use vqlab::train::TrainConfig;
+use vqlab::train::{Init, TrainConfig};
 
 fn data() -> Dataset {
     let spec = SyntheticSpec {
@@ -22,80 +24,162 @@ fn data() -> Dataset {
     Dataset::synthetic(&spec, 2_000, 500, 11).unwrap()
 }
 
-fn config() -> TrainConfig {
+fn config(model: ModelKind) -> TrainConfig {
     TrainConfig {
+        model: ModelSpec {
+            hidden: 16,
+            ..ModelSpec::of(model)
+        },
         k: 8,
         m: 4,
-        steps: 40,
+        steps: 100,
         batch: 256,
+        // The linear models start from a random subspace, so that untied's V
+        // moves away from W; the mlp only has a random start.
+        init: Init::Random,
         ..TrainConfig::report_default()
     }
 }
 
-#[test]
-fn lockstep_manual_matches_autograd_to_rounding() {
+fn report(model: ModelKind) -> GradcheckReport {
     let options = GradcheckOptions {
-        config: config(),
-        fd_states: 1,
+        config: config(model),
+        fd_states: 2,
         long_run_steps: 0,
     };
-    let report = gradcheck::run(&data(), &options, None, |_| {}).unwrap();
-    assert!(
-        report.max_rel_err_grad_w < 1e-12,
-        "{:e}",
-        report.max_rel_err_grad_w
-    );
-    assert!(
-        report.max_rel_err_grad_e < 1e-12,
-        "{:e}",
-        report.max_rel_err_grad_e
-    );
-    assert!(
-        report.max_abs_err_loss < 1e-12,
-        "{:e}",
-        report.max_abs_err_loss
-    );
-    assert_eq!(report.lockstep[0].steps.len(), 40);
-    let rot = &report.lockstep[1];
-    assert!(rot.max_rel_err_grad_w < 1e-12 && rot.max_rel_err_grad_e < 1e-12);
+    gradcheck::run(&data(), &options, None, |_| {}).unwrap()
+}
+
+/// Lockstep parity of every estimator (≤ 1e-12 over 100 steps, no
+/// assignment difference) and finite differences of every estimator's
+/// surrogate on both backends (≤ 1e-6).
+fn manual_matches_autograd_and_finite_differences(model: ModelKind) {
+    let r = report(model);
+    assert_eq!(r.lockstep.len(), Estimator::ALL.len());
+    for p in &r.lockstep {
+        assert_eq!(p.steps.len(), 100);
+        assert!(
+            p.max_rel_err_grad < 1e-12,
+            "{model:?} {:?}: {:e} {:?}",
+            p.estimator,
+            p.max_rel_err_grad,
+            p.max_rel_err_by_param
+        );
+        assert!(p.max_abs_err_loss < 1e-12, "{:e}", p.max_abs_err_loss);
+        assert_eq!(p.steps_with_assignment_differences, 0);
+        // Every parameter (E included) is compared.
+        let expected = config(model).model.layout(16, 4).len() + 1;
+        assert_eq!(p.max_rel_err_by_param.len(), expected);
+    }
+    assert_eq!(r.finite_differences.checks.len(), 2 * Estimator::ALL.len());
+    for c in &r.finite_differences.checks {
+        assert!(c.max_rel_err_grad < 1e-6, "{:?}", c);
+    }
     // Free-running: no flip, so final metrics agree to 1e-9 relative.
-    let f = &report.free_running;
+    let f = &r.free_running;
     if f.first_assignment_flip.is_none() {
         assert!(f.rel_diff_recon_mse < 1e-9, "{:e}", f.rel_diff_recon_mse);
     }
-    // In this tied, orthonormal model g = (2/B)(q − z) is parallel to u, so
-    // the residual projection leaves it unchanged: "rotation" = STE.
-    assert!(report.estimators[0].max_rel_diff_grad_w < 1e-10);
-    // The published rotation trick does change the gradient.
-    assert!(report.estimators[1].max_rel_diff_grad_w > 1e-3);
-    for c in &report.finite_differences.checks {
-        assert!(
-            c.max_rel_err_grad_w < 1e-6 && c.max_rel_err_grad_e < 1e-6,
-            "{c:?}"
-        );
+}
+
+/// Where the estimators can differ they do; in the tied model the residual
+/// projection is STE to rounding.
+fn estimators_part_ways_where_the_model_lets_them(model: ModelKind) {
+    let r = report(model);
+    let projection = &r.estimators[0];
+    assert_eq!(projection.estimator, Estimator::ResidualProjection);
+    match model {
+        // Tied, orthonormal W: g = (2/B)(q − z) ∥ u, so (g·u)u = g.
+        ModelKind::Tied => assert!(
+            projection.max_rel_diff_grad < 1e-12,
+            "{:e}",
+            projection.max_rel_diff_grad
+        ),
+        _ => assert!(
+            projection.max_rel_diff_grad > 1e-3,
+            "{model:?}: {:e}",
+            projection.max_rel_diff_grad
+        ),
     }
+    // The published rotation trick changes the gradient in every model.
+    assert!(r.estimators[1].max_rel_diff_grad > 1e-3);
+}
+
+macro_rules! for_every_model {
+    ($($name:ident => $model:expr),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+                #[test]
+                fn manual_matches_autograd_and_finite_differences() {
+                    super::manual_matches_autograd_and_finite_differences($model);
+                }
+                #[test]
+                fn estimators_part_ways_where_the_model_lets_them() {
+                    super::estimators_part_ways_where_the_model_lets_them($model);
+                }
+            }
+        )*
+    };
+}
+
+for_every_model! {
+    tied => ModelKind::Tied,
+    untied => ModelKind::Untied,
+    mlp => ModelKind::Mlp,
 }
 
 #[test]
-fn dump_writes_readable_npy_files() {
-    let dir = tempfile::tempdir().unwrap();
+fn every_model_is_covered_by_the_macro() {
+    // Guard: adding a model to ModelKind::ALL without adding it above fails here.
+    assert_eq!(ModelKind::ALL.len(), 3);
+}
+
+#[test]
+fn tanh_mlp_matches_autograd() {
+    let mut config = config(ModelKind::Mlp);
+    config.model.activation = vqlab::model::Activation::Tanh;
+    config.steps = 30;
     let options = GradcheckOptions {
-        config: TrainConfig {
-            steps: 2,
-            ..config()
-        },
-        fd_states: 0,
+        config,
+        fd_states: 1,
         long_run_steps: 0,
     };
-    gradcheck::run(&data(), &options, Some(dir.path()), |_| {}).unwrap();
-    let w = vqlab::data::load_matrix(&dir.path().join("W.npy")).unwrap();
-    assert_eq!(w.dim(), (16, 4));
-    for m in MethodKind::ALL {
-        let g =
-            vqlab::data::load_matrix(&dir.path().join(format!("grad_w_{}.npy", m.name()))).unwrap();
-        assert_eq!(g.dim(), (16, 4));
+    let r = gradcheck::run(&data(), &options, None, |_| {}).unwrap();
+    assert!(r.max_rel_err_grad < 1e-12, "{:e}", r.max_rel_err_grad);
+    assert!(r.max_rel_err_finite_differences < 1e-6);
+}
+
+#[test]
+fn dump_writes_every_parameter_and_gradient() {
+    for model in ModelKind::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let options = GradcheckOptions {
+            config: TrainConfig {
+                steps: 2,
+                ..config(model)
+            },
+            fd_states: 0,
+            long_run_steps: 0,
+        };
+        gradcheck::run(&data(), &options, Some(dir.path()), |_| {}).unwrap();
+        let spec = config(model).model;
+        for info in spec.layout(16, 4) {
+            let p = vqlab::data::load_matrix(&dir.path().join(format!("{}.npy", info.name)));
+            assert_eq!(p.unwrap().dim(), info.shape, "{model:?} {}", info.name);
+            for e in Estimator::ALL {
+                for b in vqlab::model::Backend::ALL {
+                    let name = gradcheck::dump_name(info.name, &MethodSpec::new(spec, e, b));
+                    let g = vqlab::data::load_matrix(&dir.path().join(&name)).unwrap();
+                    assert_eq!(g.dim(), info.shape, "{name}");
+                }
+            }
+        }
+        let e = vqlab::data::load_matrix(&dir.path().join("E.npy")).unwrap();
+        assert_eq!(e.dim(), (8, 4));
+        assert!(dir.path().join("grad_E_ste_manual.npy").exists());
+        assert!(dir.path().join("assignments.npy").exists());
     }
-    assert!(dir.path().join("assignments.npy").exists());
 }
 
 /// ∂(g·q̃)/∂z through autograd, for a given estimator, z, q and g.
@@ -116,6 +200,14 @@ fn torch_backward(estimator: Estimator, z: &[f64], q: &[f64], g: &[f64]) -> Vec<
     Vec::<f64>::try_from(&zt.grad().view([-1])).unwrap()
 }
 
+/// The same through the manual rules.
+fn manual_backward(estimator: Estimator, z: &[f64], q: &[f64], g: &[f64]) -> Vec<f64> {
+    let row = |v: &[f64]| Array2::from_shape_vec((1, v.len()), v.to_vec()).unwrap();
+    let mut gm = row(g);
+    backward_rows(estimator, &mut gm, row(z).view(), row(q).view());
+    gm.into_raw_vec_and_offset().0
+}
+
 fn close(a: &[f64], b: &[f64]) -> bool {
     a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-15)
 }
@@ -123,45 +215,51 @@ fn close(a: &[f64], b: &[f64]) -> bool {
 #[test]
 fn backward_rules_on_hand_computed_examples() {
     let g = [1.0, 0.0];
-    // STE copies g.
-    assert!(close(
-        &torch_backward(Estimator::Ste, &[1.0, 0.0], &[0.0, 1.0], &g),
-        &g
-    ));
-    // Residual projection: u = (−1, 1)/√2, (g·u)u = (0.5, −0.5).
-    let expected = [0.5, -0.5];
-    assert!(close(
-        &torch_backward(Estimator::ResidualProjection, &[1.0, 0.0], &[0.0, 1.0], &g),
-        &expected
-    ));
-    let mut gm: Array2<f64> = array![[1.0, 0.0]];
-    project_onto_residual(
-        &mut gm,
-        array![[1.0, 0.0]].view(),
-        array![[0.0, 1.0]].view(),
-    );
-    assert!(close(gm.as_slice().unwrap(), &expected));
-    // q = z: u = 0, nothing flows.
-    assert!(close(
-        &torch_backward(Estimator::ResidualProjection, &[1.0, 2.0], &[1.0, 2.0], &g),
-        &[0.0, 0.0]
-    ));
-    // Rotation trick: z = (2, 0), q = (0, 1): λ = 1/2, R = rotation by +90°,
-    // λ Rᵀ g = 0.5 · (0, −1).
-    assert!(close(
-        &torch_backward(Estimator::RotationTrick, &[2.0, 0.0], &[0.0, 1.0], &g),
-        &[0.0, -0.5]
-    ));
-    // Parallel z and q: R = I, λ = ‖q‖/‖z‖ = 3.
-    assert!(close(
-        &torch_backward(
-            Estimator::RotationTrick,
-            &[1.0, 1.0],
-            &[3.0, 3.0],
-            &[0.2, -0.1]
+    /// (estimator, z, q, g, what flows to z).
+    type Case = (Estimator, [f64; 2], [f64; 2], [f64; 2], [f64; 2]);
+    let cases: [Case; 5] = [
+        // STE copies g.
+        (Estimator::Ste, [1.0, 0.0], [0.0, 1.0], g, g),
+        // Residual projection: u = (−1, 1)/√2, (g·u)u = (0.5, −0.5).
+        (
+            Estimator::ResidualProjection,
+            [1.0, 0.0],
+            [0.0, 1.0],
+            g,
+            [0.5, -0.5],
         ),
-        &[0.6, -0.3]
-    ));
+        // q = z: u = 0, nothing flows.
+        (
+            Estimator::ResidualProjection,
+            [1.0, 2.0],
+            [1.0, 2.0],
+            g,
+            [0.0, 0.0],
+        ),
+        // Rotation trick: z = (2, 0), q = (0, 1): λ = 1/2, R = rotation by
+        // +90°, λ Rᵀ g = 0.5 · (0, −1).
+        (
+            Estimator::RotationTrick,
+            [2.0, 0.0],
+            [0.0, 1.0],
+            g,
+            [0.0, -0.5],
+        ),
+        // Parallel z and q: R = I, λ = ‖q‖/‖z‖ = 3.
+        (
+            Estimator::RotationTrick,
+            [1.0, 1.0],
+            [3.0, 3.0],
+            [0.2, -0.1],
+            [0.6, -0.3],
+        ),
+    ];
+    for (estimator, z, q, g, expected) in cases {
+        let autograd = torch_backward(estimator, &z, &q, &g);
+        let manual = manual_backward(estimator, &z, &q, &g);
+        assert!(close(&autograd, &expected), "{estimator:?} {autograd:?}");
+        assert!(close(&manual, &expected), "{estimator:?} {manual:?}");
+    }
 }
 
 #[test]
@@ -172,20 +270,39 @@ fn stiefel_invariant_holds_over_many_steps() {
         noise_sigma: 0.1,
     };
     let data = Dataset::synthetic(&spec, 300, 50, 2).unwrap();
-    let config = TrainConfig {
+    for model in [ModelKind::Tied, ModelKind::Untied] {
+        let config = TrainConfig {
+            model: ModelSpec::of(model),
+            k: 4,
+            m: 2,
+            batch: 16,
+            ..TrainConfig::report_default()
+        };
+        for (svd, steps) in [(SvdSource::Lapack, 100_000), (SvdSource::Torch, 10_000)] {
+            let run = gradcheck::long_run(&data, &config, steps, svd, || {})
+                .unwrap()
+                .expect("a Stiefel parameter");
+            assert!(
+                run.max_stiefel_defect < 1e-12,
+                "{model:?} {svd:?}: {:e}",
+                run.max_stiefel_defect
+            );
+        }
+    }
+    // The mlp has no Stiefel parameter: nothing to run.
+    let mlp = TrainConfig {
+        model: ModelSpec::of(ModelKind::Mlp),
+        init: Init::Random,
         k: 4,
         m: 2,
         batch: 16,
         ..TrainConfig::report_default()
     };
-    for (svd, steps) in [(SvdSource::Lapack, 100_000), (SvdSource::Torch, 10_000)] {
-        let run = gradcheck::long_run(&data, &config, steps, svd, || {}).unwrap();
-        assert!(
-            run.max_stiefel_defect < 1e-12,
-            "{svd:?}: {:e}",
-            run.max_stiefel_defect
-        );
-    }
+    assert!(
+        gradcheck::long_run(&data, &mlp, 10, SvdSource::Lapack, || {})
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! No training steps.
 pub mod kmeans;
 pub mod pca;
+pub mod report;
 
 use ndarray::{Array2, ArrayView2};
 use rand::Rng;
@@ -91,7 +92,7 @@ mod tests {
                 m.insub_distortion,
                 rel * 100.0
             );
-            assert!(m.residual.abs() < 1e-12);
+            assert!(m.residual.unwrap().abs() < 1e-12);
         }
     }
 

@@ -1,94 +1,11 @@
 //! `vqlab baseline`: PCA + Lloyd on the synthetic data or a data file.
-use serde::Serialize;
+use clap::Args;
 
+use super::args::DataOpts;
 use super::data_args::DataArgs;
-use crate::baseline::{Baseline, KMeansConfig, KMeansSummary};
-use crate::data::{DataSource, Dataset};
+use super::output::{print_json_one_or_many, progress_bar};
+use crate::baseline::report::{run_on, BaselineReport};
 use crate::error::{invalid, Result};
-use crate::metrics::{evaluate, Metrics};
-use crate::rng::{rng_for, Stream};
-
-/// The configuration a baseline run used, echoed in its JSON.
-#[derive(Debug, Clone, Serialize)]
-pub struct BaselineConfig {
-    /// Codebook size.
-    pub k: usize,
-    /// Code dimension.
-    pub m: usize,
-    /// Lloyd iterations.
-    pub kmeans_iters: usize,
-    /// Seed of data and k-means++ seeding.
-    pub seed: u64,
-    /// Training rows used.
-    pub n_train: usize,
-    /// Evaluation rows used.
-    pub n_eval: usize,
-    /// Ambient dimension of the data.
-    pub dim: usize,
-    /// Whether the data were centred by the training mean.
-    pub centered: bool,
-    /// Where the data came from.
-    pub data: DataSource,
-}
-
-/// The output of one baseline run.
-#[derive(Debug, Clone, Serialize)]
-pub struct BaselineReport {
-    /// The configuration used.
-    pub config: BaselineConfig,
-    /// Metrics on the evaluation set.
-    pub metrics: Metrics,
-    /// Metrics on the training set.
-    pub train_metrics: Metrics,
-    /// The k-means run behind the codebook.
-    pub kmeans: KMeansSummary,
-    /// Eigenvalues of the training second-moment matrix, largest first.
-    pub eigenvalues: Vec<f64>,
-}
-
-/// Fits and evaluates the baseline for one K on already loaded data.
-pub fn run_on(
-    data: &Dataset,
-    m: usize,
-    k: usize,
-    kmeans_iters: usize,
-    seed: u64,
-) -> Result<BaselineReport> {
-    let dim = data.dim();
-    if m == 0 || m > dim {
-        return Err(invalid(
-            "m",
-            m,
-            format!("between 1 and the data dimension D = {dim}"),
-        ));
-    }
-    let base = Baseline::fit(
-        data.train.view(),
-        m,
-        KMeansConfig {
-            k,
-            iters: kmeans_iters,
-        },
-        &mut rng_for(seed, Stream::Init),
-    )?;
-    Ok(BaselineReport {
-        config: BaselineConfig {
-            k,
-            m,
-            kmeans_iters,
-            seed,
-            n_train: data.train.nrows(),
-            n_eval: data.eval.nrows(),
-            dim,
-            centered: data.centered,
-            data: data.source.clone(),
-        },
-        metrics: evaluate(data.eval.view(), base.w.view(), base.codebook.view()),
-        train_metrics: evaluate(data.train.view(), base.w.view(), base.codebook.view()),
-        kmeans: base.kmeans,
-        eigenvalues: base.eigenvalues,
-    })
-}
 
 /// Loads the data once and runs the baseline for every K in `ks`, calling
 /// `progress` after each.
@@ -109,4 +26,71 @@ pub fn run(
         progress(i + 1);
     }
     Ok(out)
+}
+
+/// Arguments of `vqlab baseline`.
+#[derive(Args)]
+pub struct BaselineCmd {
+    /// Codebook size K; a comma-separated list runs each (e.g. 8,16,32,64).
+    #[arg(long, value_delimiter = ',', default_value = "32")]
+    pub k: Vec<usize>,
+    /// Code dimension m (encoder width).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4)]
+    pub m: usize,
+    /// Lloyd iterations after k-means++ seeding.
+    #[arg(long, default_value_t = 20)]
+    pub kmeans_iters: usize,
+    #[command(flatten)]
+    pub data: DataOpts,
+    /// Print JSON (config + metrics) instead of a table. One K: an object;
+    /// several: an array of objects.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `vqlab baseline`.
+pub fn execute(cmd: BaselineCmd) -> anyhow::Result<()> {
+    let bar = progress_bar(cmd.k.len() as u64, "baseline");
+    let reports = run(
+        &cmd.data.to_args(20_000, 4_000),
+        cmd.m,
+        &cmd.k,
+        cmd.kmeans_iters,
+        |i| bar.set_position(i as u64),
+    )?;
+    bar.finish_and_clear();
+    if cmd.json {
+        print_json_one_or_many(&reports)
+    } else {
+        print_table(&reports);
+        Ok(())
+    }
+}
+
+fn print_table(reports: &[BaselineReport]) {
+    if let Some(first) = reports.first() {
+        let c = &first.config;
+        println!(
+            "PCA + Lloyd baseline: D={} m={} N_train={} N_eval={} seed={} kmeans_iters={} centered={}",
+            c.dim, c.m, c.n_train, c.n_eval, c.seed, c.kmeans_iters, c.centered
+        );
+    }
+    println!(
+        "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>10} {:>6}",
+        "K", "recon_mse", "insub", "residual", "entropy", "util", "perplexity", "dead"
+    );
+    for r in reports {
+        let m = &r.metrics;
+        println!(
+            "{:>5} {:>10.4} {:>10.4} {:>10.4} {:>9.4} {:>7.1}% {:>10.2} {:>5.1}%",
+            r.config.k,
+            m.recon_mse,
+            m.insub_distortion,
+            m.residual.unwrap_or(f64::NAN),
+            m.usage_entropy,
+            100.0 * m.utilization,
+            m.perplexity,
+            100.0 * m.dead_code_fraction
+        );
+    }
 }

@@ -1,4 +1,12 @@
-//! The work behind each `vqlab` subcommand, as library functions returning
-//! serializable reports; the binary only parses arguments and prints.
+//! The work behind each `vqlab` subcommand: its arguments (clap) and the
+//! function that runs it. The binary (`src/main.rs`) only dispatches; the
+//! library below this layer never calls into it.
+pub mod args;
 pub mod baseline;
+pub mod bench;
+pub mod calibrate;
 pub mod data_args;
+pub mod gradcheck;
+pub mod output;
+pub mod reproduce;
+pub mod train;

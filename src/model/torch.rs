@@ -1,4 +1,6 @@
-//! Gradients from libtorch's autograd, mirroring the PyTorch original.
+//! Gradients from libtorch's autograd for every model, mirroring the PyTorch
+//! original: each model's forward pass ([`forward`]) on tensors that require
+//! gradients, then `backward()`.
 //!
 //! Each estimator is built from `detach` tricks so that the forward value of
 //! q̃ is exactly q while autograd produces the estimator's backward rule:
@@ -15,30 +17,72 @@
 use ndarray::ArrayView2;
 use tch::{Device, Kind, Tensor};
 
-use super::{Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodKind, Params};
+use super::estimator::TINY;
+use super::{
+    Activation, Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodSpec,
+    ModelKind, Params,
+};
 use crate::error::{Result, VqError};
 use crate::torch_bridge::{to_array2, to_indices, to_tensor};
-
-/// Smallest norm used as a divisor in the rotation trick (z = 0 or ẑ = −q̂).
-const TINY: f64 = 1e-300;
 
 /// A method whose gradients come from `backward()`.
 #[derive(Debug)]
 pub struct AutogradMethod {
-    estimator: Estimator,
+    spec: MethodSpec,
     weights: LossWeights,
     device: Device,
 }
 
 impl AutogradMethod {
-    /// An autograd method for `estimator` on `device`.
-    pub fn new(estimator: Estimator, weights: LossWeights, device: Device) -> Self {
+    /// An autograd method for `spec` (its backend is autograd) on `device`.
+    pub fn new(spec: MethodSpec, weights: LossWeights, device: Device) -> Self {
         AutogradMethod {
-            estimator,
+            spec,
             weights,
             device,
         }
     }
+}
+
+fn activate(activation: Activation, h: &Tensor) -> Tensor {
+    match activation {
+        Activation::Relu => h.relu(),
+        Activation::Tanh => h.tanh(),
+    }
+}
+
+/// One side of a model as a function of tensors: the encoder x ↦ z or the
+/// decoder q̃ ↦ x̂, for `model` with parameter tensors `w` (in the order of
+/// [`Params::weights`]).
+pub fn forward(
+    model: ModelKind,
+    activation: Activation,
+    w: &[Tensor],
+    side: Side,
+    input: &Tensor,
+) -> Tensor {
+    match (model, side) {
+        (ModelKind::Tied | ModelKind::Untied, Side::Encode) => input.matmul(&w[0]),
+        (ModelKind::Tied, Side::Decode) => input.matmul(&w[0].tr()),
+        (ModelKind::Untied, Side::Decode) => input.matmul(&w[1].tr()),
+        (ModelKind::Mlp, Side::Encode) => {
+            let hidden = activate(activation, &(input.matmul(&w[0].tr()) + &w[1]));
+            hidden.matmul(&w[2].tr()) + &w[3]
+        }
+        (ModelKind::Mlp, Side::Decode) => {
+            let hidden = activate(activation, &(input.matmul(&w[4].tr()) + &w[5]));
+            hidden.matmul(&w[6].tr()) + &w[7]
+        }
+    }
+}
+
+/// Which half of the autoencoder [`forward`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// x ↦ z.
+    Encode,
+    /// q̃ ↦ x̂.
+    Decode,
 }
 
 fn row_dot(a: &Tensor, b: &Tensor) -> Tensor {
@@ -80,28 +124,37 @@ pub fn straight_through(estimator: Estimator, z: &Tensor, q: &Tensor) -> Tensor 
 }
 
 impl GradientMethod for AutogradMethod {
-    fn kind(&self) -> MethodKind {
-        match self.estimator {
-            Estimator::Ste => MethodKind::AutogradSte,
-            Estimator::ResidualProjection => MethodKind::Rotation,
-            Estimator::RotationTrick => MethodKind::RotationTrick,
-        }
+    fn spec(&self) -> MethodSpec {
+        self.spec
     }
 
-    fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients> {
-        if batch.ncols() != params.w.nrows() {
+    fn gradients_into(
+        &mut self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        super::check_batch(params, batch.ncols(), None)?;
+        if params.model.kind != self.spec.model.kind
+            || params.model.activation != self.spec.model.activation
+        {
             return Err(VqError::Shape(format!(
-                "batch has {} columns, W has {} rows",
-                batch.ncols(),
-                params.w.nrows()
+                "the {} method got parameters of the {} model",
+                self.spec.name(),
+                params.model.kind.name()
             )));
         }
+        let (model, activation) = (params.model.kind, params.model.activation);
         let b = batch.nrows() as f64;
         let x = to_tensor(batch, self.device);
-        let w = to_tensor(params.w.view(), self.device).set_requires_grad(true);
+        let w: Vec<Tensor> = params
+            .weights
+            .iter()
+            .map(|p| to_tensor(p.view(), self.device).set_requires_grad(true))
+            .collect();
         let e = to_tensor(params.codebook.view(), self.device).set_requires_grad(true);
 
-        let z = x.matmul(&w);
+        let z = forward(model, activation, &w, Side::Encode, &x);
         // Nearest codes as most VQ-VAE code does it: ‖e_k‖² − 2 z·e_k (the
         // ‖z‖² term is the same for every k), one B × K matrix product, no
         // B × K × m temporary.
@@ -111,8 +164,8 @@ impl GradientMethod for AutogradMethod {
             dist.argmin(1, false)
         });
         let q = e.index_select(0, &assignments);
-        let q_tilde = straight_through(self.estimator, &z, &q);
-        let x_hat = q_tilde.matmul(&w.tr());
+        let q_tilde = straight_through(self.spec.estimator, &z, &q);
+        let x_hat = forward(model, activation, &w, Side::Decode, &q_tilde);
         let recon = (&x - x_hat).square().sum(Kind::Double) / b;
         let insub_cb = (z.detach() - &q).square().sum(Kind::Double) / b;
         let insub_commit = (&z - q.detach()).square().sum(Kind::Double) / b;
@@ -123,16 +176,20 @@ impl GradientMethod for AutogradMethod {
 
         let scalar =
             |t: &Tensor| -> Result<f64> { Ok(f64::try_from(t.detach().to_device(Device::Cpu))?) };
-        Ok(Gradients {
+        *out = Gradients {
             loss: LossParts {
                 recon: scalar(&recon)?,
                 codebook: scalar(&codebook)?,
                 commitment: scalar(&commitment)?,
                 total: scalar(&total)?,
             },
-            grad_w: to_array2(&w.grad())?,
+            grad_weights: w
+                .iter()
+                .map(|t| to_array2(&t.grad()))
+                .collect::<Result<_>>()?,
             grad_e: to_array2(&e.grad())?,
             assignments: to_indices(&assignments)?,
-        })
+        };
+        Ok(())
     }
 }

@@ -1,15 +1,19 @@
-//! The update, shared by every method: Riemannian SGD on W (Stiefel manifold,
-//! polar retraction) and plain SGD on E.
+//! The update, shared by every method and model: Riemannian SGD on the
+//! Stiefel parameters (polar retraction), plain SGD on the Euclidean ones and
+//! on E.
 //!
-//! 1. ξ = G − W sym(WᵀG), sym(A) = (A + Aᵀ)/2 (projection of the Euclidean
-//!    gradient G onto the tangent space at W);
-//! 2. W ← polar(W − η_W ξ) = U Vᵀ from the thin SVD U Σ Vᵀ;
-//! 3. E ← E − η_E H.
+//! For a Stiefel parameter W with Euclidean gradient G:
+//! 1. ξ = G − W sym(WᵀG), sym(A) = (A + Aᵀ)/2 (projection of G onto the
+//!    tangent space at W);
+//! 2. W ← polar(W − η_W ξ) = U Vᵀ from the thin SVD U Σ Vᵀ.
+//!
+//! For a Euclidean network parameter θ: θ ← θ − η_W ∂L/∂θ (η_W is the rate of
+//! every network parameter). For the codebook: E ← E − η_E H.
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use super::{Gradients, Params};
+use super::{Gradients, Manifold, Params};
 use crate::error::Result;
 use crate::linalg::polar_lapack;
 use crate::torch_bridge::{to_array2, to_tensor};
@@ -116,9 +120,15 @@ impl PolarWorkspace {
     }
 }
 
-/// Buffers of the update, reused across steps.
+/// Buffers of the update, reused across steps (one set per Stiefel
+/// parameter).
 #[derive(Debug, Default)]
 pub struct UpdateWorkspace {
+    stiefel: Vec<StiefelWorkspace>,
+}
+
+#[derive(Debug, Default)]
+struct StiefelWorkspace {
     wtg: Array2<f64>,
     sym: Array2<f64>,
     moved: Array2<f64>,
@@ -128,7 +138,7 @@ pub struct UpdateWorkspace {
 /// Learning rates of the shared update.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RiemannianSgd {
-    /// η_W.
+    /// η_W: the rate of every network parameter (Stiefel or Euclidean).
     pub lr_w: f64,
     /// η_E.
     pub lr_e: f64,
@@ -149,31 +159,59 @@ impl RiemannianSgd {
         svd: SvdSource,
         ws: &mut UpdateWorkspace,
     ) -> Result<()> {
-        let (d, m) = params.w.dim();
-        if ws.wtg.dim() != (m, m) {
-            ws.wtg = Array2::zeros((m, m));
-            ws.sym = Array2::zeros((m, m));
+        let model = params.model;
+        if ws.stiefel.len() != params.weights.len() {
+            ws.stiefel
+                .resize_with(params.weights.len(), StiefelWorkspace::default);
         }
-        if ws.moved.dim() != (d, m) {
-            ws.moved = Array2::zeros((d, m));
-        }
-        // moved = W − η ξ = W − η (G − W sym(WᵀG)).
-        ndarray::linalg::general_mat_mul(1.0, &params.w.t(), &grads.grad_w, 0.0, &mut ws.wtg);
-        for i in 0..m {
-            for j in 0..m {
-                ws.sym[[i, j]] = 0.5 * (ws.wtg[[i, j]] + ws.wtg[[j, i]]);
+        for (i, ((w, g), work)) in params
+            .weights
+            .iter_mut()
+            .zip(&grads.grad_weights)
+            .zip(ws.stiefel.iter_mut())
+            .enumerate()
+        {
+            match model.manifold_of(i) {
+                Manifold::Stiefel => stiefel_step(self.lr_w, w, g, svd, work)?,
+                Manifold::Euclidean => w.scaled_add(-self.lr_w, g),
             }
-        }
-        ws.moved.assign(&params.w);
-        ws.moved.scaled_add(-self.lr_w, &grads.grad_w);
-        ndarray::linalg::general_mat_mul(self.lr_w, &params.w, &ws.sym, 1.0, &mut ws.moved);
-        match svd {
-            SvdSource::Lapack => ws.polar.polar_into(ws.moved.view(), &mut params.w)?,
-            SvdSource::Torch => params.w = polar(ws.moved.view(), SvdSource::Torch)?,
         }
         params.codebook.scaled_add(-self.lr_e, &grads.grad_e);
         Ok(())
     }
+}
+
+/// W ← polar(W − η ξ), ξ = G − W sym(WᵀG), in the buffers of `ws`.
+fn stiefel_step(
+    lr: f64,
+    w: &mut Array2<f64>,
+    grad: &Array2<f64>,
+    svd: SvdSource,
+    ws: &mut StiefelWorkspace,
+) -> Result<()> {
+    let (d, m) = w.dim();
+    if ws.wtg.dim() != (m, m) {
+        ws.wtg = Array2::zeros((m, m));
+        ws.sym = Array2::zeros((m, m));
+    }
+    if ws.moved.dim() != (d, m) {
+        ws.moved = Array2::zeros((d, m));
+    }
+    // moved = W − η ξ = W − η (G − W sym(WᵀG)).
+    ndarray::linalg::general_mat_mul(1.0, &w.t(), grad, 0.0, &mut ws.wtg);
+    for i in 0..m {
+        for j in 0..m {
+            ws.sym[[i, j]] = 0.5 * (ws.wtg[[i, j]] + ws.wtg[[j, i]]);
+        }
+    }
+    ws.moved.assign(w);
+    ws.moved.scaled_add(-lr, grad);
+    ndarray::linalg::general_mat_mul(lr, &*w, &ws.sym, 1.0, &mut ws.moved);
+    match svd {
+        SvdSource::Lapack => ws.polar.polar_into(ws.moved.view(), w)?,
+        SvdSource::Torch => *w = polar(ws.moved.view(), SvdSource::Torch)?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

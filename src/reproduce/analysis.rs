@@ -64,7 +64,7 @@ pub fn metric(m: &Metrics, name: &str) -> f64 {
     match name {
         "recon_mse" => m.recon_mse,
         "insub_distortion" => m.insub_distortion,
-        "residual" => m.residual,
+        "residual" => m.residual.unwrap_or(f64::NAN),
         "usage_entropy" => m.usage_entropy,
         "utilization" => m.utilization,
         "perplexity" => m.perplexity,

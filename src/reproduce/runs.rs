@@ -212,7 +212,7 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
         None
     };
     let start = initial_params(data.train.view(), config)?;
-    let initial = evaluate(data.eval.view(), start.w.view(), start.codebook.view());
+    let initial = evaluate(data.eval.view(), start.w().view(), start.codebook.view());
     let mut runs = Vec::new();
     for &kind in &spec.methods {
         let mut method = kind.build(config.weights());
@@ -221,7 +221,7 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
                 let params = result.params.as_ref().expect("train returns parameters");
                 let attribution = match (&baseline, spec.attribution) {
                     (Some(base), true) => {
-                        let z = data.train.dot(&params.w);
+                        let z = data.train.dot(params.w());
                         let refit = lloyd(z.view(), params.codebook.clone(), config.kmeans_iters);
                         Some(Attribution {
                             baseline_w_trained_e: evaluate(
@@ -231,7 +231,7 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
                             ),
                             trained_w_refit_e: evaluate(
                                 data.eval.view(),
-                                params.w.view(),
+                                params.w().view(),
                                 refit.centres.view(),
                             ),
                         })
@@ -316,6 +316,7 @@ fn base_config(
     log_every: usize,
 ) -> TrainConfig {
     TrainConfig {
+        model: crate::model::ModelSpec::default(),
         k,
         m: 4,
         steps,

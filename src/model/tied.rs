@@ -1,4 +1,5 @@
-//! Hand-derived gradients on ndarray.
+//! The tied model (the report's): z = Wᵀx, x̂ = W q̃, W ∈ St(D, m), with its
+//! hand-derived gradients on ndarray.
 //!
 //! # Derivation
 //!
@@ -13,7 +14,7 @@
 //! *Reconstruction, through q̃.* g_b = ∂L/∂q̃_b = Wᵀ ∂L/∂x̂_b, i.e.
 //! G = −(2/B) R W (B × m). The estimator turns it into ∂L/∂z_b:
 //! STE: g_b; residual projection: (g_b·u_b) u_b with u_b = (q_b − z_b)/‖q_b − z_b‖
-//! (0 when q_b = z_b).
+//! (0 when q_b = z_b); rotation trick: λ_b R_bᵀ g_b (see [`super::estimator`]).
 //!
 //! *Commitment.* ∂/∂z_b of (β/B)‖z_b − sg(q_b)‖² is (2β/B)(z_b − q_b).
 //!
@@ -40,7 +41,11 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::{Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodKind, Params};
+use super::estimator::{backward_row, backward_rows};
+use super::{
+    check_batch, gather_rows, quantize_rows, Estimator, GradientMethod, Gradients, LossParts,
+    LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
+};
 use crate::error::{Result, VqError};
 use crate::quantize::{nearest_row, NearestCode, ROW_LOOP_MAX_M};
 
@@ -79,30 +84,17 @@ impl Workspace {
     }
 }
 
-fn fit_buffer(a: &mut Array2<f64>, shape: (usize, usize)) {
-    if a.dim() != shape {
-        *a = Array2::zeros(shape);
-    }
-}
-
-/// A method whose gradients come from the derivation above.
+/// The tied model's gradients from the derivation above.
 #[derive(Debug, Clone)]
-pub struct ManualMethod {
+pub struct TiedManual {
     estimator: Estimator,
     weights: LossWeights,
     work: Workspace,
 }
-impl ManualMethod {
-    /// A manual method for `estimator` (STE or residual projection).
-    ///
-    /// # Panics
-    /// For [`Estimator::RotationTrick`], which has no hand-derived twin.
+impl TiedManual {
+    /// The manual tied method for `estimator`.
     pub fn new(estimator: Estimator, weights: LossWeights) -> Self {
-        assert!(
-            estimator != Estimator::RotationTrick,
-            "the rotation trick has no manual implementation"
-        );
-        ManualMethod {
+        TiedManual {
             estimator,
             weights,
             work: Workspace::default(),
@@ -110,7 +102,7 @@ impl ManualMethod {
     }
 }
 
-impl ManualMethod {
+impl TiedManual {
     /// One step's loss and gradients on `rows` of `data` (all rows when
     /// `None`). Small code dimensions take the fused row kernel, larger ones
     /// the GEMM path on the gathered batch.
@@ -121,21 +113,14 @@ impl ManualMethod {
         rows: Option<&[usize]>,
         out: &mut Gradients,
     ) -> Result<()> {
-        let Params { w, codebook } = params;
-        let (d, m, k) = (w.nrows(), w.ncols(), codebook.nrows());
-        if data.ncols() != d || codebook.ncols() != m {
+        if params.model.kind != ModelKind::Tied {
             return Err(VqError::Shape(format!(
-                "data has {} columns, W is {d}x{m}, E is {k}x{}",
-                data.ncols(),
-                codebook.ncols()
+                "the tied method got parameters of the {} model",
+                params.model.kind.name()
             )));
         }
-        if let Some(&bad) = rows.and_then(|r| r.iter().find(|&&i| i >= data.nrows())) {
-            return Err(VqError::Shape(format!(
-                "row {bad} of a {}-row matrix",
-                data.nrows()
-            )));
-        }
+        check_batch(params, data.ncols(), rows.map(|r| (r, data.nrows())))?;
+        let m = params.code_dim();
         if m <= ROW_LOOP_MAX_M && data.is_standard_layout() {
             let b = rows.map_or(data.nrows(), |r| r.len());
             if self.work.identity.len() != b {
@@ -150,12 +135,7 @@ impl ManualMethod {
             None => self.gemm_path(params, data, out),
             Some(rows) => {
                 let mut batch = std::mem::take(&mut self.work.batch);
-                if batch.dim() != (rows.len(), d) {
-                    batch = Array2::zeros((rows.len(), d));
-                }
-                for (mut dst, &i) in batch.outer_iter_mut().zip(rows) {
-                    dst.assign(&data.row(i));
-                }
+                gather_rows(data, rows, &mut batch);
                 let result = self.gemm_path(params, batch.view(), out);
                 self.work.batch = batch;
                 result
@@ -178,14 +158,12 @@ impl ManualMethod {
         rows: &[usize],
         out: &mut Gradients,
     ) -> Result<()> {
-        let (d, m) = params.w.dim();
+        let (d, m) = params.w().dim();
         let k = params.codebook.nrows();
         let b = rows.len();
         let ws = &mut self.work;
         ws.fit(b, m, k);
-        fit_buffer(&mut out.grad_w, (d, m));
-        fit_buffer(&mut out.grad_e, (k, m));
-        out.assignments.resize(b, 0);
+        out.fit(params, b);
         if ws.codebook_t.dim() != (m, k) {
             ws.codebook_t = Array2::zeros((m, k));
             ws.zsum = Array2::zeros((k, m));
@@ -196,29 +174,24 @@ impl ManualMethod {
         for (n, e) in ws.code_norms.iter_mut().zip(params.codebook.outer_iter()) {
             *n = e.iter().map(|v| v * v).sum();
         }
-        general_mat_mul(1.0, &params.w.t(), &params.w, 0.0, &mut ws.wtw);
+        general_mat_mul(1.0, &params.w().t(), params.w(), 0.0, &mut ws.wtw);
         let kernel = FusedInputs {
             data: data
                 .as_slice()
                 .expect("standard layout checked by the caller"),
             dim: d,
             rows,
-            w: params.w.as_slice().expect("W is standard layout"),
+            w: params.w().as_slice().expect("W is standard layout"),
             codes: params.codebook.as_slice().expect("E is standard layout"),
             scale: 1.0 / b as f64,
             beta: self.weights.beta,
-            project: self.estimator == Estimator::ResidualProjection,
+            estimator: self.estimator,
         };
         let (recon_total, insub_total) = run_fused(&kernel, ws, out, m);
         let scale = kernel.scale;
         let LossWeights { alpha, beta } = self.weights;
         let (recon, insub) = (recon_total * scale, insub_total * scale);
-        out.loss = LossParts {
-            recon,
-            codebook: alpha * insub,
-            commitment: beta * insub,
-            total: recon + (alpha + beta) * insub,
-        };
+        out.loss = LossParts::from_distortions(recon, insub, LossWeights { alpha, beta });
         // ∂L/∂W += (2/B) W (QᵀQ), QᵀQ = Σ_k n_k e_k e_kᵀ.
         ws.qtq.fill(0.0);
         for (e, &n) in params.codebook.outer_iter().zip(ws.counts.iter()) {
@@ -230,7 +203,13 @@ impl ManualMethod {
                 }
             }
         }
-        general_mat_mul(2.0 * scale, &params.w, &ws.qtq, 1.0, &mut out.grad_w);
+        general_mat_mul(
+            2.0 * scale,
+            params.w(),
+            &ws.qtq,
+            1.0,
+            &mut out.grad_weights[0],
+        );
         // ∂L/∂e_k = (2α/B)(n_k e_k − Σ_{a_b = k} z_b).
         for (((mut g, e), zs), &n) in out
             .grad_e
@@ -252,34 +231,24 @@ impl ManualMethod {
         batch: ArrayView2<f64>,
         out: &mut Gradients,
     ) -> Result<()> {
-        let Params { w, codebook } = params;
-        let (b, d) = batch.dim();
+        let (w, codebook) = (params.w(), &params.codebook);
+        let b = batch.nrows();
         let (m, k) = (w.ncols(), codebook.nrows());
-        if d != w.nrows() || codebook.ncols() != m {
-            return Err(VqError::Shape(format!(
-                "batch has {d} columns, W is {}x{}, E is {}x{}",
-                w.nrows(),
-                m,
-                k,
-                codebook.ncols()
-            )));
-        }
         let scale = 1.0 / b as f64;
         let LossWeights { alpha, beta } = self.weights;
         let ws = &mut self.work;
         ws.fit(b, m, k);
-        fit_buffer(&mut out.grad_w, (d, m));
-        fit_buffer(&mut out.grad_e, (k, m));
-        out.assignments.resize(b, 0);
+        out.fit(params, b);
 
         // Forward: Z = X W, assignments, Q.
         general_mat_mul(1.0, &batch, w, 0.0, &mut ws.z);
-        let insub_total = ws
-            .nearest
-            .assign(ws.z.view(), codebook.view(), &mut out.assignments);
-        for (mut q_row, &a) in ws.q.outer_iter_mut().zip(out.assignments.iter()) {
-            q_row.assign(&codebook.row(a));
-        }
+        let insub_total = quantize_rows(
+            &mut ws.nearest,
+            ws.z.view(),
+            codebook.view(),
+            &mut out.assignments,
+            &mut ws.q,
+        );
         general_mat_mul(1.0, &w.t(), w, 0.0, &mut ws.wtw);
 
         // ‖r_b‖² = ‖x_b‖² − 2 z_b·q_b + q_bᵀ (WᵀW) q_b (plain loops: a BLAS
@@ -308,20 +277,13 @@ impl ManualMethod {
         }
         let recon = recon_total * scale;
         let insub = insub_total * scale;
-        out.loss = LossParts {
-            recon,
-            codebook: alpha * insub,
-            commitment: beta * insub,
-            total: recon + (alpha + beta) * insub,
-        };
+        out.loss = LossParts::from_distortions(recon, insub, LossWeights { alpha, beta });
 
         // G = −(2/B) R W = −(2/B)(Z − Q WᵀW), then the estimator's rule.
         ws.grad_z.assign(&ws.z);
         general_mat_mul(-1.0, &ws.q, &ws.wtw, 1.0, &mut ws.grad_z);
         ws.grad_z.mapv_inplace(|v| -2.0 * scale * v);
-        if self.estimator == Estimator::ResidualProjection {
-            project_onto_residual(&mut ws.grad_z, ws.z.view(), ws.q.view());
-        }
+        backward_rows(self.estimator, &mut ws.grad_z, ws.z.view(), ws.q.view());
         // Commitment: + (2β/B)(Z − Q); then M = G_z − (2/B) Q in place.
         Zip::from(&mut ws.grad_z)
             .and(&ws.z)
@@ -331,7 +293,7 @@ impl ManualMethod {
             });
 
         // ∂L/∂W = Xᵀ M + (2/B) W (QᵀQ), QᵀQ = Σ_k n_k e_k e_kᵀ.
-        general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_w);
+        general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_weights[0]);
         ws.counts.iter_mut().for_each(|c| *c = 0);
         for &a in out.assignments.iter() {
             ws.counts[a] += 1;
@@ -346,7 +308,7 @@ impl ManualMethod {
                 }
             }
         }
-        general_mat_mul(2.0 * scale, w, &ws.qtq, 1.0, &mut out.grad_w);
+        general_mat_mul(2.0 * scale, w, &ws.qtq, 1.0, &mut out.grad_weights[0]);
 
         // ∂L/∂e_k = (2α/B) Σ_{a_b = k} (e_k − z_b) = (2α/B)(n_k e_k − Σ z_b).
         for ((mut g, e), &n) in out
@@ -393,7 +355,7 @@ struct FusedInputs<'a> {
     codes: &'a [f64],
     scale: f64,
     beta: f64,
-    project: bool,
+    estimator: Estimator,
 }
 
 fn run_fused(inp: &FusedInputs, ws: &mut Workspace, out: &mut Gradients, m: usize) -> (f64, f64) {
@@ -448,7 +410,7 @@ fn fused_rows<const M: usize>(
     let d = inp.dim;
     let k = ws.code_norms.len();
     let s = inp.scale;
-    let grad_w = out.grad_w.as_slice_mut().expect("standard layout");
+    let grad_w = out.grad_weights[0].as_slice_mut().expect("standard layout");
     grad_w.fill(0.0);
     ws.counts.iter_mut().for_each(|c| *c = 0);
     ws.zsum.fill(0.0);
@@ -529,17 +491,7 @@ fn fused_rows<const M: usize>(
             for i in 0..M {
                 g[i] = -2.0 * s * (z[i] - qw[i]);
             }
-            if inp.project {
-                let (mut norm_sq, mut along) = (0.0, 0.0);
-                for i in 0..M {
-                    norm_sq += (q[i] - z[i]) * (q[i] - z[i]);
-                    along += g[i] * (q[i] - z[i]);
-                }
-                let factor = if norm_sq == 0.0 { 0.0 } else { along / norm_sq };
-                for i in 0..M {
-                    g[i] = factor * (q[i] - z[i]);
-                }
-            }
+            backward_row(inp.estimator, &mut g, &z, q);
             for i in 0..M {
                 g[i] += 2.0 * inp.beta * s * (z[i] - q[i]) - 2.0 * s * q[i];
             }
@@ -564,43 +516,13 @@ fn fused_rows<const M: usize>(
     }
     (recon_total, insub_total)
 }
-/// Applies the residual projection row by row: g_b ← (g_b·u_b) u_b with
-/// u_b = (q_b − z_b)/‖q_b − z_b‖, and g_b ← 0 where q_b = z_b.
-pub fn project_onto_residual(g: &mut Array2<f64>, z: ArrayView2<f64>, q: ArrayView2<f64>) {
-    Zip::from(g.rows_mut())
-        .and(z.rows())
-        .and(q.rows())
-        .for_each(|mut g_row, z_row, q_row| {
-            let mut norm_sq = 0.0;
-            let mut along = 0.0;
-            for ((g, z), q) in g_row.iter().zip(z_row.iter()).zip(q_row.iter()) {
-                norm_sq += (q - z) * (q - z);
-                along += g * (q - z);
-            }
-            if norm_sq == 0.0 {
-                g_row.fill(0.0);
-            } else {
-                // (g·u) u with u = d/‖d‖ is (g·d) d / ‖d‖².
-                let factor = along / norm_sq;
-                for ((g, z), q) in g_row.iter_mut().zip(z_row.iter()).zip(q_row.iter()) {
-                    *g = factor * (q - z);
-                }
-            }
-        });
-}
-
-impl GradientMethod for ManualMethod {
-    fn kind(&self) -> MethodKind {
-        match self.estimator {
-            Estimator::Ste => MethodKind::ManualSte,
-            _ => MethodKind::ManualRotation,
-        }
-    }
-
-    fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients> {
-        let mut out = Gradients::empty();
-        self.gradients_into(params, batch, &mut out)?;
-        Ok(out)
+impl GradientMethod for TiedManual {
+    fn spec(&self) -> MethodSpec {
+        MethodSpec::new(
+            ModelSpec::of(ModelKind::Tied),
+            self.estimator,
+            super::Backend::Manual,
+        )
     }
 
     fn gradients_into(

@@ -1,0 +1,193 @@
+//! Command-line options shared by several commands: the data source and the
+//! training hyperparameters (with the model axis).
+use clap::Args;
+use std::path::PathBuf;
+
+use super::data_args::DataArgs;
+use crate::data::SyntheticSpec;
+use crate::model::{Activation, ModelKind, ModelSpec};
+use crate::train::{Init, SvdChoice, TrainConfig};
+use crate::VqError;
+
+/// Hyperparameters shared by `train` and `gradcheck` (SPEC's notation).
+#[derive(Args, Clone)]
+pub struct HyperOpts {
+    /// Codebook size K.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 16)]
+    pub k: usize,
+    /// Code dimension m.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4)]
+    pub m: usize,
+    /// Training steps.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
+    pub steps: usize,
+    /// Mini-batch size B (distinct rows each step, from the seed's own stream:
+    /// identical across methods for the same seed).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 512)]
+    pub batch: usize,
+    /// Learning rate η_W of the Riemannian SGD on W.
+    #[arg(long, default_value_t = 0.08, allow_negative_numbers = true)]
+    pub lr_w: f64,
+    /// Learning rate η_E of the SGD on the codebook.
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    pub lr_e: f64,
+    /// α: weight of the codebook term ‖sg(z) − q‖².
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// β: weight of the commitment term ‖z − sg(q)‖².
+    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
+    pub beta: f64,
+    /// Where the parameters start (the report does not say): pca = the
+    /// baseline's W and E (untied: V = W); random = random Stiefel W (untied:
+    /// V = W), for mlp PyTorch's nn.Linear default; E by k-means++ and Lloyd
+    /// on the initial codes [default: pca for tied and untied, random for
+    /// mlp].
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+    /// The model: tied (z = Wᵀx, x̂ = Wq, the report's), untied (x̂ = Vq with
+    /// V free), mlp (one hidden layer each way).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Hidden width h of the mlp model [default: 64].
+    #[arg(long, allow_negative_numbers = true)]
+    pub hidden: Option<usize>,
+    /// Nonlinearity of the mlp model [default: relu].
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
+    /// Lloyd iterations of the initial codebook.
+    #[arg(long, default_value_t = 20)]
+    pub kmeans_iters: usize,
+    /// Evaluate on the whole eval set every this many steps (0: start and end).
+    #[arg(long, default_value_t = 25)]
+    pub log_every: usize,
+    /// SVD of the polar retraction: per-method = libtorch for autograd
+    /// methods, LAPACK for manual ones (as in the original); or one for all.
+    #[arg(long, value_enum, default_value_t = SvdChoice::PerMethod)]
+    pub svd: SvdChoice,
+}
+
+impl HyperOpts {
+    /// The model these options ask for; `--hidden` and `--activation` are
+    /// refused for the linear models, which have no hidden layer.
+    pub fn model_spec(&self) -> crate::Result<ModelSpec> {
+        let kind = self.model.unwrap_or_default();
+        if kind != ModelKind::Mlp {
+            if let Some(h) = self.hidden {
+                return Err(invalid_flag("hidden", h, kind));
+            }
+            if let Some(a) = self.activation {
+                return Err(invalid_flag(
+                    "activation",
+                    format!("{a:?}").to_lowercase(),
+                    kind,
+                ));
+            }
+        }
+        let mut spec = ModelSpec::of(kind);
+        spec.hidden = self.hidden.unwrap_or(spec.hidden);
+        spec.activation = self.activation.unwrap_or(spec.activation);
+        Ok(spec)
+    }
+
+    /// The training configuration of these options for `seed` (checked
+    /// later, against the data).
+    pub fn to_config(&self, seed: u64) -> crate::Result<TrainConfig> {
+        let model = self.model_spec()?;
+        let default_init = match model.kind {
+            ModelKind::Mlp => Init::Random,
+            _ => Init::Pca,
+        };
+        Ok(TrainConfig {
+            model,
+            k: self.k,
+            m: self.m,
+            steps: self.steps,
+            batch: self.batch,
+            lr_w: self.lr_w,
+            lr_e: self.lr_e,
+            alpha: self.alpha,
+            beta: self.beta,
+            init: self.init.unwrap_or(default_init),
+            kmeans_iters: self.kmeans_iters,
+            seed,
+            log_every: self.log_every,
+            svd: self.svd,
+        })
+    }
+}
+
+fn invalid_flag(field: &'static str, value: impl std::fmt::Display, model: ModelKind) -> VqError {
+    VqError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        allowed: format!(
+            "not used by the {} model: only --model mlp has a hidden layer",
+            model.name()
+        ),
+    }
+}
+
+/// Where the data come from. Without --data, the synthetic generator of
+/// SPEC.md (x = U diag(s) g + σ n, D = 64, rank 6).
+#[derive(Args, Clone)]
+pub struct DataOpts {
+    /// Training samples [default: the command's experiment size; with --data:
+    /// all rows not held out for evaluation].
+    #[arg(long, allow_negative_numbers = true)]
+    pub n_train: Option<usize>,
+    /// Evaluation samples: an independent draw, or with --data the rows held
+    /// out [default: the command's experiment size].
+    #[arg(long, allow_negative_numbers = true)]
+    pub n_eval: Option<usize>,
+    /// Seed of the data and of every random choice of the run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Real data instead of the generator: a .npy (2-D float64/float32) or
+    /// .csv file, one sample per row. Rows are shuffled with --seed, the eval
+    /// rows split off, and both splits centred by the training mean.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Do not centre --data by the training mean.
+    #[arg(long)]
+    pub no_center: bool,
+    /// Generator: standard deviations of the signal along the planted
+    /// directions (comma-separated; their count is the rank).
+    #[arg(long, value_delimiter = ',', value_name = "S1,S2,...")]
+    pub spectrum: Option<Vec<f64>>,
+    /// Generator: standard deviation of the isotropic noise.
+    #[arg(long)]
+    pub noise_sigma: Option<f64>,
+    /// Generator: ambient dimension D.
+    #[arg(long)]
+    pub dim: Option<usize>,
+}
+
+impl DataOpts {
+    /// The data arguments, with `n_train`/`n_eval` defaulting to the given
+    /// experiment sizes.
+    pub fn to_args(&self, n_train: usize, n_eval: usize) -> DataArgs {
+        let mut spec = SyntheticSpec::report_default();
+        if let Some(s) = &self.spectrum {
+            spec.spectrum = s.clone();
+        }
+        if let Some(sigma) = self.noise_sigma {
+            spec.noise_sigma = sigma;
+        }
+        if let Some(d) = self.dim {
+            spec.dim = d;
+        }
+        DataArgs {
+            n_train: self.n_train.or(if self.data.is_some() {
+                None
+            } else {
+                Some(n_train)
+            }),
+            n_eval: self.n_eval.unwrap_or(n_eval),
+            seed: self.seed,
+            path: self.data.clone(),
+            center: !self.no_center,
+            spec,
+            expected_dim: self.dim,
+        }
+    }
+}

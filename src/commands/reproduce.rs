@@ -1,0 +1,128 @@
+//! `vqlab reproduce`: experiments 1–4 over many seeds, a verdict per claim.
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::output::progress_bar;
+use crate::data::SyntheticSpec;
+use crate::train::Init;
+
+/// Arguments of `vqlab reproduce`.
+#[derive(Args)]
+pub struct ReproduceCmd {
+    /// Seeds per configuration (0 … N−1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10)]
+    pub seeds: u64,
+    /// A reduced run (2 seeds unless --seeds is given, one fifth of the steps)
+    /// that finishes in seconds: for smoke tests, not for conclusions.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these experiments (comma-separated: exp1,exp2,exp3,exp4).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<crate::reproduce::runs::Experiment>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub out: PathBuf,
+    /// Worker threads; each run is single-threaded, so results do not depend
+    /// on this.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Recompute every run even if a stored result matches.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Fix the initialisation instead of deciding it by measurement.
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+    /// Fix the batch size of experiments 2–4 instead of deciding it.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// A preset file written by `vqlab calibrate` (default: the compiled-in
+    /// presets/report-calibrated.json).
+    #[arg(long, value_name = "PATH")]
+    pub preset: Option<PathBuf>,
+}
+
+/// Runs `vqlab reproduce`.
+pub fn execute(cmd: ReproduceCmd) -> Result<()> {
+    use crate::reproduce::{reproduce, ReproduceOptions};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (data, data_source) = match &cmd.preset {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading preset {}", path.display()))?;
+            let spec = SyntheticSpec::from_preset_json(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a preset written by `vqlab calibrate`: {e}",
+                    path.display()
+                )
+            })?;
+            (spec, format!("the preset `{}`", path.display()))
+        }
+        None => (
+            SyntheticSpec::report_default(),
+            "the calibrated preset `presets/report-calibrated.json`".to_string(),
+        ),
+    };
+    let options = ReproduceOptions {
+        seeds: if cmd.quick && cmd.seeds == 10 {
+            2
+        } else {
+            cmd.seeds
+        },
+        quick: cmd.quick,
+        only: cmd.only.clone(),
+        out_dir: cmd.out.clone(),
+        jobs: cmd.jobs,
+        fresh: cmd.fresh,
+        init: cmd.init,
+        batch: cmd.batch,
+        data,
+        data_source,
+    };
+    options.validate()?;
+    // Every run is single-threaded: parallelism comes from --jobs, and the
+    // results do not depend on it.
+    crate::threads::set_threads(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
+        });
+    }
+    let bar = progress_bar(1, "reproduce");
+    let summary = reproduce(&options, &stop, |done, total, what| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(what.to_string());
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    let verdicts: Vec<String> = summary
+        .claims
+        .iter()
+        .map(|c| format!("{} {}", c.id, c.verdict.label()))
+        .collect();
+    let outside = summary
+        .cells
+        .iter()
+        .filter(|c| c.within == Some(false))
+        .count();
+    println!(
+        "reproduce: {} runs ({} computed, {} reused) in {:.1} s; {} of {} cells outside tolerance; {}",
+        summary.reused + summary.computed,
+        summary.computed,
+        summary.reused,
+        summary.wall_seconds,
+        outside,
+        summary.cells.len(),
+        verdicts.join(", ")
+    );
+    println!("wrote {}", cmd.out.join("REPORT.md").display());
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The untied linear model: z = Wᵀx with W ∈ St(D, m) (Riemannian update),
+//! x̂ = V q̃ with V ∈ R^{D×m} free (Euclidean update), and its hand-derived
+//! gradients on ndarray.
+//!
+//! Once V ≠ W, g = ∂L/∂q̃ is no longer parallel to q − z, so the report's
+//! residual projection differs from STE: the case the tied model cannot show.
+//!
+//! # Derivation
+//!
+//! Batch X (B × D). Forward: Z = X W; a_b = argmin_k ‖z_b − e_k‖²; Q = rows
+//! e_{a_b}; the residual R = X − Q Vᵀ (B × D). The loss is
+//!
+//! L = (1/B) ‖R‖² + (α/B) ‖sg(Z) − Q‖² + (β/B) ‖Z − sg(Q)‖².
+//!
+//! *Decoder.* x̂_b = V q̃_b, so ∂L/∂x̂_b = −(2/B) r_b and
+//! ∂L/∂V = Σ_b (−2/B) r_b q̃_bᵀ = −(2/B) Rᵀ Q (q̃ has the forward value q).
+//!
+//! *Through q̃.* g_b = ∂L/∂q̃_b = Vᵀ ∂L/∂x̂_b, i.e. G = −(2/B) R V (B × m);
+//! the estimator turns each g_b into what flows to z_b
+//! ([`super::estimator`]).
+//!
+//! *Commitment.* (2β/B)(z_b − q_b) to z_b.
+//!
+//! *Encoder.* z_b = Wᵀx_b, so ∂L/∂W = Xᵀ G_z with G_z = T(G) + (2β/B)(Z − Q).
+//! Only W's Euclidean gradient is computed here; the update projects it onto
+//! the tangent space (the update is shared, [`super::update`]).
+//!
+//! *Codebook.* Only the α term reaches E: ∂L/∂e_k = (2α/B) Σ_{a_b = k} (e_k − z_b).
+//!
+//! # How it is computed
+//!
+//! Three skinny GEMMs over the batch (Z = X W, R = X − Q Vᵀ, then Xᵀ G_z and
+//! Rᵀ Q) plus m × m work per row. The residual is formed directly (no
+//! reassociation), so the loss has no cancellation error. Every buffer lives
+//! in a workspace: after the first step of a shape nothing is allocated.
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Zip};
+
+use super::estimator::backward_rows;
+use super::{
+    check_batch, quantize_rows, Backend, Estimator, Gathered, GradientMethod, Gradients, LossParts,
+    LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
+};
+use crate::error::{Result, VqError};
+use crate::quantize::NearestCode;
+
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    z: Array2<f64>,
+    q: Array2<f64>,
+    residual: Array2<f64>,
+    grad_z: Array2<f64>,
+    nearest: NearestCode,
+}
+
+/// The untied model's gradients from the derivation above.
+#[derive(Debug, Clone)]
+pub struct UntiedManual {
+    estimator: Estimator,
+    weights: LossWeights,
+    work: Workspace,
+    gathered: Gathered,
+}
+
+impl UntiedManual {
+    /// The manual untied method for `estimator`.
+    pub fn new(estimator: Estimator, weights: LossWeights) -> Self {
+        UntiedManual {
+            estimator,
+            weights,
+            work: Workspace::default(),
+            gathered: Gathered::default(),
+        }
+    }
+}
+
+impl Workspace {
+    fn compute(
+        &mut self,
+        estimator: Estimator,
+        loss_weights: LossWeights,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        if params.model.kind != ModelKind::Untied {
+            return Err(VqError::Shape(format!(
+                "the untied method got parameters of the {} model",
+                params.model.kind.name()
+            )));
+        }
+        check_batch(params, batch.ncols(), None)?;
+        let (w, v, codebook) = (&params.weights[0], &params.weights[1], &params.codebook);
+        let (b, d) = batch.dim();
+        let m = w.ncols();
+        let scale = 1.0 / b as f64;
+        let LossWeights { alpha, beta } = loss_weights;
+        let ws = self;
+        for (buf, shape) in [
+            (&mut ws.z, (b, m)),
+            (&mut ws.q, (b, m)),
+            (&mut ws.grad_z, (b, m)),
+            (&mut ws.residual, (b, d)),
+        ] {
+            super::fit_buffer(buf, shape);
+        }
+        out.fit(params, b);
+
+        // Forward: Z = X W, the codes, Q, R = X − Q Vᵀ.
+        general_mat_mul(1.0, &batch, w, 0.0, &mut ws.z);
+        let insub_total = quantize_rows(
+            &mut ws.nearest,
+            ws.z.view(),
+            codebook.view(),
+            &mut out.assignments,
+            &mut ws.q,
+        );
+        ws.residual.assign(&batch);
+        general_mat_mul(-1.0, &ws.q, &v.t(), 1.0, &mut ws.residual);
+        let recon = ws.residual.iter().map(|r| r * r).sum::<f64>() * scale;
+        let insub = insub_total * scale;
+        out.loss = LossParts::from_distortions(recon, insub, LossWeights { alpha, beta });
+
+        // ∂L/∂V = −(2/B) Rᵀ Q.
+        general_mat_mul(
+            -2.0 * scale,
+            &ws.residual.t(),
+            &ws.q,
+            0.0,
+            &mut out.grad_weights[1],
+        );
+        // G = −(2/B) R V, the estimator's rule, the commitment term.
+        general_mat_mul(-2.0 * scale, &ws.residual, v, 0.0, &mut ws.grad_z);
+        backward_rows(estimator, &mut ws.grad_z, ws.z.view(), ws.q.view());
+        Zip::from(&mut ws.grad_z)
+            .and(&ws.z)
+            .and(&ws.q)
+            .for_each(|g, &z, &q| *g += 2.0 * beta * scale * (z - q));
+        // ∂L/∂W = Xᵀ G_z.
+        general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_weights[0]);
+        codebook_gradient(
+            codebook.view(),
+            ws.z.view(),
+            &out.assignments,
+            2.0 * alpha * scale,
+            &mut out.grad_e,
+        );
+        Ok(())
+    }
+}
+
+/// ∂L/∂e_k = c Σ_{a_b = k} (e_k − z_b) into `out` (K × m), with c = 2α/B:
+/// the α term's gradient, the same for every model.
+pub fn codebook_gradient(
+    codebook: ArrayView2<f64>,
+    z: ArrayView2<f64>,
+    assignments: &[usize],
+    c: f64,
+    out: &mut Array2<f64>,
+) {
+    out.fill(0.0);
+    for (z_row, &a) in z.outer_iter().zip(assignments) {
+        let mut g = out.row_mut(a);
+        let e = codebook.row(a);
+        for i in 0..g.len() {
+            g[i] += c * (e[i] - z_row[i]);
+        }
+    }
+}
+
+impl GradientMethod for UntiedManual {
+    fn spec(&self) -> MethodSpec {
+        MethodSpec::new(
+            ModelSpec::of(ModelKind::Untied),
+            self.estimator,
+            Backend::Manual,
+        )
+    }
+
+    fn gradients_into(
+        &mut self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        out: &mut Gradients,
+    ) -> Result<()> {
+        self.work
+            .compute(self.estimator, self.weights, params, batch, out)
+    }
+
+    fn gradients_rows(
+        &mut self,
+        params: &Params,
+        data: ArrayView2<f64>,
+        rows: &[usize],
+        out: &mut Gradients,
+    ) -> Result<()> {
+        let batch = self.gathered.rows(params, data, rows)?;
+        self.work
+            .compute(self.estimator, self.weights, params, batch, out)
+    }
+}
