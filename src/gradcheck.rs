@@ -332,7 +332,7 @@ fn lockstep(
     let mut params = initial_params(data.train.view(), config)?;
     let names = param_names(&params);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
-    let optimizer = config.optimizer();
+    let mut optimizer = config.build_optimizer();
     let mut pair_steps: Vec<Vec<LockstepStep>> = vec![Vec::new(); Estimator::ALL.len()];
     let mut pair_by_param: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
     // Per estimator other than STE: (per-step max over network params, per-param max).
@@ -379,7 +379,7 @@ fn lockstep(
             gap_steps[i].push(network);
             elementwise_max(&mut gap_by_param[i], &gaps);
         }
-        optimizer.step(&mut params, &candidate[0], SvdSource::Lapack)?;
+        optimizer.step(&mut params, &candidate[0], SvdSource::Lapack, true)?;
         if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
             max_defect = Some(seen.max(now));
         }
@@ -441,7 +441,7 @@ pub fn free_running(
         config.svd.for_method(cand_spec),
     );
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
-    let optimizer = config.optimizer();
+    let (mut opt_ref, mut opt_cand) = (config.build_optimizer(), config.build_optimizer());
     let mut first_flip = None;
     let mut param_gap = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {
@@ -451,8 +451,8 @@ pub fn free_running(
         if first_flip.is_none() && g_ref.assignments != g_cand.assignments {
             first_flip = Some(step);
         }
-        optimizer.step(&mut p_ref, &g_ref, svd_ref)?;
-        optimizer.step(&mut p_cand, &g_cand, svd_cand)?;
+        opt_ref.step(&mut p_ref, &g_ref, svd_ref, true)?;
+        opt_cand.step(&mut p_cand, &g_cand, svd_cand, true)?;
         param_gap.push(
             p_ref
                 .weights
@@ -850,13 +850,13 @@ pub fn long_run(
         return Ok(None);
     }
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
-    let optimizer = config.optimizer();
+    let mut optimizer = config.build_optimizer();
     let mut max_defect: f64 = 0.0;
     let mut defect = 0.0;
     for _ in 0..steps {
         let batch = sampler.next_batch(data.train.view());
         let g = method.gradients(&params, batch.view())?;
-        optimizer.step(&mut params, &g, svd)?;
+        optimizer.step(&mut params, &g, svd, true)?;
         defect = max_stiefel_defect(&params).unwrap_or(0.0);
         max_defect = max_defect.max(defect);
         progress();

@@ -10,7 +10,8 @@ use crate::data::Dataset;
 use crate::error::{invalid, Result, VqError};
 use crate::linalg::{random_stiefel, stiefel_defect};
 use crate::metrics::{evaluate_params, Metrics};
-use crate::model::update::{RiemannianSgd, SvdSource, UpdateWorkspace};
+use crate::model::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
+use crate::model::update::{RiemannianSgd, SvdSource};
 use crate::model::{
     Backend, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec, ModelKind,
     ModelSpec, Params,
@@ -87,6 +88,12 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// SVD of the retraction.
     pub svd: SvdChoice,
+    /// The optimizer (left out of the JSON when it is the report's SGD).
+    #[serde(default, skip_serializing_if = "OptimizerSpec::is_default")]
+    pub optimizer: OptimizerSpec,
+    /// The learning-rate schedule (left out of the JSON when constant).
+    #[serde(default, skip_serializing_if = "ScheduleSpec::is_default")]
+    pub schedule: ScheduleSpec,
 }
 
 /// The most steps a run may ask for (a typo guard, not a limit of the math).
@@ -113,6 +120,8 @@ impl TrainConfig {
             seed: 0,
             log_every: 25,
             svd: SvdChoice::PerMethod,
+            optimizer: OptimizerSpec::default(),
+            schedule: ScheduleSpec::default(),
         }
     }
 
@@ -124,7 +133,20 @@ impl TrainConfig {
         }
     }
 
-    /// The update's learning rates.
+    /// The stateful update of a run with this configuration (optimizer,
+    /// schedule).
+    pub fn build_optimizer(&self) -> Optimizer {
+        Optimizer::new(
+            self.lr_w,
+            self.lr_e,
+            self.optimizer,
+            self.schedule,
+            self.steps,
+        )
+    }
+
+    /// The report's update (Riemannian SGD) with this configuration's
+    /// start rates.
     pub fn optimizer(&self) -> RiemannianSgd {
         RiemannianSgd {
             lr_w: self.lr_w,
@@ -187,6 +209,8 @@ impl TrainConfig {
                 return Err(invalid(field, value, "a finite number ≥ 0"));
             }
         }
+        self.optimizer.validate()?;
+        self.schedule.validate(self.lr_w, self.lr_e)?;
         KMeansConfig {
             k: self.k,
             iters: self.kmeans_iters,
@@ -450,7 +474,7 @@ pub fn train(
             params.model.kind.name()
         )));
     }
-    let optimizer = config.optimizer();
+    let mut optimizer = config.build_optimizer();
     let svd = config.svd.for_method(kind);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let initial = evaluate_params(data.eval.view(), &params);
@@ -458,7 +482,6 @@ pub fn train(
     let mut max_defect = max_stiefel_defect(&params);
     let mut elapsed = 0.0;
     let mut grads = Gradients::empty();
-    let mut update = UpdateWorkspace::default();
     for step in 1..=config.steps {
         // Timed: drawing the batch, the gradients (the manual methods read the
         // batch rows in place, the autograd ones gather them), the update.
@@ -473,7 +496,7 @@ pub fn train(
             }
         }
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
-        optimizer.step_with(&mut params, &grads, svd, &mut update)?;
+        optimizer.step(&mut params, &grads, svd, true)?;
         elapsed += started.elapsed().as_secs_f64();
         for (i, w) in params.weights.iter().enumerate() {
             if !w.iter().all(|v| v.is_finite()) {

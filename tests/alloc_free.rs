@@ -91,13 +91,17 @@ fn the_training_loop_allocates_nothing_per_step() {
     // only at the end, 150 steps must allocate exactly as much as 50.
     let spec = SyntheticSpec::report_default();
     let data = Dataset::synthetic(&spec, 4_000, 100, 2).unwrap();
-    let count = |steps: usize| {
+    let count = |steps: usize, optimizer: vqlab::model::optim::OptimizerKind| {
         let config = TrainConfig {
             k: 16,
             batch: 256,
             steps,
             log_every: 0,
             svd: vqlab::train::SvdChoice::Lapack,
+            optimizer: vqlab::model::optim::OptimizerSpec {
+                kind: optimizer,
+                ..Default::default()
+            },
             ..TrainConfig::report_default()
         }
         .check(data.train.nrows(), data.dim())
@@ -108,9 +112,12 @@ fn the_training_loop_allocates_nothing_per_step() {
         vqlab::train::train(method.as_mut(), &data, &config, Some(start), |_| {}).unwrap();
         ALLOC.allocations() - before
     };
-    let (short, long) = (count(50), count(150));
-    assert_eq!(
-        short, long,
-        "50 steps: {short} allocations, 150 steps: {long}"
-    );
+    use vqlab::model::optim::OptimizerKind;
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let (short, long) = (count(50, optimizer), count(150, optimizer));
+        assert_eq!(
+            short, long,
+            "{optimizer:?}: 50 steps: {short} allocations, 150 steps: {long}"
+        );
+    }
 }

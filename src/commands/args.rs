@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::data_args::DataArgs;
 use crate::data::SyntheticSpec;
+use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::train::{Init, SvdChoice, TrainConfig};
 use crate::VqError;
@@ -64,6 +65,30 @@ pub struct HyperOpts {
     /// methods, LAPACK for manual ones (as in the original); or one for all.
     #[arg(long, value_enum, default_value_t = SvdChoice::PerMethod)]
     pub svd: SvdChoice,
+    /// Optimizer: sgd (Riemannian SGD on Stiefel parameters, SGD elsewhere;
+    /// the report's) or adam (Riemannian Adam on Stiefel parameters, Adam
+    /// elsewhere and on E).
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    /// β₁ of Adam, in [0, 1).
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub adam_beta1: f64,
+    /// β₂ of Adam, in [0, 1).
+    #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
+    pub adam_beta2: f64,
+    /// ε of Adam, > 0.
+    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+    pub adam_eps: f64,
+    /// Learning-rate schedule of every rate: constant, or cosine from the
+    /// start rate to --lr-final-w / --lr-final-e over the run's steps.
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
+    pub schedule: ScheduleKind,
+    /// Final η_W of the cosine schedule (0 ≤ final ≤ --lr-w).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub lr_final_w: f64,
+    /// Final η_E of the cosine schedule (0 ≤ final ≤ --lr-e).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub lr_final_e: f64,
 }
 
 impl HyperOpts {
@@ -112,6 +137,17 @@ impl HyperOpts {
             seed,
             log_every: self.log_every,
             svd: self.svd,
+            optimizer: OptimizerSpec {
+                kind: self.optimizer,
+                beta1: self.adam_beta1,
+                beta2: self.adam_beta2,
+                eps: self.adam_eps,
+            },
+            schedule: ScheduleSpec {
+                kind: self.schedule,
+                lr_final_w: self.lr_final_w,
+                lr_final_e: self.lr_final_e,
+            },
         })
     }
 }

@@ -26,6 +26,7 @@
 //! from q̃ back to z. See `docs/MODEL.md` for the whole model in one place.
 pub mod estimator;
 pub mod mlp;
+pub mod optim;
 pub mod tied;
 pub mod torch;
 pub mod untied;

@@ -124,15 +124,61 @@ impl PolarWorkspace {
 /// parameter).
 #[derive(Debug, Default)]
 pub struct UpdateWorkspace {
-    stiefel: Vec<StiefelWorkspace>,
+    pub(crate) stiefel: Vec<StiefelWorkspace>,
 }
 
 #[derive(Debug, Default)]
-struct StiefelWorkspace {
+pub(crate) struct StiefelWorkspace {
     wtg: Array2<f64>,
     sym: Array2<f64>,
     moved: Array2<f64>,
     polar: PolarWorkspace,
+}
+
+impl StiefelWorkspace {
+    fn fit(&mut self, d: usize, m: usize) {
+        if self.wtg.dim() != (m, m) {
+            self.wtg = Array2::zeros((m, m));
+            self.sym = Array2::zeros((m, m));
+        }
+        if self.moved.dim() != (d, m) {
+            self.moved = Array2::zeros((d, m));
+        }
+    }
+
+    /// out ← a − W sym(Wᵀa): the projection of `a` onto the tangent space
+    /// at W (`out` may not alias `a`).
+    pub(crate) fn project(&mut self, w: &Array2<f64>, a: &Array2<f64>, out: &mut Array2<f64>) {
+        let (d, m) = w.dim();
+        self.fit(d, m);
+        ndarray::linalg::general_mat_mul(1.0, &w.t(), a, 0.0, &mut self.wtg);
+        for i in 0..m {
+            for j in 0..m {
+                self.sym[[i, j]] = 0.5 * (self.wtg[[i, j]] + self.wtg[[j, i]]);
+            }
+        }
+        out.assign(a);
+        ndarray::linalg::general_mat_mul(-1.0, w, &self.sym, 1.0, out);
+    }
+
+    /// W ← polar(W − η d) for a direction `d` (any D × m matrix).
+    pub(crate) fn retract(
+        &mut self,
+        w: &mut Array2<f64>,
+        lr: f64,
+        direction: &Array2<f64>,
+        svd: SvdSource,
+    ) -> Result<()> {
+        let (d, m) = w.dim();
+        self.fit(d, m);
+        self.moved.assign(w);
+        self.moved.scaled_add(-lr, direction);
+        match svd {
+            SvdSource::Lapack => self.polar.polar_into(self.moved.view(), w)?,
+            SvdSource::Torch => *w = polar(self.moved.view(), SvdSource::Torch)?,
+        }
+        Ok(())
+    }
 }
 
 /// Learning rates of the shared update.
@@ -159,6 +205,20 @@ impl RiemannianSgd {
         svd: SvdSource,
         ws: &mut UpdateWorkspace,
     ) -> Result<()> {
+        self.step_network(params, grads, svd, ws)?;
+        params.codebook.scaled_add(-self.lr_e, &grads.grad_e);
+        Ok(())
+    }
+
+    /// The network parameters' part of [`RiemannianSgd::step_with`] (the
+    /// codebook is left as it is).
+    pub fn step_network(
+        &self,
+        params: &mut Params,
+        grads: &Gradients,
+        svd: SvdSource,
+        ws: &mut UpdateWorkspace,
+    ) -> Result<()> {
         let model = params.model;
         if ws.stiefel.len() != params.weights.len() {
             ws.stiefel
@@ -176,7 +236,6 @@ impl RiemannianSgd {
                 Manifold::Euclidean => w.scaled_add(-self.lr_w, g),
             }
         }
-        params.codebook.scaled_add(-self.lr_e, &grads.grad_e);
         Ok(())
     }
 }

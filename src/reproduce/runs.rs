@@ -330,6 +330,8 @@ fn base_config(
         seed,
         log_every,
         svd: SvdChoice::PerMethod,
+        optimizer: Default::default(),
+        schedule: Default::default(),
     }
 }
 
