@@ -27,6 +27,11 @@ pub enum Stream {
     Split = 6,
     /// Random states drawn by the gradient harness.
     Harness = 7,
+    /// Dead-code restarts (which batch row replaces a dead code).
+    Restart = 8,
+    /// The estimators' random draws (NSVQ's v, Gumbel's G), handed to both
+    /// backends.
+    Estimator = 9,
 }
 
 /// An RNG for `seed` and `stream`.

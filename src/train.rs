@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::error::{invalid, Result, VqError};
 use crate::linalg::{random_stiefel, stiefel_defect};
 use crate::metrics::{evaluate_params, Metrics};
+use crate::model::codebook::{CodebookSpec, CodebookState};
 use crate::model::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
 use crate::model::update::{RiemannianSgd, SvdSource};
 use crate::model::{
@@ -94,6 +95,10 @@ pub struct TrainConfig {
     /// The learning-rate schedule (left out of the JSON when constant).
     #[serde(default, skip_serializing_if = "ScheduleSpec::is_default")]
     pub schedule: ScheduleSpec,
+    /// The codebook update and dead-code restart (left out of the JSON when
+    /// it is the report's gradient update without restarts).
+    #[serde(default, skip_serializing_if = "CodebookSpec::is_default")]
+    pub codebook: CodebookSpec,
 }
 
 /// The most steps a run may ask for (a typo guard, not a limit of the math).
@@ -122,6 +127,7 @@ impl TrainConfig {
             svd: SvdChoice::PerMethod,
             optimizer: OptimizerSpec::default(),
             schedule: ScheduleSpec::default(),
+            codebook: CodebookSpec::default(),
         }
     }
 
@@ -210,6 +216,7 @@ impl TrainConfig {
             }
         }
         self.optimizer.validate()?;
+        self.codebook.validate()?;
         self.schedule.validate(self.lr_w, self.lr_e)?;
         KMeansConfig {
             k: self.k,
@@ -389,6 +396,10 @@ pub struct CurvePoint {
     pub batch_loss: LossParts,
     /// Metrics on the evaluation set.
     pub eval: Metrics,
+    /// Dead codes restarted since the previous point (only with
+    /// `--dead-code-threshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<usize>,
 }
 
 /// Timing of a run.
@@ -422,6 +433,12 @@ pub struct TrainResult {
     pub max_stiefel_defect: Option<f64>,
     /// Timing of the steps (evaluation excluded).
     pub timing: Timing,
+    /// Dead codes restarted over the run (only with `--dead-code-threshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<usize>,
+    /// What went wrong without stopping the run (e.g. a collapsed codebook).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Final parameters (not serialized; see `--save-params`).
     #[serde(skip)]
     pub params: Option<Params>,
@@ -475,6 +492,11 @@ pub fn train(
         )));
     }
     let mut optimizer = config.build_optimizer();
+    let mut codebook_state = (!config.codebook.is_default())
+        .then(|| CodebookState::new(config.codebook, params.codebook.view(), config.batch));
+    let restarting = config.codebook.dead_code_threshold.is_some();
+    let mut restart_rng = rng_for(config.seed, Stream::Restart);
+    let mut restarts_logged = 0;
     let svd = config.svd.for_method(kind);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let initial = evaluate_params(data.eval.view(), &params);
@@ -496,7 +518,15 @@ pub fn train(
             }
         }
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
-        optimizer.step(&mut params, &grads, svd, true)?;
+        optimizer.step(&mut params, &grads, svd, config.codebook.by_gradient())?;
+        if let Some(state) = codebook_state.as_mut() {
+            state.update(
+                &mut params.codebook,
+                grads.codes.view(),
+                &grads.assignments,
+                &mut restart_rng,
+            );
+        }
         elapsed += started.elapsed().as_secs_f64();
         for (i, w) in params.weights.iter().enumerate() {
             if !w.iter().all(|v| v.is_finite()) {
@@ -515,19 +545,31 @@ pub fn train(
                 step: 0,
                 batch_loss: grads.loss,
                 eval: initial,
+                restarts: restarting.then_some(0),
             });
         }
         if log_now {
+            let total = codebook_state.as_ref().map_or(0, |s| s.restarts());
             curve.push(CurvePoint {
                 step,
                 batch_loss: grads.loss,
                 eval: evaluate_params(data.eval.view(), &params),
+                restarts: restarting.then_some(total - restarts_logged),
             });
+            restarts_logged = total;
         }
         progress(step);
     }
     let final_metrics = evaluate_params(data.eval.view(), &params);
     let final_train = evaluate_params(data.train.view(), &params);
+    let mut warnings = Vec::new();
+    let k = params.codebook.nrows();
+    let used = k - (final_metrics.dead_code_fraction * k as f64).round() as usize;
+    if k > 1 && used <= 1 {
+        warnings.push(format!(
+            "the codebook collapsed: every evaluation point is on one of the {k} codes"
+        ));
+    }
     Ok(TrainResult {
         method: kind,
         config: config.config().clone(),
@@ -544,6 +586,8 @@ pub fn train(
                 0.0
             },
         },
+        restarts: restarting.then(|| codebook_state.as_ref().map_or(0, |s| s.restarts())),
+        warnings,
         params: Some(params),
     })
 }

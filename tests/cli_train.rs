@@ -237,3 +237,110 @@ fn model_axes_refuse_bad_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The update axes: codebook (grad/ema, dead-code restarts) × optimizer
+/// (sgd/adam) × schedule, on any model; restarts counted per logged step; a
+/// collapsed codebook finishes with a warning.
+#[test]
+fn codebook_optimizer_and_schedule_flags() {
+    let out = vqlab()
+        .args(["train", "--json", "--model", "mlp", "--hidden", "8"])
+        .args([
+            "--codebook",
+            "ema",
+            "--optimizer",
+            "adam",
+            "--lr-w",
+            "0.003",
+        ])
+        .args([
+            "--lr-e",
+            "0.003",
+            "--schedule",
+            "cosine",
+            "--lr-final-w",
+            "0.001",
+        ])
+        .args(["--backend", "all", "--dead-code-threshold", "40"])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    let runs = v.as_array().unwrap();
+    let config = &runs[0]["config"];
+    assert_eq!(config["codebook"]["update"], "ema");
+    assert_eq!(config["optimizer"]["kind"], "adam");
+    assert_eq!(config["schedule"]["kind"], "cosine");
+    // A threshold of 40 rows per batch of 128 over 16 codes restarts codes,
+    // and the counts per logged step add up to the run's total.
+    let total = runs[0]["restarts"].as_u64().unwrap();
+    assert!(total > 0);
+    let per_point: u64 = runs[0]["curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["restarts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_point, total);
+    // Both backends follow the same trajectory under Adam + EMA + restarts.
+    let recon = |i: usize| runs[i]["final"]["recon_mse"].as_f64().unwrap();
+    assert!((recon(0) - recon(1)).abs() < 1e-9 * recon(1));
+    assert_eq!(runs[0]["restarts"], runs[1]["restarts"]);
+
+    // The report's settings leave these fields out.
+    let out = vqlab()
+        .args(["train", "--json"])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    for key in ["codebook", "optimizer", "schedule", "model"] {
+        assert!(v["config"].get(key).is_none(), "{key}");
+    }
+    assert!(v.get("restarts").is_none() && v.get("warnings").is_none());
+
+    // A collapsing codebook still finishes, and says so.
+    let out = vqlab()
+        .args(["train", "--json", "--lr-e", "50"])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    assert!(v["warnings"][0].as_str().unwrap().contains("collapsed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("collapsed"));
+}
+
+#[test]
+fn update_flags_refuse_bad_values_by_field() {
+    for (args, needle) in [
+        (vec!["--ema-gamma", "1"], "ema_gamma = 1"),
+        (vec!["--ema-eps", "0"], "ema_eps = 0"),
+        (vec!["--adam-beta1", "-0.1"], "adam_beta1 = -0.1"),
+        (vec!["--adam-beta2", "1.5"], "adam_beta2 = 1.5"),
+        (vec!["--adam-eps", "0"], "adam_eps = 0"),
+        (
+            vec!["--dead-code-threshold", "-1"],
+            "dead_code_threshold = -1",
+        ),
+        (
+            vec!["--schedule", "cosine", "--lr-final-w", "1"],
+            "lr_final_w = 1",
+        ),
+        (
+            vec!["--lr-final-e", "0.1"],
+            "only used by --schedule cosine",
+        ),
+        (vec!["--optimizer", "rmsprop"], "--optimizer"),
+    ] {
+        let out = vqlab()
+            .arg("train")
+            .args(&args)
+            .args(&SMALL[..6])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}

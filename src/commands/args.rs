@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::data_args::DataArgs;
 use crate::data::SyntheticSpec;
+use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::train::{Init, SvdChoice, TrainConfig};
@@ -89,6 +90,21 @@ pub struct HyperOpts {
     /// Final η_E of the cosine schedule (0 ≤ final ≤ --lr-e).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub lr_final_e: f64,
+    /// Codebook update: grad (the optimizer along ∂L/∂E, the report's) or ema
+    /// (exponential moving averages of the assigned codes; E then gets no
+    /// gradient step).
+    #[arg(long, value_enum, default_value_t = CodebookUpdate::Grad)]
+    pub codebook: CodebookUpdate,
+    /// γ of the EMA codebook and of the dead-code usage average, in [0, 1).
+    #[arg(long, default_value_t = 0.99, allow_negative_numbers = true)]
+    pub ema_gamma: f64,
+    /// ε of the EMA codebook's Laplace smoothing, > 0.
+    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
+    pub ema_eps: f64,
+    /// Restart a code whose usage average (rows per batch) falls below this,
+    /// at the code of a random batch row [default: off].
+    #[arg(long, allow_negative_numbers = true)]
+    pub dead_code_threshold: Option<f64>,
 }
 
 impl HyperOpts {
@@ -147,6 +163,12 @@ impl HyperOpts {
                 kind: self.schedule,
                 lr_final_w: self.lr_final_w,
                 lr_final_e: self.lr_final_e,
+            },
+            codebook: CodebookSpec {
+                update: self.codebook,
+                gamma: self.ema_gamma,
+                eps: self.ema_eps,
+                dead_code_threshold: self.dead_code_threshold,
             },
         })
     }

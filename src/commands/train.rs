@@ -148,6 +148,9 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 bar.set_position(s as u64)
             })?;
         bar.finish_and_clear();
+        for warning in &result.warnings {
+            eprintln!("warning: {}: {warning}", spec.name());
+        }
         if let (Some(dir), Some(params)) = (&cmd.save_params, &result.params) {
             let dir = if methods.len() > 1 {
                 dir.join(spec.name().replace('/', "-"))

@@ -259,6 +259,7 @@ impl Workspace {
         times_derivative(act, &mut ws.delta1, &ws.h1, &ws.p1);
         general_mat_mul(1.0, &ws.delta1.t(), &batch, 0.0, &mut g[A1]);
         column_sums(ws.delta1.view(), 1.0, &mut g[BIAS_A1]);
+        out.codes.assign(&ws.z);
         codebook_gradient(
             params.codebook.view(),
             ws.z.view(),

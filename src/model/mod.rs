@@ -24,6 +24,7 @@
 //! with z = enc(x), q = e_a, a = argmin_k ‖z − e_k‖² (ties to the lowest k),
 //! and q̃ equal to q in the forward pass; the [`Estimator`] decides what flows
 //! from q̃ back to z. See `docs/MODEL.md` for the whole model in one place.
+pub mod codebook;
 pub mod estimator;
 pub mod mlp;
 pub mod optim;
@@ -345,6 +346,9 @@ pub struct Gradients {
     pub grad_e: Array2<f64>,
     /// The code of every batch row.
     pub assignments: Vec<usize>,
+    /// The codes z = enc(x) of the batch rows (B × m), for the codebook
+    /// updates that average them (EMA, dead-code restart).
+    pub codes: Array2<f64>,
 }
 
 impl Gradients {
@@ -355,6 +359,7 @@ impl Gradients {
             grad_weights: Vec::new(),
             grad_e: Array2::zeros((0, 0)),
             assignments: Vec::new(),
+            codes: Array2::zeros((0, 0)),
         }
     }
 
@@ -372,6 +377,7 @@ impl Gradients {
             fit_buffer(g, w.dim());
         }
         fit_buffer(&mut self.grad_e, params.codebook.dim());
+        fit_buffer(&mut self.codes, (b, params.code_dim()));
         self.assignments.resize(b, 0);
     }
 }

@@ -310,6 +310,7 @@ impl TiedManual {
         }
         general_mat_mul(2.0 * scale, w, &ws.qtq, 1.0, &mut out.grad_weights[0]);
 
+        out.codes.assign(&ws.z);
         // ∂L/∂e_k = (2α/B) Σ_{a_b = k} (e_k − z_b) = (2α/B)(n_k e_k − Σ z_b).
         for ((mut g, e), &n) in out
             .grad_e
@@ -411,6 +412,7 @@ fn fused_rows<const M: usize>(
     let k = ws.code_norms.len();
     let s = inp.scale;
     let grad_w = out.grad_weights[0].as_slice_mut().expect("standard layout");
+    let codes = out.codes.as_slice_mut().expect("standard layout");
     grad_w.fill(0.0);
     ws.counts.iter_mut().for_each(|c| *c = 0);
     ws.zsum.fill(0.0);
@@ -466,6 +468,7 @@ fn fused_rows<const M: usize>(
             for i in 0..M {
                 z[i] = (z_parts[0][i] + z_parts[1][i]) + (z_parts[2][i] + z_parts[3][i]);
             }
+            codes[(base + u) * M..(base + u + 1) * M].copy_from_slice(&z);
             // The code.
             let a = nearest_row::<M>(&z, et, &ws.code_norms, &mut ws.scores, k);
             out.assignments[base + u] = a;

@@ -189,6 +189,7 @@ impl GradientMethod for AutogradMethod {
                 .collect::<Result<_>>()?,
             grad_e: to_array2(&e.grad())?,
             assignments: to_indices(&assignments)?,
+            codes: to_array2(&z.detach())?,
         };
         Ok(())
     }

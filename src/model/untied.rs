@@ -138,6 +138,7 @@ impl Workspace {
             .for_each(|g, &z, &q| *g += 2.0 * beta * scale * (z - q));
         // ∂L/∂W = Xᵀ G_z.
         general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_weights[0]);
+        out.codes.assign(&ws.z);
         codebook_gradient(
             codebook.view(),
             ws.z.view(),

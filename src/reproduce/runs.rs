@@ -332,6 +332,7 @@ fn base_config(
         svd: SvdChoice::PerMethod,
         optimizer: Default::default(),
         schedule: Default::default(),
+        codebook: Default::default(),
     }
 }
 
