@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::linalg::{gaussian_matrix, random_stiefel};
 use vqlab::model::update::UpdateWorkspace;
-use vqlab::model::{Gradients, MethodKind, Params};
+use vqlab::model::{Draws, Gradients, MethodKind, Params};
 use vqlab::quantize::NearestCode;
 use vqlab::rng::{rng_for, Stream};
 use vqlab::train::{BatchSampler, TrainConfig};
@@ -40,7 +40,7 @@ fn step(c: &mut Criterion) {
             b.iter(|| {
                 let rows = sampler.next_indices();
                 method
-                    .gradients_rows(&params, data.train.view(), rows, &mut grads)
+                    .gradients_rows(&params, data.train.view(), rows, &Draws::none(), &mut grads)
                     .unwrap();
                 optimizer
                     .step_with(&mut params, &grads, svd, &mut update)

@@ -23,7 +23,7 @@ use crate::data::{Dataset, SyntheticSpec};
 use crate::error::{invalid, Result};
 use crate::linalg::{gaussian_matrix, random_stiefel};
 use crate::model::update::UpdateWorkspace;
-use crate::model::{Gradients, MethodKind, Params};
+use crate::model::{Draws, Gradients, MethodKind, Params};
 use crate::rng::{rng_for, Stream};
 use crate::train::{BatchSampler, SvdChoice, TrainConfig};
 
@@ -180,7 +180,7 @@ pub fn run_worker(
     let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());
     let mut step = |params: &mut Params| -> Result<()> {
         let rows = sampler.next_indices();
-        m.gradients_rows(params, data.train.view(), rows, &mut grads)?;
+        m.gradients_rows(params, data.train.view(), rows, &Draws::none(), &mut grads)?;
         optimizer.step_with(params, &grads, svd, &mut update)
     };
     for _ in 0..warmup {

@@ -33,8 +33,8 @@ use crate::linalg::{gaussian_matrix, random_stiefel};
 use crate::metrics::{evaluate_params, Metrics};
 use crate::model::update::SvdSource;
 use crate::model::{
-    Activation, Backend, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec, ModelKind,
-    ModelSpec, Params,
+    Activation, Backend, Draws, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec,
+    ModelKind, ModelSpec, Params,
 };
 use crate::quantize::nearest_codes;
 use crate::rng::{rng_for, Stream};
@@ -192,6 +192,18 @@ pub struct GradcheckOptions {
     /// Steps of the long Stiefel-invariant run (0: skip; always skipped for
     /// models without a Stiefel parameter).
     pub long_run_steps: usize,
+    /// The estimators to check (STE is always checked too: it drives the
+    /// lockstep trajectory and is the reference of the estimator
+    /// comparison).
+    pub estimators: Vec<Estimator>,
+}
+
+/// STE first, then the other chosen estimators in `Estimator::ALL`'s order.
+fn estimators_checked(chosen: &[Estimator]) -> Vec<Estimator> {
+    Estimator::ALL
+        .into_iter()
+        .filter(|&e| e == Estimator::Ste || chosen.contains(&e))
+        .collect()
 }
 
 /// The long run that checks the Stiefel invariant.
@@ -303,15 +315,16 @@ pub fn dump_state(
     Ok(())
 }
 
-/// Every estimator's method on `backend` for `model`.
+/// The methods of `estimators` on `backend` for `model`.
 fn methods_of(
     model: ModelSpec,
+    estimators: &[Estimator],
     backend: Backend,
     weights: LossWeights,
 ) -> Vec<Box<dyn GradientMethod>> {
-    Estimator::ALL
-        .into_iter()
-        .map(|e| MethodSpec::new(model, e, backend).build(weights))
+    estimators
+        .iter()
+        .map(|&e| MethodSpec::new(model, e, backend).build(weights))
         .collect()
 }
 
@@ -323,31 +336,44 @@ type LockstepParts = (Vec<PairSummary>, Vec<EstimatorGap>, Option<f64>);
 fn lockstep(
     data: &Dataset,
     config: &TrainConfig,
+    chosen: &[Estimator],
     dump: Option<&Path>,
     mut progress: impl FnMut(),
 ) -> Result<LockstepParts> {
     let weights = config.weights();
-    let mut autograd = methods_of(config.model, Backend::Autograd, weights);
-    let mut manual = methods_of(config.model, Backend::Manual, weights);
+    let estimators = estimators_checked(chosen);
+    let mut autograd = methods_of(config.model, &estimators, Backend::Autograd, weights);
+    let mut manual = methods_of(config.model, &estimators, Backend::Manual, weights);
     let mut params = initial_params(data.train.view(), config)?;
     let names = param_names(&params);
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let mut optimizer = config.build_optimizer();
-    let mut pair_steps: Vec<Vec<LockstepStep>> = vec![Vec::new(); Estimator::ALL.len()];
-    let mut pair_by_param: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
+    let n = estimators.len();
+    let mut pair_steps: Vec<Vec<LockstepStep>> = vec![Vec::new(); n];
+    let mut pair_by_param: Vec<Vec<f64>> = vec![Vec::new(); n];
     // Per estimator other than STE: (per-step max over network params, per-param max).
-    let mut gap_steps: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
-    let mut gap_by_param: Vec<Vec<f64>> = vec![Vec::new(); Estimator::ALL.len()];
+    let mut gap_steps: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut gap_by_param: Vec<Vec<f64>> = vec![Vec::new(); n];
     let mut max_defect = max_stiefel_defect(&params);
+    let mut draw_rng = rng_for(config.seed, Stream::Estimator);
+    let mut draws: Vec<Draws> = vec![Draws::none(); n];
     for step in 1..=config.steps {
         let batch = sampler.next_batch(data.train.view());
+        // Each estimator's draws of this step, the same for both backends.
+        let shape = (batch.nrows(), params.code_dim(), params.codebook.nrows());
+        let tau = config.gumbel.tau_at(step - 1);
+        for (d, &e) in draws.iter_mut().zip(&estimators) {
+            d.draw(e, shape, tau, &mut draw_rng);
+        }
         let reference: Vec<Gradients> = autograd
             .iter_mut()
-            .map(|m| m.gradients(&params, batch.view()))
+            .zip(&draws)
+            .map(|(m, d)| m.gradients(&params, batch.view(), d))
             .collect::<Result<_>>()?;
         let candidate: Vec<Gradients> = manual
             .iter_mut()
-            .map(|m| m.gradients(&params, batch.view()))
+            .zip(&draws)
+            .map(|(m, d)| m.gradients(&params, batch.view(), d))
             .collect::<Result<_>>()?;
         if step == 1 {
             if let Some(dir) = dump {
@@ -385,8 +411,9 @@ fn lockstep(
         }
         progress();
     }
-    let pairs = Estimator::ALL
-        .into_iter()
+    let pairs = estimators
+        .iter()
+        .copied()
         .enumerate()
         .map(|(i, estimator)| {
             let steps = std::mem::take(&mut pair_steps[i]);
@@ -406,8 +433,9 @@ fn lockstep(
             }
         })
         .collect();
-    let gaps = Estimator::ALL
-        .into_iter()
+    let gaps = estimators
+        .iter()
+        .copied()
         .enumerate()
         .skip(1)
         .map(|(i, estimator)| {
@@ -446,8 +474,8 @@ pub fn free_running(
     let mut param_gap = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {
         let batch = sampler.next_batch(data.train.view());
-        let g_ref = reference.gradients(&p_ref, batch.view())?;
-        let g_cand = candidate.gradients(&p_cand, batch.view())?;
+        let g_ref = reference.gradients(&p_ref, batch.view(), &Draws::none())?;
+        let g_cand = candidate.gradients(&p_cand, batch.view(), &Draws::none())?;
         if first_flip.is_none() && g_ref.assignments != g_cand.assignments {
             first_flip = Some(step);
         }
@@ -485,18 +513,25 @@ pub fn free_running(
 }
 
 /// The estimator's surrogate around an anchor state: with the anchor's
-/// assignments a_b, codes q⁰_b = e⁰_{a_b}, codes z⁰_b = enc⁰(x_b) and the
-/// estimator's constant per-row Jacobian T_b (I for STE, u uᵀ for the
-/// residual projection, λR for the rotation trick),
+/// assignments a_b, codes q⁰_b = e⁰_{a_b}, codes z⁰_b = enc⁰(x_b), and the
+/// step's draws,
 ///
-/// q̃_b(θ) = q⁰_b + T_b (enc_θ(x_b) − z⁰_b),
-/// L_s(θ, E) = (1/B) Σ ‖x_b − dec_θ(q̃_b)‖² + (α/B) Σ ‖z⁰_b − e_{a_b}‖² + (β/B) Σ ‖enc_θ(x_b) − q⁰_b‖².
+/// L_s(θ, E) = (1/B) Σ ‖x_b − dec_θ(q̃_b)‖² + (α/B) Σ ‖z⁰_b − e_{a_b}‖² + (β/B) Σ ‖enc_θ(x_b) − q⁰_b‖²,
+///
+/// where q̃_b(θ, E) is, with z_b = enc_θ(x_b):
+///
+/// * STE, residual projection, rotation trick: q⁰_b + T_b (z_b − z⁰_b), with
+///   the estimator's constant per-row Jacobian T_b (I, u uᵀ, λR);
+/// * NSVQ: z_b + ‖z_b − e_{a_b}‖ v̂_b (the formula itself);
+/// * Gumbel soft: Σ_k y_k(z_b, E) e_k (the formula itself);
+/// * Gumbel hard: Σ_k (1{k = j_b} + y_k(z_b, E) − y⁰_k) e_k with j_b the
+///   anchor's argmax and y⁰ its soft weights.
 ///
 /// At the anchor, L_s equals the loss, and its exact gradient is what the
 /// estimator defines; central differences of L_s therefore check every path
 /// of a method's gradient. Written independently of the methods' code: it
 /// uses only the models' forward passes ([`Params::encode`],
-/// [`Params::decode`]).
+/// [`Params::decode`]) and the formulas above.
 pub fn surrogate_loss(
     params: &Params,
     batch: ArrayView2<f64>,
@@ -505,11 +540,7 @@ pub fn surrogate_loss(
 ) -> f64 {
     let b = batch.nrows() as f64;
     let z = params.encode(batch);
-    let mut q_tilde = anchor.q.clone();
-    for (i, mut row) in q_tilde.outer_iter_mut().enumerate() {
-        let dz = &z.row(i) - &anchor.z.row(i);
-        row += &anchor.jacobians[i].dot(&dz);
-    }
+    let q_tilde = anchor.q_tilde(params, z.view());
     let x_hat = params.decode(q_tilde.view());
     let mut total = (&batch - &x_hat).iter().map(|v| v * v).sum::<f64>() / b;
     for i in 0..batch.nrows() {
@@ -521,22 +552,87 @@ pub fn surrogate_loss(
     total
 }
 
+/// softmax((−‖z − e_k‖² + G_k)/τ) over the codes, written out plainly.
+fn gumbel_soft(
+    z: ndarray::ArrayView1<f64>,
+    codebook: ArrayView2<f64>,
+    gumbel: ndarray::ArrayView1<f64>,
+    tau: f64,
+) -> ndarray::Array1<f64> {
+    let logits: ndarray::Array1<f64> = codebook
+        .outer_iter()
+        .zip(gumbel.iter())
+        .map(|(e, g)| (-(&z - &e).mapv(|v| v * v).sum() + g) / tau)
+        .collect();
+    let top = logits.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let exp = logits.mapv(|v| (v - top).exp());
+    let total = exp.sum();
+    exp / total
+}
+
 /// The constants of [`surrogate_loss`] at an anchor state.
 #[derive(Debug, Clone)]
 pub struct Anchor {
+    /// The estimator.
+    pub estimator: Estimator,
     /// z⁰ = enc⁰(X), B × m.
     pub z: Array2<f64>,
     /// q⁰, B × m.
     pub q: Array2<f64>,
     /// a_b.
     pub assignments: Vec<usize>,
-    /// T_b, m × m per row.
+    /// T_b, m × m per row (STE, residual projection, rotation trick).
     pub jacobians: Vec<Array2<f64>>,
+    /// The step's draws (NSVQ, Gumbel).
+    pub draws: Draws,
+    /// y⁰ rows (Gumbel), B × K.
+    pub soft: Array2<f64>,
+    /// j_b = argmax y⁰ (Gumbel hard).
+    pub hard: Vec<usize>,
 }
 
 impl Anchor {
-    /// The anchor of `estimator` at `params` on `batch`.
-    pub fn new(estimator: Estimator, params: &Params, batch: ArrayView2<f64>) -> Self {
+    /// q̃ of every row as a function of the parameters (through `params`'
+    /// codebook) and the codes `z`, by the formulas of [`surrogate_loss`].
+    pub fn q_tilde(&self, params: &Params, z: ArrayView2<f64>) -> Array2<f64> {
+        let mut q_tilde = self.q.clone();
+        for (i, mut row) in q_tilde.outer_iter_mut().enumerate() {
+            let z_row = z.row(i);
+            match self.estimator {
+                Estimator::Ste | Estimator::ResidualProjection | Estimator::RotationTrick => {
+                    let dz = &z_row - &self.z.row(i);
+                    row += &self.jacobians[i].dot(&dz);
+                }
+                Estimator::Nsvq => {
+                    let d = &z_row - &params.codebook.row(self.assignments[i]);
+                    let r = d.dot(&d).max(crate::model::estimator::NSVQ_MIN_SQ).sqrt();
+                    row.assign(&(&z_row + &(&self.draws.noise.row(i) * r)));
+                }
+                Estimator::Gumbel | Estimator::GumbelHard => {
+                    let mut w = gumbel_soft(
+                        z_row,
+                        params.codebook.view(),
+                        self.draws.noise.row(i),
+                        self.draws.tau,
+                    );
+                    if self.estimator == Estimator::GumbelHard {
+                        w -= &self.soft.row(i);
+                        w[self.hard[i]] += 1.0;
+                    }
+                    row.assign(&w.dot(&params.codebook));
+                }
+            }
+        }
+        q_tilde
+    }
+
+    /// The anchor of `estimator` at `params` on `batch` with `draws`.
+    pub fn new(
+        estimator: Estimator,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        draws: &Draws,
+    ) -> Self {
         let z = params.encode(batch);
         let assignments = nearest_codes(z.view(), params.codebook.view());
         let q = params.codebook.select(Axis(0), &assignments);
@@ -545,7 +641,6 @@ impl Anchor {
             .outer_iter()
             .zip(q.outer_iter())
             .map(|(zr, qr)| match estimator {
-                Estimator::Ste => Array2::eye(m),
                 Estimator::ResidualProjection => {
                     let d = &qr - &zr;
                     let n = d.dot(&d).sqrt();
@@ -565,13 +660,35 @@ impl Anchor {
                     let rot = Array2::<f64>::eye(m) - r.dot(&r.t()) * 2.0 + qh.dot(&zh.t()) * 2.0;
                     rot * (qn / zn)
                 }
+                _ => Array2::eye(m),
             })
             .collect();
+        let gumbel = matches!(estimator, Estimator::Gumbel | Estimator::GumbelHard);
+        let k = params.codebook.nrows();
+        let mut soft = Array2::zeros((if gumbel { z.nrows() } else { 0 }, k));
+        let mut hard = Vec::new();
+        if gumbel {
+            for (i, mut row) in soft.outer_iter_mut().enumerate() {
+                let y = gumbel_soft(
+                    z.row(i),
+                    params.codebook.view(),
+                    draws.noise.row(i),
+                    draws.tau,
+                );
+                let top = (0..k).fold(0, |best, c| if y[c] > y[best] { c } else { best });
+                hard.push(top);
+                row.assign(&y);
+            }
+        }
         Anchor {
+            estimator,
             z,
             q,
             assignments,
             jacobians,
+            draws: draws.clone(),
+            soft,
+            hard,
         }
     }
 }
@@ -601,7 +718,8 @@ pub fn fd_coordinates<R: Rng + ?Sized>(
 }
 
 /// Central differences of [`surrogate_loss`] at `coordinates` (one list per
-/// parameter, E last; see [`fd_coordinates`]); entries not listed stay 0.
+/// parameter, E last; see [`fd_coordinates`]), at steps h and h/2 combined
+/// by Richardson extrapolation; entries not listed stay 0.
 pub fn finite_differences_at(
     params: &Params,
     batch: ArrayView2<f64>,
@@ -633,12 +751,19 @@ pub fn finite_differences_at(
             } else {
                 params.codebook[idx]
             };
-            value(&mut probe, orig + h);
-            let up = surrogate_loss(&probe, batch, anchor, weights);
-            value(&mut probe, orig - h);
-            let down = surrogate_loss(&probe, batch, anchor, weights);
-            value(&mut probe, orig);
-            out[slot][idx] = (up - down) / (2.0 * h);
+            // Central differences at h and h/2, combined by Richardson
+            // extrapolation: (4 D(h/2) − D(h))/3 has an O(h⁴) truncation
+            // error (the NSVQ and Gumbel surrogates are not polynomials).
+            let mut central = |step: f64| {
+                value(&mut probe, orig + step);
+                let up = surrogate_loss(&probe, batch, anchor, weights);
+                value(&mut probe, orig - step);
+                let down = surrogate_loss(&probe, batch, anchor, weights);
+                value(&mut probe, orig);
+                (up - down) / (2.0 * step)
+            };
+            let (coarse, fine) = (central(h), central(h / 2.0));
+            out[slot][idx] = (4.0 * fine - coarse) / 3.0;
         }
     }
     let e = out.pop().expect("E is last");
@@ -685,16 +810,20 @@ pub fn fd_rel_errs(
         .collect()
 }
 
-/// The smallest |pre-activation| of the mlp's hidden units for one row (the
-/// distance to ReLU's kink), encoder and decoder; infinity for other models
-/// and for tanh.
-fn kink_margins(params: &Params, batch: ArrayView2<f64>, q: ArrayView2<f64>) -> Vec<f64> {
+/// The smallest |pre-activation| of the mlp's hidden units for each row
+/// (the distance to ReLU's kink), encoder and decoder (fed `decoder_input`);
+/// infinity for other models and for tanh.
+fn kink_margins(
+    params: &Params,
+    batch: ArrayView2<f64>,
+    decoder_input: ArrayView2<f64>,
+) -> Vec<f64> {
     if params.model.kind != ModelKind::Mlp || params.model.activation != Activation::Relu {
         return vec![f64::INFINITY; batch.nrows()];
     }
     let w = &params.weights;
     let h1 = batch.dot(&w[0].t()) + w[1].row(0);
-    let h2 = q.dot(&w[4].t()) + w[5].row(0);
+    let h2 = decoder_input.dot(&w[4].t()) + w[5].row(0);
     h1.outer_iter()
         .zip(h2.outer_iter())
         .map(|(a, b)| {
@@ -705,23 +834,26 @@ fn kink_margins(params: &Params, batch: ArrayView2<f64>, q: ArrayView2<f64>) -> 
         .collect()
 }
 
-/// Rows of `batch` whose Voronoi margin at `params` is at least `min_margin`
-/// (and, for the ReLU mlp, whose hidden pre-activations are at least 1e-2
-/// from the kink), and the smallest Voronoi margin kept.
-pub fn rows_away_from_boundaries(
+/// The rows of `batch` fit for a finite-difference check of `estimator` at
+/// `params` with the step's `draws`: those whose Voronoi margin (second
+/// nearest minus nearest squared distance) is at least `min_margin` and, for
+/// the ReLU mlp, whose hidden pre-activations (the decoder fed the
+/// estimator's q̃) are at least 1e-2 from the kink. Returns the kept rows,
+/// their draws, and the smallest Voronoi margin kept.
+pub fn rows_for_finite_differences(
     params: &Params,
     batch: ArrayView2<f64>,
     min_margin: f64,
-) -> (Array2<f64>, f64) {
+    estimator: Estimator,
+    draws: &Draws,
+) -> (Array2<f64>, Draws, f64) {
     const MIN_KINK: f64 = 1e-2;
-    let z = params.encode(batch);
-    let q = params
-        .codebook
-        .select(Axis(0), &nearest_codes(z.view(), params.codebook.view()));
-    let kinks = kink_margins(params, batch, q.view());
+    let anchor = Anchor::new(estimator, params, batch, draws);
+    let q_tilde = anchor.q_tilde(params, anchor.z.view());
+    let kinks = kink_margins(params, batch, q_tilde.view());
     let mut keep = Vec::new();
     let mut smallest = f64::INFINITY;
-    for (i, zr) in z.outer_iter().enumerate() {
+    for (i, zr) in anchor.z.outer_iter().enumerate() {
         let mut d: Vec<f64> = params
             .codebook
             .outer_iter()
@@ -738,7 +870,15 @@ pub fn rows_away_from_boundaries(
             smallest = smallest.min(margin);
         }
     }
-    (batch.select(Axis(0), &keep), smallest)
+    let kept_draws = Draws {
+        noise: if draws.noise.nrows() == batch.nrows() {
+            draws.noise.select(Axis(0), &keep)
+        } else {
+            draws.noise.clone()
+        },
+        tau: draws.tau,
+    };
+    (batch.select(Axis(0), &keep), kept_draws, smallest)
 }
 
 /// A random state of `model` for the finite-difference check: linear models
@@ -781,6 +921,7 @@ pub fn random_state<R: Rng + ?Sized>(
 pub fn finite_differences(
     data: &Dataset,
     config: &TrainConfig,
+    chosen: &[Estimator],
     states: usize,
 ) -> Result<FiniteDiffReport> {
     const H: f64 = 1e-4;
@@ -790,8 +931,10 @@ pub fn finite_differences(
     let mut rng = rng_for(config.seed, Stream::Harness);
     let batch_size = config.batch.min(128).min(data.train.nrows());
     let mut sampler = BatchSampler::new(config.seed ^ 0x5eed, data.train.nrows(), batch_size);
-    let specs: Vec<MethodSpec> = Estimator::ALL
-        .into_iter()
+    let estimators = estimators_checked(chosen);
+    let specs: Vec<MethodSpec> = estimators
+        .iter()
+        .copied()
         .flat_map(|e| Backend::ALL.map(|b| MethodSpec::new(config.model, e, b)))
         .collect();
     let mut worst: Vec<Vec<f64>> = vec![Vec::new(); specs.len()];
@@ -801,17 +944,28 @@ pub fn finite_differences(
         let full = sampler.next_batch(data.train.view());
         let params = random_state(config.model, full.view(), config.m, config.k, &mut rng)?;
         names = param_names(&params);
-        let (batch, margin) = rows_away_from_boundaries(&params, full.view(), MIN_MARGIN);
-        min_margin = min_margin.min(margin);
         let coords = fd_coordinates(&params, Some(COORDS), &mut rng);
-        for estimator in Estimator::ALL {
-            let anchor = Anchor::new(estimator, &params, batch.view());
+        let shape = (full.nrows(), params.code_dim(), params.codebook.nrows());
+        for &estimator in &estimators {
+            let mut all_draws = Draws::none();
+            all_draws.draw(estimator, shape, config.gumbel.tau, &mut rng);
+            let (batch, draws, margin) = rows_for_finite_differences(
+                &params,
+                full.view(),
+                MIN_MARGIN,
+                estimator,
+                &all_draws,
+            );
+            min_margin = min_margin.min(margin);
+            let anchor = Anchor::new(estimator, &params, batch.view(), &draws);
             let fd = finite_differences_at(&params, batch.view(), &anchor, weights, H, &coords);
             for (slot, spec) in specs.iter().enumerate() {
                 if spec.estimator != estimator {
                     continue;
                 }
-                let g = spec.build(weights).gradients(&params, batch.view())?;
+                let g = spec
+                    .build(weights)
+                    .gradients(&params, batch.view(), &draws)?;
                 elementwise_max(&mut worst[slot], &fd_rel_errs(&g, &fd, &coords));
             }
         }
@@ -855,7 +1009,7 @@ pub fn long_run(
     let mut defect = 0.0;
     for _ in 0..steps {
         let batch = sampler.next_batch(data.train.view());
-        let g = method.gradients(&params, batch.view())?;
+        let g = method.gradients(&params, batch.view(), &Draws::none())?;
         optimizer.step(&mut params, &g, svd, true)?;
         defect = max_stiefel_defect(&params).unwrap_or(0.0);
         max_defect = max_defect.max(defect);
@@ -883,9 +1037,11 @@ pub fn run(
         .clone()
         .check(data.train.nrows(), data.dim())?;
     let config: &TrainConfig = &checked;
-    let (lockstep, estimators, max_defect) = lockstep(data, config, dump, || progress("lockstep"))?;
+    let chosen = &options.estimators;
+    let (lockstep, estimators, max_defect) =
+        lockstep(data, config, chosen, dump, || progress("lockstep"))?;
     let free_running = free_running(data, config, || progress("free-running"))?;
-    let finite_differences = finite_differences(data, config, options.fd_states)?;
+    let finite_differences = finite_differences(data, config, chosen, options.fd_states)?;
     progress("finite differences");
     let long_run = if options.long_run_steps > 0 && options.has_stiefel() {
         long_run(

@@ -11,11 +11,12 @@ use crate::error::{invalid, Result, VqError};
 use crate::linalg::{random_stiefel, stiefel_defect};
 use crate::metrics::{evaluate_params, Metrics};
 use crate::model::codebook::{CodebookSpec, CodebookState};
+use crate::model::estimator::GumbelSpec;
 use crate::model::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
 use crate::model::update::{RiemannianSgd, SvdSource};
 use crate::model::{
-    Backend, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec, ModelKind,
-    ModelSpec, Params,
+    Backend, Draws, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec,
+    ModelKind, ModelSpec, Params,
 };
 use crate::rng::{rng_for, Stream, VqRng};
 
@@ -99,6 +100,10 @@ pub struct TrainConfig {
     /// it is the report's gradient update without restarts).
     #[serde(default, skip_serializing_if = "CodebookSpec::is_default")]
     pub codebook: CodebookSpec,
+    /// The Gumbel estimators' temperature schedule (left out of the JSON at
+    /// its defaults).
+    #[serde(default, skip_serializing_if = "GumbelSpec::is_default")]
+    pub gumbel: GumbelSpec,
 }
 
 /// The most steps a run may ask for (a typo guard, not a limit of the math).
@@ -128,6 +133,7 @@ impl TrainConfig {
             optimizer: OptimizerSpec::default(),
             schedule: ScheduleSpec::default(),
             codebook: CodebookSpec::default(),
+            gumbel: GumbelSpec::default(),
         }
     }
 
@@ -217,6 +223,7 @@ impl TrainConfig {
         }
         self.optimizer.validate()?;
         self.codebook.validate()?;
+        self.gumbel.validate()?;
         self.schedule.validate(self.lr_w, self.lr_e)?;
         KMeansConfig {
             k: self.k,
@@ -498,6 +505,8 @@ pub fn train(
     let mut restart_rng = rng_for(config.seed, Stream::Restart);
     let mut restarts_logged = 0;
     let svd = config.svd.for_method(kind);
+    let mut draw_rng = rng_for(config.seed, Stream::Estimator);
+    let mut draws = Draws::none();
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let initial = evaluate_params(data.eval.view(), &params);
     let mut curve = Vec::new();
@@ -509,7 +518,14 @@ pub fn train(
         // batch rows in place, the autograd ones gather them), the update.
         let started = Instant::now();
         let rows = sampler.next_indices();
-        method.gradients_rows(&params, data.train.view(), rows, &mut grads)?;
+        let shape = (rows.len(), params.code_dim(), params.codebook.nrows());
+        draws.draw(
+            kind.estimator,
+            shape,
+            config.gumbel.tau_at(step - 1),
+            &mut draw_rng,
+        );
+        method.gradients_rows(&params, data.train.view(), rows, &draws, &mut grads)?;
         check_finite(kind, step, "loss", [grads.loss.total])?;
         for (i, g) in grads.grad_weights.iter().enumerate() {
             if !g.iter().all(|v| v.is_finite()) {

@@ -29,6 +29,9 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         manual(ModelKind::Untied, Estimator::ResidualProjection),
         manual(ModelKind::Mlp, Estimator::Ste),
         manual(ModelKind::Mlp, Estimator::RotationTrick),
+        manual(ModelKind::Tied, Estimator::Nsvq),
+        manual(ModelKind::Untied, Estimator::GumbelHard),
+        manual(ModelKind::Mlp, Estimator::Gumbel),
     ] {
         let config = TrainConfig {
             model: kind.model,
@@ -49,15 +52,18 @@ fn manual_steps_allocate_nothing_after_warm_up() {
             UpdateWorkspace::default(),
         );
         let optimizer = config.optimizer();
+        let mut draws = vqlab::model::Draws::none();
+        let mut rng = vqlab::rng::rng_for(0, vqlab::rng::Stream::Estimator);
         let mut step = |params: &mut vqlab::model::Params| {
             // Both entry points: rows read in place, and a gathered batch.
             let rows = sampler.next_indices();
+            draws.draw(kind.estimator, (rows.len(), 4, 32), 0.5, &mut rng);
             method
-                .gradients_rows(params, data.train.view(), rows, &mut grads)
+                .gradients_rows(params, data.train.view(), rows, &draws, &mut grads)
                 .unwrap();
             sampler.next_batch_into(data.train.view(), &mut batch);
             method
-                .gradients_into(params, batch.view(), &mut grads)
+                .gradients_into(params, batch.view(), &draws, &mut grads)
                 .unwrap();
             optimizer
                 .step_with(params, &grads, SvdSource::Lapack, &mut update)

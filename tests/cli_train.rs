@@ -114,7 +114,7 @@ fn gradcheck_json_summary() {
         assert!(v[key].as_f64().unwrap() < 1e-12, "{key} = {}", v[key]);
     }
     assert_eq!(v["model"], "tied");
-    assert_eq!(v["lockstep"].as_array().unwrap().len(), 3);
+    assert_eq!(v["lockstep"].as_array().unwrap().len(), 6);
     assert_eq!(v["lockstep"][0]["steps"].as_array().unwrap().len(), 30);
     assert!(
         v["lockstep"][0]["max_rel_err_by_param"]["W"]
@@ -179,7 +179,7 @@ fn train_every_model_estimator_backend() {
             .unwrap();
         let v = json_stdout(&out);
         let runs = v.as_array().unwrap();
-        assert_eq!(runs.len(), 6);
+        assert_eq!(runs.len(), 12, "6 estimators × 2 backends");
         assert_eq!(runs[0]["method"], format!("{model}/ste/manual"));
         assert_eq!(runs[0]["config"]["model"]["kind"], model);
         assert!(runs[0]["final"]["residual"].is_null());
@@ -208,7 +208,7 @@ fn train_every_model_estimator_backend() {
 fn model_axes_refuse_bad_input() {
     for (args, needle) in [
         (vec!["--model", "cnn"], "--model"),
-        (vec!["--estimator", "gumbel"], "estimator = gumbel"),
+        (vec!["--estimator", "rebar"], "estimator = rebar"),
         (vec!["--backend", "jax"], "backend = jax"),
         (vec!["--model", "mlp", "--hidden", "0"], "hidden = 0"),
         (vec!["--hidden", "8"], "hidden = 8"),
@@ -341,6 +341,89 @@ fn update_flags_refuse_bad_values_by_field() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// The combination runs, and gradcheck checks NSVQ and Gumbel on
+/// every model: manual equals autograd to rounding, finite differences agree.
+#[test]
+fn nsvq_and_gumbel_on_every_model() {
+    let out = vqlab()
+        .args([
+            "train",
+            "--json",
+            "--model",
+            "mlp",
+            "--hidden",
+            "8",
+            "--estimator",
+        ])
+        .args([
+            "gumbel",
+            "--codebook",
+            "ema",
+            "--optimizer",
+            "adam",
+            "--lr-w",
+            "0.003",
+        ])
+        .args([
+            "--gumbel-tau",
+            "2",
+            "--gumbel-tau-rate",
+            "0.05",
+            "--gumbel-tau-min",
+            "0.5",
+        ])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    assert_eq!(v["method"], "mlp/gumbel/manual");
+    assert_eq!(v["config"]["gumbel"]["tau"], 2.0);
+    assert_finite_metrics(&v["final"], "mlp gumbel");
+    for model in ["tied", "untied", "mlp"] {
+        let out = vqlab()
+            .args(["gradcheck", "--json", "--model", model, "--estimator"])
+            .args([
+                "nsvq,gumbel,gumbel-hard",
+                "--fd-states",
+                "1",
+                "--long-run-steps",
+                "0",
+            ])
+            .args(["--k", "8"])
+            .args(SMALL)
+            .output()
+            .unwrap();
+        let v = json_stdout(&out);
+        let names: Vec<&str> = v["lockstep"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["estimator"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ste", "nsvq", "gumbel", "gumbel-hard"], "{model}");
+        assert!(v["max_rel_err_grad"].as_f64().unwrap() < 1e-12, "{model}");
+        assert!(
+            v["max_rel_err_finite_differences"].as_f64().unwrap() < 1e-6,
+            "{model}"
+        );
+    }
+    for (args, needle) in [
+        (vec!["--gumbel-tau", "0"], "gumbel_tau = 0"),
+        (vec!["--gumbel-tau-min", "2"], "gumbel_tau_min = 2"),
+        (vec!["--gumbel-tau-rate", "-1"], "gumbel_tau_rate = -1"),
+    ] {
+        let out = vqlab()
+            .args(["train", "--estimator", "gumbel"])
+            .args(&args)
+            .args(&SMALL[..6])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
         assert!(out.stdout.is_empty());
     }
 }

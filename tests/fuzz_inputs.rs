@@ -96,7 +96,7 @@ proptest! {
         beta in prop_oneof![Just(f64::NEG_INFINITY), Just(-0.5), 0.0f64..5.0],
         n_train in 1usize..2500, dim in 1usize..70,
     ) {
-        let config = TrainConfig { model: vqlab::model::ModelSpec::default(), optimizer: Default::default(), schedule: Default::default(), codebook: Default::default(), k, m, batch, steps, lr_w, lr_e, alpha, beta, init: Init::Pca, kmeans_iters: 20, seed: 0, log_every: 25, svd: SvdChoice::PerMethod };
+        let config = TrainConfig { model: vqlab::model::ModelSpec::default(), optimizer: Default::default(), schedule: Default::default(), codebook: Default::default(), gumbel: Default::default(), k, m, batch, steps, lr_w, lr_e, alpha, beta, init: Init::Pca, kmeans_iters: 20, seed: 0, log_every: 25, svd: SvdChoice::PerMethod };
         let ok = (1..=dim).contains(&m) && (1..=n_train).contains(&k) && (1..=n_train).contains(&batch)
             && lr_w.is_finite() && lr_w > 0.0 && lr_e.is_finite() && lr_e > 0.0
             && alpha.is_finite() && alpha >= 0.0 && beta.is_finite() && beta >= 0.0;

@@ -1,9 +1,11 @@
 //! One test body per property, run against every method through a macro.
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::gradcheck::{
-    finite_difference_gradients, max_rel_err, random_state, rows_away_from_boundaries, Anchor,
+    finite_difference_gradients, max_rel_err, random_state, rows_for_finite_differences, Anchor,
 };
-use vqlab::model::{Backend, Estimator, LossWeights, MethodKind, MethodSpec, ModelKind, ModelSpec};
+use vqlab::model::{
+    Backend, Draws, Estimator, LossWeights, MethodKind, MethodSpec, ModelKind, ModelSpec,
+};
 use vqlab::rng::{rng_for, Stream};
 use vqlab::train::{train, BatchSampler, Init, TrainConfig};
 
@@ -46,27 +48,38 @@ fn gradient_matches_finite_differences(spec: MethodSpec) {
     let mut rng = rng_for(2, Stream::Harness);
     let batch = BatchSampler::new(3, data.train.nrows(), 200).next_batch(data.train.view());
     let params = random_state(spec.model, batch.view(), 3, 6, &mut rng).unwrap();
-    let (batch, margin) = rows_away_from_boundaries(&params, batch.view(), 1e-3);
+    let mut draws = Draws::none();
+    draws.draw(spec.estimator, (batch.nrows(), 3, 6), 0.7, &mut rng);
+    let (batch, draws, margin) =
+        rows_for_finite_differences(&params, batch.view(), 1e-3, spec.estimator, &draws);
     assert!(batch.nrows() > 50 && margin >= 1e-3, "{}", batch.nrows());
-    let anchor = Anchor::new(spec.estimator, &params, batch.view());
+    let anchor = Anchor::new(spec.estimator, &params, batch.view(), &draws);
     let (fd_w, fd_e) = finite_difference_gradients(&params, batch.view(), &anchor, weights, 1e-4);
     let g = spec
         .build(weights)
-        .gradients(&params, batch.view())
+        .gradients(&params, batch.view(), &draws)
         .unwrap();
+    // The surrogates of STE and the projections are polynomials in the
+    // parameters; NSVQ's and Gumbel's are not, so central differences carry
+    // a larger truncation error.
+    let tolerance = if spec.estimator.changes_forward() {
+        1e-6
+    } else {
+        1e-7
+    };
     for (i, (gw, fw)) in g.grad_weights.iter().zip(&fd_w).enumerate() {
         let err = max_rel_err(gw.view(), fw.view());
-        assert!(err < 1e-7, "{spec}: parameter {i} rel err {err:e}");
+        assert!(err < tolerance, "{spec}: parameter {i} rel err {err:e}");
     }
     let ee = max_rel_err(g.grad_e.view(), fd_e.view());
-    assert!(ee < 1e-7, "{spec}: ∂L/∂E rel err {ee:e}");
+    assert!(ee < tolerance, "{spec}: ∂L/∂E rel err {ee:e}");
     // The check can fail: a wrong α would move ∂L/∂E away from the surrogate's.
     let wrong = spec
         .build(LossWeights {
             alpha: 1.1,
             beta: 0.25,
         })
-        .gradients(&params, batch.view())
+        .gradients(&params, batch.view(), &draws)
         .unwrap();
     assert!(max_rel_err(wrong.grad_e.view(), fd_e.view()) > 1e-3);
 }
@@ -103,9 +116,14 @@ fn trains_deterministically_on_the_manifold(kind: MethodSpec) {
     );
     assert_eq!(a.curve.len(), 4, "steps 0, 20, 40, 60");
     assert!(a.final_metrics.recon_mse.is_finite());
-    // From a random start, training must find most of the signal.
+    // From a random start, training must find most of the signal (the
+    // Gumbel relaxation of the mlp, at τ = 1, only has to improve in 60
+    // steps: its soft codes blur the decoder's input).
+    let slow = kind.model.kind == ModelKind::Mlp
+        && matches!(kind.estimator, Estimator::Gumbel | Estimator::GumbelHard);
+    let factor = if slow { 0.95 } else { 0.7 };
     assert!(
-        a.final_metrics.recon_mse < 0.7 * a.initial.recon_mse,
+        a.final_metrics.recon_mse < factor * a.initial.recon_mse,
         "{kind}: {} → {}",
         a.initial.recon_mse,
         a.final_metrics.recon_mse
@@ -153,17 +171,35 @@ for_every_method! {
     mlp_projection_autograd => spec(ModelKind::Mlp, Estimator::ResidualProjection, Backend::Autograd),
     mlp_trick_manual => spec(ModelKind::Mlp, Estimator::RotationTrick, Backend::Manual),
     mlp_trick_autograd => spec(ModelKind::Mlp, Estimator::RotationTrick, Backend::Autograd),
+    tied_nsvq_manual => spec(ModelKind::Tied, Estimator::Nsvq, Backend::Manual),
+    tied_nsvq_autograd => spec(ModelKind::Tied, Estimator::Nsvq, Backend::Autograd),
+    tied_gumbel_manual => spec(ModelKind::Tied, Estimator::Gumbel, Backend::Manual),
+    tied_gumbel_autograd => spec(ModelKind::Tied, Estimator::Gumbel, Backend::Autograd),
+    tied_gumbel_hard_manual => spec(ModelKind::Tied, Estimator::GumbelHard, Backend::Manual),
+    tied_gumbel_hard_autograd => spec(ModelKind::Tied, Estimator::GumbelHard, Backend::Autograd),
+    untied_nsvq_manual => spec(ModelKind::Untied, Estimator::Nsvq, Backend::Manual),
+    untied_nsvq_autograd => spec(ModelKind::Untied, Estimator::Nsvq, Backend::Autograd),
+    untied_gumbel_manual => spec(ModelKind::Untied, Estimator::Gumbel, Backend::Manual),
+    untied_gumbel_autograd => spec(ModelKind::Untied, Estimator::Gumbel, Backend::Autograd),
+    untied_gumbel_hard_manual => spec(ModelKind::Untied, Estimator::GumbelHard, Backend::Manual),
+    untied_gumbel_hard_autograd => spec(ModelKind::Untied, Estimator::GumbelHard, Backend::Autograd),
+    mlp_nsvq_manual => spec(ModelKind::Mlp, Estimator::Nsvq, Backend::Manual),
+    mlp_nsvq_autograd => spec(ModelKind::Mlp, Estimator::Nsvq, Backend::Autograd),
+    mlp_gumbel_manual => spec(ModelKind::Mlp, Estimator::Gumbel, Backend::Manual),
+    mlp_gumbel_autograd => spec(ModelKind::Mlp, Estimator::Gumbel, Backend::Autograd),
+    mlp_gumbel_hard_manual => spec(ModelKind::Mlp, Estimator::GumbelHard, Backend::Manual),
+    mlp_gumbel_hard_autograd => spec(ModelKind::Mlp, Estimator::GumbelHard, Backend::Autograd),
 }
 
 #[test]
 fn every_method_is_covered_by_the_macro() {
     // Guard: adding a shorthand, model, estimator or backend without adding
-    // its methods above fails here (5 shorthands, 3 × 3 × 2 combinations of
+    // its methods above fails here (5 shorthands, 3 × 6 × 2 combinations of
     // which 5 are the shorthands).
     assert_eq!(MethodKind::ALL.len(), 5);
     assert_eq!(
         ModelKind::ALL.len() * Estimator::ALL.len() * Backend::ALL.len(),
-        18
+        36
     );
 }
 

@@ -46,6 +46,7 @@ fn report(model: ModelKind) -> GradcheckReport {
         config: config(model),
         fd_states: 2,
         long_run_steps: 0,
+        estimators: Estimator::ALL.to_vec(),
     };
     gradcheck::run(&data(), &options, None, |_| {}).unwrap()
 }
@@ -144,6 +145,7 @@ fn tanh_mlp_matches_autograd() {
         config,
         fd_states: 1,
         long_run_steps: 0,
+        estimators: Estimator::ALL.to_vec(),
     };
     let r = gradcheck::run(&data(), &options, None, |_| {}).unwrap();
     assert!(r.max_rel_err_grad < 1e-12, "{:e}", r.max_rel_err_grad);
@@ -161,6 +163,7 @@ fn dump_writes_every_parameter_and_gradient() {
             },
             fd_states: 0,
             long_run_steps: 0,
+            estimators: Estimator::ALL.to_vec(),
         };
         gradcheck::run(&data(), &options, Some(dir.path()), |_| {}).unwrap();
         let spec = config(model).model;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::data_args::DataArgs;
 use crate::data::SyntheticSpec;
 use crate::model::codebook::{CodebookSpec, CodebookUpdate};
+use crate::model::estimator::GumbelSpec;
 use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::train::{Init, SvdChoice, TrainConfig};
@@ -105,6 +106,15 @@ pub struct HyperOpts {
     /// at the code of a random batch row [default: off].
     #[arg(long, allow_negative_numbers = true)]
     pub dead_code_threshold: Option<f64>,
+    /// τ₀ of the Gumbel estimators (> 0); τ_t = max(τ_min, τ₀ e^(−r t)).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub gumbel_tau: f64,
+    /// τ_min of the Gumbel estimators (0 < τ_min ≤ τ₀).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub gumbel_tau_min: f64,
+    /// Annealing rate r of the Gumbel temperature per step (0: constant τ₀).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub gumbel_tau_rate: f64,
 }
 
 impl HyperOpts {
@@ -169,6 +179,11 @@ impl HyperOpts {
                 gamma: self.ema_gamma,
                 eps: self.ema_eps,
                 dead_code_threshold: self.dead_code_threshold,
+            },
+            gumbel: GumbelSpec {
+                tau: self.gumbel_tau,
+                tau_min: self.gumbel_tau_min,
+                tau_rate: self.gumbel_tau_rate,
             },
         })
     }

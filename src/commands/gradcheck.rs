@@ -17,6 +17,11 @@ pub struct GradcheckCmd {
     pub hyper: HyperOpts,
     #[command(flatten)]
     pub data: DataOpts,
+    /// Estimators to check, comma-separated or "all" (STE is always checked:
+    /// it drives the lockstep trajectory and is the reference of the
+    /// comparison) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub estimator: Option<Vec<String>>,
     /// Random states of the finite-difference check.
     #[arg(long, default_value_t = 3)]
     pub fd_states: usize,
@@ -43,6 +48,9 @@ pub fn execute(cmd: GradcheckCmd) -> Result<()> {
         config: cmd.hyper.to_config(cmd.data.seed)?,
         fd_states: cmd.fd_states,
         long_run_steps: cmd.long_run_steps,
+        estimators: super::train::parse_estimators(
+            cmd.estimator.as_deref().unwrap_or(&["all".to_string()]),
+        )?,
     };
     let data = cmd.data.to_args(10_000, 2_000).load()?;
     let bar = progress_bar(options.work_units(), "gradcheck");

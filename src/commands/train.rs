@@ -22,7 +22,8 @@ pub struct TrainCmd {
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["estimator", "backend", "model"])]
     pub method: Option<Vec<String>>,
     /// Estimators, comma-separated or "all": ste, residual-projection (the
-    /// report's "rotation"), rotation-trick [default: ste].
+    /// report's "rotation"), rotation-trick, nsvq, gumbel (soft),
+    /// gumbel-hard (straight-through) [default: ste].
     #[arg(long, value_delimiter = ',')]
     pub estimator: Option<Vec<String>>,
     /// Backends, comma-separated or "all": manual (hand-derived, ndarray),
@@ -94,6 +95,11 @@ fn parse_axis<T: Copy + PartialEq>(
     Ok(out)
 }
 
+/// The estimators named in `names` ("all" for every one).
+pub fn parse_estimators(names: &[String]) -> crate::Result<Vec<Estimator>> {
+    parse_axis("estimator", names, &Estimator::ALL, Estimator::name)
+}
+
 /// The methods a `train` invocation asks for: the shorthands of `--method`,
 /// or the product of `--estimator` × `--backend` on `model`.
 pub fn selected_methods(
@@ -108,12 +114,7 @@ pub fn selected_methods(
             .map(MethodKind::spec)
             .collect());
     }
-    let estimators = parse_axis(
-        "estimator",
-        estimator.unwrap_or(&["ste".to_string()]),
-        &Estimator::ALL,
-        Estimator::name,
-    )?;
+    let estimators = parse_estimators(estimator.unwrap_or(&["ste".to_string()]))?;
     let backends = parse_axis(
         "backend",
         backend.unwrap_or(&["manual".to_string()]),

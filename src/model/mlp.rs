@@ -40,7 +40,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 use rand::Rng;
 
-use super::estimator::backward_rows;
+use super::estimator::{Draws, QuantizerPath};
 use super::untied::codebook_gradient;
 use super::{
     check_batch, fit_buffer, quantize_rows, Activation, Backend, Estimator, Gathered,
@@ -139,6 +139,7 @@ pub fn init_network<R: Rng + ?Sized>(
 
 #[derive(Debug, Clone, Default)]
 struct Workspace {
+    path: QuantizerPath,
     h1: Array2<f64>,
     p1: Array2<f64>,
     z: Array2<f64>,
@@ -178,7 +179,7 @@ impl MlpManual {
 impl Workspace {
     fn compute(
         &mut self,
-        (estimator, act): (Estimator, Activation),
+        (estimator, act, draws): (Estimator, Activation, &Draws),
         loss_weights: LossWeights,
         params: &Params,
         batch: ArrayView2<f64>,
@@ -193,6 +194,12 @@ impl Workspace {
             )));
         }
         check_batch(params, batch.ncols(), None)?;
+        draws.check(
+            estimator,
+            batch.nrows(),
+            params.code_dim(),
+            params.codebook.nrows(),
+        )?;
         let w = &params.weights;
         let (b, d) = batch.dim();
         let (h, m) = (w[A1].nrows(), params.code_dim());
@@ -226,7 +233,14 @@ impl Workspace {
             &mut out.assignments,
             &mut ws.q,
         );
-        linear(ws.q.view(), &w[B1], &w[BIAS_B1], &mut ws.h2);
+        let q_tilde = ws.path.forward(
+            estimator,
+            ws.z.view(),
+            ws.q.view(),
+            params.codebook.view(),
+            draws,
+        );
+        linear(q_tilde, &w[B1], &w[BIAS_B1], &mut ws.h2);
         activate(act, &ws.h2, &mut ws.p2);
         // R = X − (P₂ B₂ᵀ + 1b₂ᵀ).
         ws.residual.assign(&batch);
@@ -243,11 +257,26 @@ impl Workspace {
         column_sums(ws.residual.view(), c, &mut g[BIAS_B2]);
         general_mat_mul(c, &ws.residual, &w[B2], 0.0, &mut ws.delta2);
         times_derivative(act, &mut ws.delta2, &ws.h2, &ws.p2);
-        general_mat_mul(1.0, &ws.delta2.t(), &ws.q, 0.0, &mut g[B1]);
+        let q_tilde = ws.path.forward_value(estimator, ws.q.view());
+        general_mat_mul(1.0, &ws.delta2.t(), &q_tilde, 0.0, &mut g[B1]);
         column_sums(ws.delta2.view(), 1.0, &mut g[BIAS_B1]);
-        // G = Δ₂ B₁, the estimator's rule, the commitment term.
+        // G = Δ₂ B₁, the estimator's rule (which may reach E), the
+        // commitment term.
+        codebook_gradient(
+            params.codebook.view(),
+            ws.z.view(),
+            &out.assignments,
+            2.0 * alpha * scale,
+            &mut out.grad_e,
+        );
         general_mat_mul(1.0, &ws.delta2, &w[B1], 0.0, &mut ws.grad_z);
-        backward_rows(estimator, &mut ws.grad_z, ws.z.view(), ws.q.view());
+        ws.path.backward(
+            estimator,
+            (ws.z.view(), ws.q.view(), params.codebook.view()),
+            (&out.assignments, draws),
+            &mut ws.grad_z,
+            &mut out.grad_e,
+        );
         Zip::from(&mut ws.grad_z)
             .and(&ws.z)
             .and(&ws.q)
@@ -260,13 +289,6 @@ impl Workspace {
         general_mat_mul(1.0, &ws.delta1.t(), &batch, 0.0, &mut g[A1]);
         column_sums(ws.delta1.view(), 1.0, &mut g[BIAS_A1]);
         out.codes.assign(&ws.z);
-        codebook_gradient(
-            params.codebook.view(),
-            ws.z.view(),
-            &out.assignments,
-            2.0 * alpha * scale,
-            &mut out.grad_e,
-        );
         Ok(())
     }
 }
@@ -297,9 +319,10 @@ impl GradientMethod for MlpManual {
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
-        let choices = (self.estimator, self.activation);
+        let choices = (self.estimator, self.activation, draws);
         self.work.compute(choices, self.weights, params, batch, out)
     }
 
@@ -308,10 +331,11 @@ impl GradientMethod for MlpManual {
         params: &Params,
         data: ArrayView2<f64>,
         rows: &[usize],
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         let batch = self.gathered.rows(params, data, rows)?;
-        let choices = (self.estimator, self.activation);
+        let choices = (self.estimator, self.activation, draws);
         self.work.compute(choices, self.weights, params, batch, out)
     }
 }

@@ -39,6 +39,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{invalid, Result, VqError};
+pub use estimator::Draws;
 
 /// Which model maps data to codes and back.
 #[derive(
@@ -402,14 +403,26 @@ pub enum Estimator {
     /// R the rotation taking z/‖z‖ to q/‖q‖ (two Householder reflections);
     /// λ and R are constants.
     RotationTrick,
+    /// Noise substitution (Vali & Bäckström 2022): q̃ = z + ‖z − q‖ v/‖v‖,
+    /// v ~ N(0, I), differentiated through the formula.
+    Nsvq,
+    /// Gumbel-Softmax (Jang et al. 2017), soft: q̃ = Σ_k y_k e_k,
+    /// y = softmax((−‖z − e_k‖² + G_k)/τ).
+    Gumbel,
+    /// Gumbel-Softmax, straight-through "hard": forward e_{argmax y},
+    /// backward through the soft y.
+    GumbelHard,
 }
 
 impl Estimator {
     /// Every estimator, in a fixed order.
-    pub const ALL: [Estimator; 3] = [
+    pub const ALL: [Estimator; 6] = [
         Estimator::Ste,
         Estimator::ResidualProjection,
         Estimator::RotationTrick,
+        Estimator::Nsvq,
+        Estimator::Gumbel,
+        Estimator::GumbelHard,
     ];
 
     /// The command-line and JSON name.
@@ -418,7 +431,19 @@ impl Estimator {
             Estimator::Ste => "ste",
             Estimator::ResidualProjection => "residual-projection",
             Estimator::RotationTrick => "rotation-trick",
+            Estimator::Nsvq => "nsvq",
+            Estimator::Gumbel => "gumbel",
+            Estimator::GumbelHard => "gumbel-hard",
         }
+    }
+
+    /// Whether the forward value of q̃ differs from q (NSVQ, Gumbel), so
+    /// the decoder sees q̃ and the estimator needs random draws.
+    pub fn changes_forward(self) -> bool {
+        matches!(
+            self,
+            Estimator::Nsvq | Estimator::Gumbel | Estimator::GumbelHard
+        )
     }
 }
 
@@ -677,18 +702,26 @@ pub fn parse_device(name: &str) -> Result<tch::Device> {
     }
 }
 
-/// A method that, given the parameters and a batch, returns the loss parts
-/// and the gradient of every parameter (plus the assignments). Implemented by
-/// the libtorch autograd methods and by the hand-derived ndarray methods.
+/// A method that, given the parameters, a batch and the step's random draws
+/// (empty for the estimators that need none), returns the loss parts and
+/// the gradient of every parameter (plus the assignments and the codes).
+/// Implemented by the libtorch autograd methods and by the hand-derived
+/// ndarray methods; the draws come from the run's seeded stream, so both
+/// backends see the same ones.
 pub trait GradientMethod {
     /// Which method this is.
     fn spec(&self) -> MethodSpec;
 
     /// Loss and gradients at `params` on `batch` (B × D). Does not change
     /// `params`.
-    fn gradients(&mut self, params: &Params, batch: ArrayView2<f64>) -> Result<Gradients> {
+    fn gradients(
+        &mut self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        draws: &Draws,
+    ) -> Result<Gradients> {
         let mut out = Gradients::empty();
-        self.gradients_into(params, batch, &mut out)?;
+        self.gradients_into(params, batch, draws, &mut out)?;
         Ok(out)
     }
 
@@ -699,21 +732,23 @@ pub trait GradientMethod {
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()>;
 
     /// Loss and gradients on the batch made of `rows` of `data`. The default
-    /// gathers the rows into a batch; the tied manual method reads them in
-    /// place.
+    /// gathers the rows into a batch; the manual methods gather into a
+    /// reused buffer, or (tied) read them in place.
     fn gradients_rows(
         &mut self,
         params: &Params,
         data: ArrayView2<f64>,
         rows: &[usize],
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         let batch = data.select(ndarray::Axis(0), rows);
-        self.gradients_into(params, batch.view(), out)
+        self.gradients_into(params, batch.view(), draws, out)
     }
 }
 

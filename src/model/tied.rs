@@ -41,7 +41,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::estimator::{backward_row, backward_rows};
+use super::estimator::{backward_row, backward_rows, Draws};
 use super::{
     check_batch, gather_rows, quantize_rows, Estimator, GradientMethod, Gradients, LossParts,
     LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
@@ -84,12 +84,15 @@ impl Workspace {
     }
 }
 
-/// The tied model's gradients from the derivation above.
+/// The tied model's gradients from the derivation above. The estimators
+/// that change q̃'s forward value (NSVQ, Gumbel) take the linear models'
+/// general step ([`super::untied`], with V = W).
 #[derive(Debug, Clone)]
 pub struct TiedManual {
     estimator: Estimator,
     weights: LossWeights,
     work: Workspace,
+    general: super::untied::Workspace,
 }
 impl TiedManual {
     /// The manual tied method for `estimator`.
@@ -98,6 +101,7 @@ impl TiedManual {
             estimator,
             weights,
             work: Workspace::default(),
+            general: Default::default(),
         }
     }
 }
@@ -111,6 +115,7 @@ impl TiedManual {
         params: &Params,
         data: ArrayView2<f64>,
         rows: Option<&[usize]>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         if params.model.kind != ModelKind::Tied {
@@ -120,6 +125,23 @@ impl TiedManual {
             )));
         }
         check_batch(params, data.ncols(), rows.map(|r| (r, data.nrows())))?;
+        if self.estimator.changes_forward() {
+            let choices = (self.estimator, draws);
+            return match rows {
+                None => self
+                    .general
+                    .compute(choices, self.weights, params, data, out),
+                Some(rows) => {
+                    let mut batch = std::mem::take(&mut self.work.batch);
+                    gather_rows(data, rows, &mut batch);
+                    let result =
+                        self.general
+                            .compute(choices, self.weights, params, batch.view(), out);
+                    self.work.batch = batch;
+                    result
+                }
+            };
+        }
         let m = params.code_dim();
         if m <= ROW_LOOP_MAX_M && data.is_standard_layout() {
             let b = rows.map_or(data.nrows(), |r| r.len());
@@ -532,9 +554,10 @@ impl GradientMethod for TiedManual {
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
-        self.compute(params, batch, None, out)
+        self.compute(params, batch, None, draws, out)
     }
 
     fn gradients_rows(
@@ -542,8 +565,9 @@ impl GradientMethod for TiedManual {
         params: &Params,
         data: ArrayView2<f64>,
         rows: &[usize],
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
-        self.compute(params, data, Some(rows), out)
+        self.compute(params, data, Some(rows), draws, out)
     }
 }

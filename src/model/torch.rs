@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::estimator::TINY;
 use super::{
-    Activation, Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodSpec,
+    Activation, Draws, Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodSpec,
     ModelKind, Params,
 };
 use crate::error::{Result, VqError};
@@ -93,8 +93,48 @@ fn row_norm(a: &Tensor) -> Tensor {
     row_dot(a, a).sqrt()
 }
 
-/// q̃ for `estimator`: forward value q, backward rule of the estimator.
-/// `z` carries gradient, `q` is detached here.
+/// q̃ for `estimator` (see [`super::estimator`] for the rules). `z` carries
+/// gradient; `q` (the rows e_a of `codebook`) may carry gradient to E, which
+/// only NSVQ and the Gumbel estimators use; `noise` holds the step's draws
+/// (NSVQ's v̂ rows, Gumbel's G rows) and `tau` Gumbel's temperature.
+pub fn quantizer_path(
+    estimator: Estimator,
+    z: &Tensor,
+    q: &Tensor,
+    codebook: &Tensor,
+    noise: Option<&Tensor>,
+    tau: f64,
+) -> Tensor {
+    let need = || noise.expect("the estimator's draws are checked before");
+    match estimator {
+        Estimator::Nsvq => {
+            let diff = z - q;
+            let r = row_dot(&diff, &diff)
+                .clamp_min(super::estimator::NSVQ_MIN_SQ)
+                .sqrt();
+            z + r * need()
+        }
+        Estimator::Gumbel | Estimator::GumbelHard => {
+            let dist = (z.unsqueeze(1) - codebook.unsqueeze(0))
+                .square()
+                .sum_dim_intlist(2, false, Kind::Double);
+            let y = ((need() - dist) / tau).softmax(1, Kind::Double);
+            let weights = if estimator == Estimator::GumbelHard {
+                let hard = y.argmax(1, true);
+                let one_hot = y.zeros_like().scatter_value(1, &hard, 1.0);
+                one_hot + &y - y.detach()
+            } else {
+                y
+            };
+            weights.matmul(codebook)
+        }
+        other => straight_through(other, z, q),
+    }
+}
+
+/// q̃ for the estimators that keep q's forward value (STE, the residual
+/// projection, the rotation trick): forward value q, backward rule of the
+/// estimator. `z` carries gradient, `q` is detached here.
 pub fn straight_through(estimator: Estimator, z: &Tensor, q: &Tensor) -> Tensor {
     let q = q.detach();
     match estimator {
@@ -120,6 +160,10 @@ pub fn straight_through(estimator: Estimator, z: &Tensor, q: &Tensor) -> Tensor 
             let y = &lambda * rotated;
             &q + (&y - y.detach())
         }
+        other => panic!(
+            "{} changes q̃'s forward value: use quantizer_path",
+            other.name()
+        ),
     }
 }
 
@@ -132,9 +176,17 @@ impl GradientMethod for AutogradMethod {
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         super::check_batch(params, batch.ncols(), None)?;
+        let estimator = self.spec.estimator;
+        draws.check(
+            estimator,
+            batch.nrows(),
+            params.code_dim(),
+            params.codebook.nrows(),
+        )?;
         if params.model.kind != self.spec.model.kind
             || params.model.activation != self.spec.model.activation
         {
@@ -164,7 +216,10 @@ impl GradientMethod for AutogradMethod {
             dist.argmin(1, false)
         });
         let q = e.index_select(0, &assignments);
-        let q_tilde = straight_through(self.spec.estimator, &z, &q);
+        let noise = estimator
+            .changes_forward()
+            .then(|| to_tensor(draws.noise.view(), self.device));
+        let q_tilde = quantizer_path(estimator, &z, &q, &e, noise.as_ref(), draws.tau);
         let x_hat = forward(model, activation, &w, Side::Decode, &q_tilde);
         let recon = (&x - x_hat).square().sum(Kind::Double) / b;
         let insub_cb = (z.detach() - &q).square().sum(Kind::Double) / b;

@@ -36,7 +36,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::estimator::backward_rows;
+use super::estimator::{Draws, QuantizerPath};
 use super::{
     check_batch, quantize_rows, Backend, Estimator, Gathered, GradientMethod, Gradients, LossParts,
     LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
@@ -44,8 +44,11 @@ use super::{
 use crate::error::{Result, VqError};
 use crate::quantize::NearestCode;
 
+/// Buffers of the linear models' step (untied, and tied with the
+/// estimators that change q̃'s forward value).
 #[derive(Debug, Clone, Default)]
-struct Workspace {
+pub(crate) struct Workspace {
+    path: QuantizerPath,
     z: Array2<f64>,
     q: Array2<f64>,
     residual: Array2<f64>,
@@ -75,22 +78,30 @@ impl UntiedManual {
 }
 
 impl Workspace {
-    fn compute(
+    /// One step of a linear model: untied (x̂ = V q̃), or tied (x̂ = W q̃, the
+    /// decoder's gradient added to the encoder's) — the tied model comes here
+    /// for the estimators that change q̃'s forward value.
+    pub(crate) fn compute(
         &mut self,
-        estimator: Estimator,
+        (estimator, draws): (Estimator, &Draws),
         loss_weights: LossWeights,
         params: &Params,
         batch: ArrayView2<f64>,
         out: &mut Gradients,
     ) -> Result<()> {
-        if params.model.kind != ModelKind::Untied {
-            return Err(VqError::Shape(format!(
-                "the untied method got parameters of the {} model",
-                params.model.kind.name()
-            )));
-        }
+        let tied = match params.model.kind {
+            ModelKind::Untied => false,
+            ModelKind::Tied => true,
+            ModelKind::Mlp => {
+                return Err(VqError::Shape(
+                    "a linear method got parameters of the mlp model".into(),
+                ))
+            }
+        };
         check_batch(params, batch.ncols(), None)?;
-        let (w, v, codebook) = (&params.weights[0], &params.weights[1], &params.codebook);
+        let w = &params.weights[0];
+        let (v, codebook) = (&params.weights[usize::from(!tied)], &params.codebook);
+        draws.check(estimator, batch.nrows(), w.ncols(), codebook.nrows())?;
         let (b, d) = batch.dim();
         let m = w.ncols();
         let scale = 1.0 / b as f64;
@@ -115,30 +126,15 @@ impl Workspace {
             &mut out.assignments,
             &mut ws.q,
         );
+        let q_tilde = ws
+            .path
+            .forward(estimator, ws.z.view(), ws.q.view(), codebook.view(), draws);
         ws.residual.assign(&batch);
-        general_mat_mul(-1.0, &ws.q, &v.t(), 1.0, &mut ws.residual);
+        general_mat_mul(-1.0, &q_tilde, &v.t(), 1.0, &mut ws.residual);
         let recon = ws.residual.iter().map(|r| r * r).sum::<f64>() * scale;
         let insub = insub_total * scale;
         out.loss = LossParts::from_distortions(recon, insub, LossWeights { alpha, beta });
 
-        // ∂L/∂V = −(2/B) Rᵀ Q.
-        general_mat_mul(
-            -2.0 * scale,
-            &ws.residual.t(),
-            &ws.q,
-            0.0,
-            &mut out.grad_weights[1],
-        );
-        // G = −(2/B) R V, the estimator's rule, the commitment term.
-        general_mat_mul(-2.0 * scale, &ws.residual, v, 0.0, &mut ws.grad_z);
-        backward_rows(estimator, &mut ws.grad_z, ws.z.view(), ws.q.view());
-        Zip::from(&mut ws.grad_z)
-            .and(&ws.z)
-            .and(&ws.q)
-            .for_each(|g, &z, &q| *g += 2.0 * beta * scale * (z - q));
-        // ∂L/∂W = Xᵀ G_z.
-        general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_weights[0]);
-        out.codes.assign(&ws.z);
         codebook_gradient(
             codebook.view(),
             ws.z.view(),
@@ -146,6 +142,33 @@ impl Workspace {
             2.0 * alpha * scale,
             &mut out.grad_e,
         );
+        // G = −(2/B) R V, the estimator's rule (which may reach E), the
+        // commitment term.
+        general_mat_mul(-2.0 * scale, &ws.residual, v, 0.0, &mut ws.grad_z);
+        ws.path.backward(
+            estimator,
+            (ws.z.view(), ws.q.view(), codebook.view()),
+            (&out.assignments, draws),
+            &mut ws.grad_z,
+            &mut out.grad_e,
+        );
+        Zip::from(&mut ws.grad_z)
+            .and(&ws.z)
+            .and(&ws.q)
+            .for_each(|g, &z, &q| *g += 2.0 * beta * scale * (z - q));
+        // ∂L/∂W = Xᵀ G_z, plus the decoder's −(2/B) Rᵀ Q̃ when tied; untied:
+        // ∂L/∂V = −(2/B) Rᵀ Q̃.
+        general_mat_mul(1.0, &batch.t(), &ws.grad_z, 0.0, &mut out.grad_weights[0]);
+        let q_tilde = ws.path.forward_value(estimator, ws.q.view());
+        let (decoder, keep) = if tied { (0, 1.0) } else { (1, 0.0) };
+        general_mat_mul(
+            -2.0 * scale,
+            &ws.residual.t(),
+            &q_tilde,
+            keep,
+            &mut out.grad_weights[decoder],
+        );
+        out.codes.assign(&ws.z);
         Ok(())
     }
 }
@@ -182,10 +205,11 @@ impl GradientMethod for UntiedManual {
         &mut self,
         params: &Params,
         batch: ArrayView2<f64>,
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         self.work
-            .compute(self.estimator, self.weights, params, batch, out)
+            .compute((self.estimator, draws), self.weights, params, batch, out)
     }
 
     fn gradients_rows(
@@ -193,10 +217,11 @@ impl GradientMethod for UntiedManual {
         params: &Params,
         data: ArrayView2<f64>,
         rows: &[usize],
+        draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
         let batch = self.gathered.rows(params, data, rows)?;
         self.work
-            .compute(self.estimator, self.weights, params, batch, out)
+            .compute((self.estimator, draws), self.weights, params, batch, out)
     }
 }

@@ -333,6 +333,7 @@ fn base_config(
         optimizer: Default::default(),
         schedule: Default::default(),
         codebook: Default::default(),
+        gumbel: Default::default(),
     }
 }
 
