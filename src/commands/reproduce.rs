@@ -111,16 +111,18 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     let outside = summary
         .cells
         .iter()
-        .filter(|c| c.within == Some(false))
+        .filter(|c| c.agrees == Some(false))
         .count();
+    let checked = summary.cells.iter().filter(|c| c.agrees.is_some()).count();
     println!(
-        "reproduce: {} runs ({} computed, {} reused) in {:.1} s; {} of {} cells outside tolerance; {}",
+        "reproduce: {} runs ({} computed, {} reused) in {:.1} s; {} of {} checked cells outside the one-run prediction interval ({} not run); {}",
         summary.reused + summary.computed,
         summary.computed,
         summary.reused,
         summary.wall_seconds,
         outside,
-        summary.cells.len(),
+        checked,
+        summary.cells.len() - checked,
         verdicts.join(", ")
     );
     println!("wrote {}", cmd.out.join("REPORT.md").display());

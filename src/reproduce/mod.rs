@@ -110,6 +110,8 @@ pub struct ReproduceSummary {
     pub cells: Vec<Cell>,
     /// The claims with verdicts.
     pub claims: Vec<Claim>,
+    /// The report's claims that its own tables contradict.
+    pub against_itself: Vec<analysis::SelfContradiction>,
     /// Wall time of this invocation, seconds.
     pub wall_seconds: f64,
     /// Compute time of all units (stored ones included), seconds.
@@ -311,6 +313,7 @@ pub fn reproduce(
         decision,
         cells,
         claims,
+        against_itself: analysis::report_against_itself(),
         wall_seconds: started.elapsed().as_secs_f64(),
         compute_seconds: all.iter().map(|u| u.seconds).sum(),
         reused: stats1.reused + stats2.reused,

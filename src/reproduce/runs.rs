@@ -145,6 +145,10 @@ pub struct Attribution {
     /// The trained W with a codebook refitted by Lloyd (from the trained
     /// codebook, same iterations as the baseline) on the trained codes.
     pub trained_w_refit_e: Metrics,
+    /// The matched control: the baseline's W with its codebook refitted by
+    /// the same extra Lloyd iterations (from the baseline's codebook) — what
+    /// the extra Lloyd iterations alone give.
+    pub baseline_w_refit_e: Metrics,
 }
 
 /// One method's outcome in a unit.
@@ -175,6 +179,9 @@ pub struct UnitResult {
     pub spec: UnitSpec,
     /// Eval metrics of the baseline, when asked for.
     pub baseline: Option<Metrics>,
+    /// Training-set metrics of the baseline, when asked for (the
+    /// generalisation gap before training).
+    pub baseline_train: Option<Metrics>,
     /// Eval metrics of the initial parameters of the gradient methods.
     pub initial: Metrics,
     /// Per method.
@@ -213,14 +220,28 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
     };
     let start = initial_params(data.train.view(), config)?;
     let initial = evaluate(data.eval.view(), start.w().view(), start.codebook.view());
+    // The matched control of the attribution: the baseline W with the same
+    // extra Lloyd iterations as the trained W gets.
+    let baseline_refit = match (&baseline, spec.attribution) {
+        (Some(base), true) => {
+            let z = data.train.dot(&base.w);
+            let refit = lloyd(z.view(), base.codebook.clone(), config.kmeans_iters);
+            Some(evaluate(
+                data.eval.view(),
+                base.w.view(),
+                refit.centres.view(),
+            ))
+        }
+        _ => None,
+    };
     let mut runs = Vec::new();
     for &kind in &spec.methods {
         let mut method = kind.build(config.weights());
         let outcome = match train(method.as_mut(), &data, config, Some(start.clone()), |_| {}) {
             Ok(result) => {
                 let params = result.params.as_ref().expect("train returns parameters");
-                let attribution = match (&baseline, spec.attribution) {
-                    (Some(base), true) => {
+                let attribution = match (&baseline, baseline_refit) {
+                    (Some(base), Some(baseline_w_refit_e)) => {
                         let z = data.train.dot(params.w());
                         let refit = lloyd(z.view(), params.codebook.clone(), config.kmeans_iters);
                         Some(Attribution {
@@ -234,6 +255,7 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
                                 params.w().view(),
                                 refit.centres.view(),
                             ),
+                            baseline_w_refit_e,
                         })
                     }
                     _ => None,
@@ -261,14 +283,15 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
         };
         runs.push(outcome);
     }
+    let on = |x: ndarray::ArrayView2<f64>| {
+        baseline
+            .as_ref()
+            .filter(|_| spec.baseline)
+            .map(|b| evaluate(x, b.w.view(), b.codebook.view()))
+    };
     Ok(UnitResult {
-        baseline: if spec.baseline {
-            baseline
-                .as_ref()
-                .map(|b| evaluate(data.eval.view(), b.w.view(), b.codebook.view()))
-        } else {
-            None
-        },
+        baseline: on(data.eval.view()),
+        baseline_train: on(data.train.view()),
         spec: spec.clone(),
         initial,
         runs,

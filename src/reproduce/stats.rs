@@ -1,5 +1,31 @@
-//! Seed statistics: mean, standard deviation, Student-t 95 % interval, and
-//! the three-way verdict of a measured quantity against a claim.
+//! Seed statistics and the verdict rules, written once.
+//!
+//! * [`Estimate`]: mean, standard deviation and a Student-t interval of the
+//!   mean over seeds (95 % unless a claim's correction asks for more), and
+//!   the prediction interval for one new run, mean ± t·s·√(1 + 1/n) — the
+//!   right comparison for the report's numbers, which are single runs.
+//! * [`Rule`]: how an effect claim is judged from an interval:
+//!   - `Band` (the quantity lies in [lo, hi]): *reproduced* when the interval
+//!     lies inside the band, *not reproduced* when it is disjoint from it,
+//!     *not significant* otherwise;
+//!   - `AtLeast` (an effect of at least δ in the claimed direction, δ the
+//!     smallest effect of interest): *reproduced* when the interval lies at
+//!     or above δ, *not reproduced* when it lies at or below δ — this covers
+//!     an effect in the wrong direction and an effect equivalent to zero
+//!     (interval inside [−δ, δ], a TOST at 2.5 % per side) — *not
+//!     significant* when it straddles δ;
+//!   - `AtMost` (the quantity is at most a bound): *reproduced* when the
+//!     interval lies at or below the bound, *not reproduced* when it lies
+//!     above it, *not significant* otherwise.
+//! * [`universal`]: a claim about every run ("zero dead codes", "improves
+//!   monotonically") counts violating runs; one violation refutes it; none
+//!   in n runs bounds the per-run violation rate below 3/n at 95 % (rule of
+//!   three).
+//! * Error rates: the parts of one claim share a family-wise error rate of
+//!   5 % (Bonferroni: each of p interval parts uses a 1 − 0.05/p interval);
+//!   there is no correction across claims.
+//! * A part without data (its experiment not run, or every run failed) is
+//!   *not run*, never a verdict at n = 0.
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -12,16 +38,36 @@ pub struct Estimate {
     pub mean: f64,
     /// Sample standard deviation (0 for one seed).
     pub std: f64,
-    /// Lower end of the 95 % confidence interval of the mean.
+    /// Lower end of the confidence interval of the mean.
     pub ci_low: f64,
-    /// Upper end of the 95 % confidence interval of the mean.
+    /// Upper end of the confidence interval of the mean.
     pub ci_high: f64,
+    /// The interval's confidence level (0.95 unless corrected).
+    #[serde(default = "default_level")]
+    pub level: f64,
+}
+
+fn default_level() -> f64 {
+    0.95
+}
+
+/// The two-sided Student-t quantile for `level` with `n − 1` degrees of
+/// freedom.
+fn t_quantile(n: usize, level: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|d| d.inverse_cdf(1.0 - (1.0 - level) / 2.0))
+        .unwrap_or(1.96)
 }
 
 impl Estimate {
-    /// The estimate of `values` (one per seed). Non-finite values are not
-    /// allowed: a failed run is left out by the caller and counted.
+    /// The 95 % estimate of `values` (one per seed). Non-finite values are
+    /// not allowed: a failed run is left out by the caller and counted.
     pub fn of(values: &[f64]) -> Option<Self> {
+        Self::at_level(values, 0.95)
+    }
+
+    /// The estimate of `values` with a `level` confidence interval.
+    pub fn at_level(values: &[f64], level: f64) -> Option<Self> {
         let n = values.len();
         if n == 0 || values.iter().any(|v| !v.is_finite()) {
             return None;
@@ -34,21 +80,36 @@ impl Estimate {
                 std: 0.0,
                 ci_low: f64::NEG_INFINITY,
                 ci_high: f64::INFINITY,
+                level,
             });
         }
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         let std = var.sqrt();
-        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-            .map(|d| d.inverse_cdf(0.975))
-            .unwrap_or(1.96);
-        let half = t * std / (n as f64).sqrt();
+        let half = t_quantile(n, level) * std / (n as f64).sqrt();
         Some(Estimate {
             n,
             mean,
             std,
             ci_low: mean - half,
             ci_high: mean + half,
+            level,
         })
+    }
+
+    /// The 95 % prediction interval for one new run:
+    /// mean ± t_{n−1} · s · √(1 + 1/n) (unbounded for one seed).
+    pub fn prediction_interval(&self) -> (f64, f64) {
+        if self.n < 2 {
+            return (f64::NEG_INFINITY, f64::INFINITY);
+        }
+        let half = t_quantile(self.n, 0.95) * self.std * (1.0 + 1.0 / self.n as f64).sqrt();
+        (self.mean - half, self.mean + half)
+    }
+
+    /// (value − mean) / std: how many seed standard deviations `value` lies
+    /// from the mean (None without spread).
+    pub fn seed_std_from(&self, value: f64) -> Option<f64> {
+        (self.std > 0.0).then(|| (value - self.mean) / self.std)
     }
 }
 
@@ -60,8 +121,11 @@ pub enum Verdict {
     Reproduced,
     /// The measurements contradict the claim.
     NotReproduced,
-    /// The difference the claim is about lies inside the seed-to-seed spread.
+    /// The seeds cannot tell.
     NotSignificant,
+    /// No data: the experiment behind it was not run (or every run failed),
+    /// or the quantity is measured elsewhere.
+    NotRun,
 }
 
 impl Verdict {
@@ -71,62 +135,111 @@ impl Verdict {
             Verdict::Reproduced => "reproduced",
             Verdict::NotReproduced => "not reproduced",
             Verdict::NotSignificant => "not significant",
+            Verdict::NotRun => "not run",
         }
     }
 
-    /// The verdict of a claim made of parts: not reproduced if any part is,
-    /// else not significant if any part is, else reproduced.
+    /// The verdict of a claim made of parts: not reproduced if any part is;
+    /// else not significant if any part is; else not run if any part was
+    /// not run; else reproduced.
     pub fn combine(parts: impl IntoIterator<Item = Verdict>) -> Verdict {
         let mut out = Verdict::Reproduced;
         for v in parts {
             match v {
                 Verdict::NotReproduced => return Verdict::NotReproduced,
                 Verdict::NotSignificant => out = Verdict::NotSignificant,
-                Verdict::Reproduced => {}
+                Verdict::NotRun if out == Verdict::Reproduced => out = Verdict::NotRun,
+                _ => {}
             }
         }
         out
     }
 }
 
-/// "The quantity is positive" (e.g. an improvement): reproduced when the 95 %
-/// interval lies above 0, not reproduced when it lies at or below 0 (an exact
-/// 0 with no spread counts: the quantity is measured to be 0), not
-/// significant when the interval straddles 0.
-pub fn verdict_positive(e: &Estimate) -> Verdict {
-    if e.ci_low > 0.0 {
-        Verdict::Reproduced
-    } else if e.ci_high <= 0.0 {
-        Verdict::NotReproduced
-    } else {
-        Verdict::NotSignificant
+/// How an effect claim is judged from an interval (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rule {
+    /// The quantity lies in [lo, hi].
+    Band {
+        /// Lower end of the claimed band.
+        lo: f64,
+        /// Upper end.
+        hi: f64,
+    },
+    /// An effect of at least δ in the claimed (positive) direction.
+    AtLeast {
+        /// The smallest effect of interest δ.
+        delta: f64,
+    },
+    /// The quantity is at most `max`.
+    AtMost {
+        /// The bound.
+        max: f64,
+    },
+}
+
+impl Rule {
+    /// The verdict of `e` under this rule.
+    pub fn judge(&self, e: &Estimate) -> Verdict {
+        let (lo, hi) = (e.ci_low, e.ci_high);
+        match *self {
+            Rule::Band { lo: a, hi: b } => {
+                if lo >= a && hi <= b {
+                    Verdict::Reproduced
+                } else if hi < a || lo > b {
+                    Verdict::NotReproduced
+                } else {
+                    Verdict::NotSignificant
+                }
+            }
+            Rule::AtLeast { delta } => {
+                if lo >= delta {
+                    Verdict::Reproduced
+                } else if hi <= delta {
+                    Verdict::NotReproduced
+                } else {
+                    Verdict::NotSignificant
+                }
+            }
+            Rule::AtMost { max } => {
+                if hi <= max {
+                    Verdict::Reproduced
+                } else if lo > max {
+                    Verdict::NotReproduced
+                } else {
+                    Verdict::NotSignificant
+                }
+            }
+        }
+    }
+
+    /// The rule in words, for the report.
+    pub fn describe(&self) -> String {
+        match *self {
+            Rule::Band { lo, hi } => format!("in [{lo}, {hi}]"),
+            Rule::AtLeast { delta } => format!("≥ δ = {delta}"),
+            Rule::AtMost { max } => format!("≤ {max}"),
+        }
     }
 }
 
-/// "The quantity lies in [lo, hi]": reproduced when the 95 % interval is
-/// inside the band, not reproduced when it is disjoint from it, not
-/// significant when it overlaps the band only partly (the seeds cannot tell).
-pub fn verdict_in_band(e: &Estimate, lo: f64, hi: f64) -> Verdict {
-    if e.ci_low >= lo && e.ci_high <= hi {
-        Verdict::Reproduced
-    } else if e.ci_high < lo || e.ci_low > hi {
+/// The verdict of a claim about every run: not reproduced by one violating
+/// run, reproduced with none, not run without runs.
+pub fn universal(violations: usize, runs: usize) -> Verdict {
+    if runs == 0 {
+        Verdict::NotRun
+    } else if violations > 0 {
         Verdict::NotReproduced
     } else {
-        Verdict::NotSignificant
+        Verdict::Reproduced
     }
 }
 
-/// "The quantity is at most `bound`" (e.g. a difference below 0.02 %):
-/// reproduced when the whole interval is at most the bound, not reproduced
-/// when the whole interval is above it, not significant otherwise.
-pub fn verdict_at_most(e: &Estimate, bound: f64) -> Verdict {
-    if e.ci_high <= bound {
-        Verdict::Reproduced
-    } else if e.ci_low > bound {
-        Verdict::NotReproduced
-    } else {
-        Verdict::NotSignificant
-    }
+/// The confidence level each of `parts` interval parts uses so that their
+/// family-wise error rate is 5 % (Bonferroni).
+pub fn bonferroni_level(parts: usize) -> f64 {
+    1.0 - 0.05 / parts.max(1) as f64
 }
 
 #[cfg(test)]
@@ -141,6 +254,15 @@ mod tests {
         // t_{0.975, 3} = 3.182446305284263
         let half = 3.182446305284263 * e.std / 2.0;
         assert!((e.ci_high - 2.5 - half).abs() < 1e-9);
+        // The prediction interval for one run is √(1 + n) times wider.
+        let (lo, hi) = e.prediction_interval();
+        assert!(
+            (hi - 2.5 - half * 5f64.sqrt()).abs() < 1e-9 && (2.5 - lo - (hi - 2.5)).abs() < 1e-12
+        );
+        assert!((e.seed_std_from(2.5 + e.std).unwrap() - 1.0).abs() < 1e-12);
+        // A Bonferroni level widens the interval: t_{0.99375, 3} > t_{0.975, 3}.
+        let wide = Estimate::at_level(&[1.0, 2.0, 3.0, 4.0], bonferroni_level(4)).unwrap();
+        assert!(wide.ci_high > e.ci_high && wide.level == 0.9875);
         assert!(Estimate::of(&[]).is_none());
         assert!(Estimate::of(&[1.0, f64::NAN]).is_none());
         let one = Estimate::of(&[5.0]).unwrap();
@@ -148,53 +270,61 @@ mod tests {
     }
 
     #[test]
-    fn positive_claims() {
-        // Clearly significant.
-        let clear = Estimate::of(&[1.0, 1.1, 0.9, 1.05, 0.95]).unwrap();
-        assert_eq!(verdict_positive(&clear), Verdict::Reproduced);
-        // Clearly the other way.
-        let negative = Estimate::of(&[-1.0, -1.1, -0.9]).unwrap();
-        assert_eq!(verdict_positive(&negative), Verdict::NotReproduced);
-        // Exactly zero, no spread: the claimed improvement is absent.
+    fn an_exactly_zero_effect_does_not_reproduce_a_positive_claim() {
+        let delta = Rule::AtLeast { delta: 0.5 };
+        // Exactly zero, no spread.
         let zero = Estimate::of(&[0.0, 0.0, 0.0]).unwrap();
-        assert_eq!(verdict_positive(&zero), Verdict::NotReproduced);
-        // Borderline: mean positive, interval across 0.
-        let border = Estimate::of(&[0.3, -0.2, 0.4, -0.1]).unwrap();
-        assert!(border.mean > 0.0);
-        assert_eq!(verdict_positive(&border), Verdict::NotSignificant);
+        assert_eq!(delta.judge(&zero), Verdict::NotReproduced);
+        // Rounding noise around zero, either sign: equivalent to zero.
+        for noise in [[1e-13, -2e-13, 0.5e-13], [-1e-13, 2e-13, -0.5e-13]] {
+            let e = Estimate::of(&noise).unwrap();
+            assert_eq!(delta.judge(&e), Verdict::NotReproduced);
+        }
+        // Clearly beyond δ.
+        let clear = Estimate::of(&[1.0, 1.1, 0.9, 1.05, 0.95]).unwrap();
+        assert_eq!(delta.judge(&clear), Verdict::Reproduced);
+        // The wrong direction.
+        let negative = Estimate::of(&[-1.0, -1.1, -0.9]).unwrap();
+        assert_eq!(delta.judge(&negative), Verdict::NotReproduced);
+        // Straddling δ.
+        let border = Estimate::of(&[0.9, 0.1, 0.8, 0.2]).unwrap();
+        assert_eq!(delta.judge(&border), Verdict::NotSignificant);
         // A single seed never establishes anything.
         assert_eq!(
-            verdict_positive(&Estimate::of(&[3.0]).unwrap()),
+            delta.judge(&Estimate::of(&[3.0]).unwrap()),
             Verdict::NotSignificant
         );
     }
 
     #[test]
     fn band_and_bound_claims() {
+        let band = Rule::Band { lo: 1.3, hi: 1.7 };
         let inside = Estimate::of(&[1.5, 1.52, 1.48, 1.5]).unwrap();
-        assert_eq!(verdict_in_band(&inside, 1.3, 1.7), Verdict::Reproduced);
+        assert_eq!(band.judge(&inside), Verdict::Reproduced);
         let outside = Estimate::of(&[0.4, 0.42, 0.38]).unwrap();
-        assert_eq!(verdict_in_band(&outside, 1.3, 1.7), Verdict::NotReproduced);
+        assert_eq!(band.judge(&outside), Verdict::NotReproduced);
         let straddling = Estimate::of(&[1.2, 1.9, 1.0, 2.1]).unwrap();
+        assert_eq!(band.judge(&straddling), Verdict::NotSignificant);
+        let bound = Rule::AtMost { max: 0.0002 };
         assert_eq!(
-            verdict_in_band(&straddling, 1.3, 1.7),
-            Verdict::NotSignificant
-        );
-        assert_eq!(
-            verdict_at_most(&Estimate::of(&[0.0, 0.0]).unwrap(), 0.0002),
+            bound.judge(&Estimate::of(&[0.0, 0.0]).unwrap()),
             Verdict::Reproduced
         );
         assert_eq!(
-            verdict_at_most(&Estimate::of(&[0.01, 0.011, 0.012]).unwrap(), 0.0002),
+            bound.judge(&Estimate::of(&[0.01, 0.011, 0.012]).unwrap()),
             Verdict::NotReproduced
         );
         assert_eq!(
-            verdict_at_most(
-                &Estimate::of(&[0.0001, 0.0004, 0.0, 0.0003]).unwrap(),
-                0.0002
-            ),
+            bound.judge(&Estimate::of(&[0.0001, 0.0004, 0.0, 0.0003]).unwrap()),
             Verdict::NotSignificant
         );
+    }
+
+    #[test]
+    fn a_universal_claim_falls_to_one_violating_run() {
+        assert_eq!(universal(1, 240), Verdict::NotReproduced);
+        assert_eq!(universal(0, 240), Verdict::Reproduced);
+        assert_eq!(universal(0, 0), Verdict::NotRun);
     }
 
     #[test]
@@ -209,5 +339,8 @@ mod tests {
             Verdict::combine([NotSignificant, NotReproduced, Reproduced]),
             NotReproduced
         );
+        assert_eq!(Verdict::combine([Reproduced, NotRun]), NotRun);
+        assert_eq!(Verdict::combine([NotRun, NotReproduced]), NotReproduced);
+        assert_eq!(Verdict::combine([NotRun, NotSignificant]), NotSignificant);
     }
 }
