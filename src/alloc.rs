@@ -103,3 +103,33 @@ fn proc_status_kb(key: &str) -> Option<usize> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Memory the kernel says is available for new allocations (MemAvailable,
+/// bytes), Linux only.
+pub fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+/// Refuses work whose estimated allocation exceeds what the machine has
+/// available (checked before anything is allocated), naming the estimate,
+/// what it counts, and the machine's memory.
+pub fn check_memory(needed: u64, what: &str) -> crate::Result<()> {
+    let Some(available) = available_memory_bytes() else {
+        return Ok(());
+    };
+    if needed > available {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        return Err(crate::VqError::TooLarge {
+            what: what.to_string(),
+            needed_gib: gib(needed),
+            available_gib: gib(available),
+        });
+    }
+    Ok(())
+}

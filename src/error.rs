@@ -49,13 +49,24 @@ pub enum VqError {
         /// Where they are stored.
         store: PathBuf,
     },
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    /// The work would allocate more memory than the machine has available.
+    #[error("not started: {what} needs about {needed_gib:.1} GiB, and this machine has {available_gib:.1} GiB available; ask for less")]
+    TooLarge {
+        /// What the estimate counts.
+        what: String,
+        /// The estimate, GiB.
+        needed_gib: f64,
+        /// Available memory, GiB.
+        available_gib: f64,
+    },
+    /// Reading or writing a file failed. (The OS error is part of the
+    /// message, not a separate source, so `anyhow`'s chain prints it once.)
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Result, VqError};
 fn io_err(path: &Path, source: std::io::Error) -> VqError {
     VqError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

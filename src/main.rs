@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::alloc::CountingAllocator;
-use vqlab::commands::{baseline, bench, calibrate, gradcheck, reproduce, train};
+use vqlab::commands::{baseline, bench, calibrate, data, gradcheck, reproduce, saved, train};
 
 /// Counts Rust heap allocations, for `bench`'s memory figures.
 #[global_allocator]
@@ -62,6 +62,15 @@ enum Command {
     /// autograd-ste, against a roofline estimate; settles the report's cost
     /// claim (C11). Writes results/bench.json and results/BENCH.md.
     Bench(bench::BenchCmd),
+    /// Evaluate parameters saved by `train --save-params` on a data file:
+    /// the metrics, in the data's own units.
+    Evaluate(saved::EvaluateCmd),
+    /// Encode a data file with parameters saved by `train --save-params`:
+    /// writes every row's code and its quantized reconstruction as .npy.
+    Encode(saved::EncodeCmd),
+    /// Data helpers: `data export` writes the synthetic train/eval data.
+    #[command(subcommand)]
+    Data(data::DataCmd),
     /// One method's timed steps in this process (used by `bench`).
     #[command(hide = true)]
     BenchWorker(bench::BenchWorkerCmd),
@@ -77,6 +86,9 @@ fn main() -> ExitCode {
         Command::Calibrate(cmd) => calibrate::execute(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce::execute(cmd).context("reproduce failed"),
         Command::Bench(cmd) => bench::execute(cmd).context("bench failed"),
+        Command::Evaluate(cmd) => saved::execute_evaluate(cmd).context("evaluate failed"),
+        Command::Encode(cmd) => saved::execute_encode(cmd).context("encode failed"),
+        Command::Data(cmd) => data::execute(cmd).context("data failed"),
         Command::BenchWorker(cmd) => {
             bench::execute_worker(cmd, &ALLOC).context("bench worker failed")
         }

@@ -26,6 +26,25 @@ pub struct Metrics {
     pub dead_code_fraction: f64,
 }
 
+impl Metrics {
+    /// These metrics of data that were divided by `scale`, in the data's
+    /// own units: the squared errors (recon, in-sub, residual) times scale²
+    /// (for the mlp the in-sub distortion is in its code space, scaled the
+    /// same way). Unchanged for scale 1.
+    pub fn in_units(self, scale: f64) -> Metrics {
+        if scale == 1.0 {
+            return self;
+        }
+        let sq = scale * scale;
+        Metrics {
+            recon_mse: self.recon_mse * sq,
+            insub_distortion: self.insub_distortion * sq,
+            residual: self.residual.map(|r| r * sq),
+            ..self
+        }
+    }
+}
+
 /// Usage statistics of an assignment: (entropy in nats, utilization,
 /// perplexity, dead-code fraction).
 pub fn usage_stats(assignments: &[usize], k: usize) -> (f64, f64, f64, f64) {

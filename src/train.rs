@@ -443,9 +443,14 @@ pub struct TrainResult {
     /// Dead codes restarted over the run (only with `--dead-code-threshold`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarts: Option<usize>,
-    /// What went wrong without stopping the run (e.g. a collapsed codebook).
+    /// What went wrong without stopping the run: a collapsed codebook, an
+    /// eval recon worse than at the start, more dead codes than at the start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The data: source, split, centring and scaling (metrics are in the
+    /// data's own units).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::data::DataInfo>,
     /// Final parameters (not serialized; see `--save-params`).
     #[serde(skip)]
     pub params: Option<Params>,
@@ -508,7 +513,8 @@ pub fn train(
     let mut draw_rng = rng_for(config.seed, Stream::Estimator);
     let mut draws = Draws::none();
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
-    let initial = evaluate_params(data.eval.view(), &params);
+    let units = |m: Metrics| m.in_units(data.scale);
+    let initial = units(evaluate_params(data.eval.view(), &params));
     let mut curve = Vec::new();
     let mut max_defect = max_stiefel_defect(&params);
     let mut elapsed = 0.0;
@@ -569,23 +575,16 @@ pub fn train(
             curve.push(CurvePoint {
                 step,
                 batch_loss: grads.loss,
-                eval: evaluate_params(data.eval.view(), &params),
+                eval: units(evaluate_params(data.eval.view(), &params)),
                 restarts: restarting.then_some(total - restarts_logged),
             });
             restarts_logged = total;
         }
         progress(step);
     }
-    let final_metrics = evaluate_params(data.eval.view(), &params);
-    let final_train = evaluate_params(data.train.view(), &params);
-    let mut warnings = Vec::new();
-    let k = params.codebook.nrows();
-    let used = k - (final_metrics.dead_code_fraction * k as f64).round() as usize;
-    if k > 1 && used <= 1 {
-        warnings.push(format!(
-            "the codebook collapsed: every evaluation point is on one of the {k} codes"
-        ));
-    }
+    let final_metrics = units(evaluate_params(data.eval.view(), &params));
+    let final_train = units(evaluate_params(data.train.view(), &params));
+    let warnings = run_warnings(&initial, &final_metrics, params.codebook.nrows());
     Ok(TrainResult {
         method: kind,
         config: config.config().clone(),
@@ -604,6 +603,45 @@ pub fn train(
         },
         restarts: restarting.then(|| codebook_state.as_ref().map_or(0, |s| s.restarts())),
         warnings,
+        data: Some(data.describe()),
         params: Some(params),
     })
+}
+
+/// What a finished run should say about itself: a collapsed codebook, an
+/// eval recon worse than at the start (usually a learning rate too large for
+/// the data's scale), more dead codes than at the start.
+pub fn run_warnings(initial: &Metrics, last: &Metrics, k: usize) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let dead = |m: &Metrics| (m.dead_code_fraction * k as f64).round() as usize;
+    if k > 1 && k - dead(last) <= 1 {
+        warnings.push(format!(
+            "the codebook collapsed: every evaluation point is on one of the {k} codes"
+        ));
+    }
+    if last.recon_mse > initial.recon_mse {
+        warnings.push(format!(
+            "eval recon_mse rose from {} at the start to {} ({:+.1} %): the learning rates may be too large for these data (see --scale, --lr-w, --lr-e)",
+            significant(initial.recon_mse),
+            significant(last.recon_mse),
+            100.0 * (last.recon_mse - initial.recon_mse) / initial.recon_mse
+        ));
+    }
+    if dead(last) > dead(initial) {
+        warnings.push(format!(
+            "dead codes rose from {} at the start to {} of {k} (see --dead-code-threshold)",
+            dead(initial),
+            dead(last)
+        ));
+    }
+    warnings
+}
+
+/// `v` with 5 significant digits (and zero printed as 0, never −0).
+pub fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{}", if v == 0.0 { 0.0 } else { v });
+    }
+    let digits = (4 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{:.*}", digits, v + 0.0)
 }

@@ -91,10 +91,11 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     p.display().to_string()
 }
 
-fn npy_i32(dir: &Path) -> String {
+/// A dtype no reader converts (integers and floats are all accepted).
+fn npy_bool(dir: &Path) -> String {
     use ndarray_npy::WriteNpyExt;
-    let p = dir.join("ints.npy");
-    ndarray::array![[1i32, 2], [3, 4]]
+    let p = dir.join("bools.npy");
+    ndarray::array![[true, false], [false, true]]
         .write_npy(std::fs::File::create(&p).unwrap())
         .unwrap();
     p.display().to_string()
@@ -130,7 +131,7 @@ fn bad_data_files() {
             vec![],
             vec!["folder.csv"],
         ),
-        (npy_i32(d), vec![], vec!["ints.npy", "dtype"]),
+        (npy_bool(d), vec![], vec!["bools.npy", "dtype"]),
         (npy_1d(d), vec![], vec!["vec.npy", "2-D"]),
         (
             write(d, "ragged.csv", b"1,2,3\n4,5\n"),

@@ -15,6 +15,14 @@ pub struct Pca {
     pub eigenvalues: Array1<f64>,
 }
 
+/// What PCA in dimension `d` allocates: the D × D second-moment matrix, its
+/// eigenvectors and LAPACK's workspace (about three D × D matrices).
+pub fn pca_bytes(d: usize) -> u64 {
+    3u64.saturating_mul(d as u64)
+        .saturating_mul(d as u64)
+        .saturating_mul(8)
+}
+
 impl Pca {
     /// Fits the top-`m` directions of `x` (N × D). The data are used as given
     /// (XᵀX/N): centre them first if they do not have mean zero (see
@@ -31,6 +39,7 @@ impl Pca {
         if n == 0 {
             return Err(invalid("n_train", n, "at least 1"));
         }
+        crate::alloc::check_memory(pca_bytes(d), &format!("PCA in dimension D = {d}"))?;
         let second_moment = x.t().dot(&x) / n as f64;
         let (values, vectors) = second_moment.eigh(UPLO::Lower)?;
         // eigh returns ascending order; take the last m, largest first.

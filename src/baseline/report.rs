@@ -27,6 +27,10 @@ pub struct BaselineConfig {
     pub dim: usize,
     /// Whether the data were centred by the training mean.
     pub centered: bool,
+    /// How the data were scaled (metrics are in the data's own units).
+    pub scaling: crate::data::Scaling,
+    /// What both splits were divided by.
+    pub scale: f64,
     /// Where the data came from.
     pub data: DataSource,
 }
@@ -81,10 +85,14 @@ pub fn run_on(
             n_eval: data.eval.nrows(),
             dim,
             centered: data.centered,
+            scaling: data.scaling,
+            scale: data.scale,
             data: data.source.clone(),
         },
-        metrics: evaluate(data.eval.view(), base.w.view(), base.codebook.view()),
-        train_metrics: evaluate(data.train.view(), base.w.view(), base.codebook.view()),
+        metrics: evaluate(data.eval.view(), base.w.view(), base.codebook.view())
+            .in_units(data.scale),
+        train_metrics: evaluate(data.train.view(), base.w.view(), base.codebook.view())
+            .in_units(data.scale),
         kmeans: base.kmeans,
         eigenvalues: base.eigenvalues,
     })

@@ -4,7 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 use super::data_args::DataArgs;
-use crate::data::SyntheticSpec;
+use crate::data::{Scaling, SyntheticSpec};
 use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::estimator::GumbelSpec;
 use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
@@ -200,29 +200,54 @@ fn invalid_flag(field: &'static str, value: impl std::fmt::Display, model: Model
     }
 }
 
-/// Where the data come from. Without --data, the synthetic generator of
-/// SPEC.md (x = U diag(s) g + σ n, D = 64, rank 6).
+/// Where the data come from. Without --data, the synthetic generator
+/// (x = U diag(s) g + σ n, D = 64, rank 6; see docs/MODEL.md).
 #[derive(Args, Clone)]
 pub struct DataOpts {
     /// Training samples [default: the command's experiment size; with --data:
     /// all rows not held out for evaluation].
     #[arg(long, allow_negative_numbers = true)]
     pub n_train: Option<usize>,
-    /// Evaluation samples: an independent draw, or with --data the rows held
-    /// out [default: the command's experiment size].
+    /// Evaluation samples: an independent draw, or with --data exactly this
+    /// many rows held out [default: the command's experiment size; with
+    /// --data: --eval-fraction of the rows].
     #[arg(long, allow_negative_numbers = true)]
     pub n_eval: Option<usize>,
+    /// With --data: the share of the rows held out for evaluation, in (0, 1)
+    /// (--n-eval, when given, is exact instead).
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    pub eval_fraction: f64,
+    /// With --data: a file of evaluation rows (a split of your own); --data
+    /// is then all training. The widths must match.
+    #[arg(long, value_name = "PATH")]
+    pub eval_data: Option<PathBuf>,
     /// Seed of the data and of every random choice of the run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Real data instead of the generator: a .npy (2-D float64/float32) or
-    /// .csv file, one sample per row. Rows are shuffled with --seed, the eval
-    /// rows split off, and both splits centred by the training mean.
+    /// Real data instead of the generator: a .npy (2-D; float or integer
+    /// dtypes) or .csv file, one sample per row. Rows are shuffled with
+    /// --seed, the eval rows split off, both splits centred by the training
+    /// mean and scaled (--scale).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Do not centre --data by the training mean.
     #[arg(long)]
     pub no_center: bool,
+    /// Scaling after centring: unit-variance divides both splits by the
+    /// training entries' root mean square, so the default learning rates
+    /// work whatever the data's units; metrics are reported in the data's
+    /// own units [default: unit-variance with --data, none for the
+    /// generator].
+    #[arg(long, value_enum)]
+    pub scale: Option<Scaling>,
+    /// The CSV delimiter (one character; `tab` for a tab) [default: detected
+    /// from the first line among , ; tab |].
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Generator: a preset written by `vqlab calibrate` [default: the
+    /// compiled-in presets/report-calibrated.json].
+    #[arg(long, value_name = "PATH")]
+    pub preset: Option<PathBuf>,
     /// Generator: standard deviations of the signal along the planted
     /// directions (comma-separated; their count is the rank).
     #[arg(long, value_delimiter = ',', value_name = "S1,S2,...")]
@@ -230,16 +255,74 @@ pub struct DataOpts {
     /// Generator: standard deviation of the isotropic noise.
     #[arg(long)]
     pub noise_sigma: Option<f64>,
-    /// Generator: ambient dimension D.
+    /// Generator: ambient dimension D (with --data: the width the file must
+    /// have).
     #[arg(long)]
     pub dim: Option<usize>,
 }
 
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        other => Err(format!("{other:?} is not one ASCII character (or `tab`)")),
+    }
+}
+
+/// Reads a generator preset written by `vqlab calibrate`.
+pub fn read_preset(path: &std::path::Path) -> anyhow::Result<SyntheticSpec> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading preset {}", path.display()))?;
+    SyntheticSpec::from_preset_json(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a preset written by `vqlab calibrate`: {e}",
+            path.display()
+        )
+    })
+}
+
 impl DataOpts {
     /// The data arguments, with `n_train`/`n_eval` defaulting to the given
-    /// experiment sizes.
-    pub fn to_args(&self, n_train: usize, n_eval: usize) -> DataArgs {
-        let mut spec = SyntheticSpec::report_default();
+    /// experiment sizes for the generator. Flags that the data source does
+    /// not use are named on stderr.
+    pub fn to_args(&self, n_train: usize, n_eval: usize) -> anyhow::Result<DataArgs> {
+        let file = self.data.is_some();
+        let ignored: Vec<&str> = if file {
+            [
+                ("--spectrum", self.spectrum.is_some()),
+                ("--noise-sigma", self.noise_sigma.is_some()),
+                ("--preset", self.preset.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(flag, _)| flag)
+            .collect()
+        } else {
+            [
+                ("--eval-data", self.eval_data.is_some()),
+                ("--delimiter", self.delimiter.is_some()),
+                ("--no-center", self.no_center),
+            ]
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(flag, _)| flag)
+            .collect()
+        };
+        for flag in ignored {
+            eprintln!(
+                "warning: {flag} is ignored {}",
+                if file {
+                    "with --data (it describes the synthetic generator)"
+                } else {
+                    "without --data (it applies to data files)"
+                }
+            );
+        }
+        let mut spec = match &self.preset {
+            Some(path) if !file => read_preset(path)?,
+            _ => SyntheticSpec::report_default(),
+        };
         if let Some(s) = &self.spectrum {
             spec.spectrum = s.clone();
         }
@@ -249,18 +332,20 @@ impl DataOpts {
         if let Some(d) = self.dim {
             spec.dim = d;
         }
-        DataArgs {
-            n_train: self.n_train.or(if self.data.is_some() {
-                None
-            } else {
-                Some(n_train)
-            }),
-            n_eval: self.n_eval.unwrap_or(n_eval),
+        Ok(DataArgs {
+            n_train: self.n_train.or((!file).then_some(n_train)),
+            n_eval: self.n_eval,
+            default_n_eval: n_eval,
+            eval_fraction: self.eval_fraction,
+            eval_data: self.eval_data.clone(),
+            delimiter: self.delimiter,
             seed: self.seed,
             path: self.data.clone(),
             center: !self.no_center,
+            scaling: self.scale,
             spec,
             expected_dim: self.dim,
-        }
+            pca: true,
+        })
     }
 }

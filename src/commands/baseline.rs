@@ -52,7 +52,7 @@ pub struct BaselineCmd {
 pub fn execute(cmd: BaselineCmd) -> anyhow::Result<()> {
     let bar = progress_bar(cmd.k.len() as u64, "baseline");
     let reports = run(
-        &cmd.data.to_args(20_000, 4_000),
+        &cmd.data.to_args(20_000, 4_000)?,
         cmd.m,
         &cmd.k,
         cmd.kmeans_iters,

@@ -1,8 +1,9 @@
-//! How a command gets its data: the synthetic generator or a file.
+//! How a command gets its data: the synthetic generator or a file (with its
+//! split, centring and scaling).
 use serde::Serialize;
 use std::path::PathBuf;
 
-use crate::data::{Dataset, SyntheticSpec};
+use crate::data::{load_matrix_with, Dataset, EvalSplit, Scaling, SyntheticSpec};
 use crate::error::Result;
 
 /// Where to take the data from, with the sizes of the two splits.
@@ -10,44 +11,118 @@ use crate::error::Result;
 pub struct DataArgs {
     /// Training-set size (for a file: `None` = all rows not used for eval).
     pub n_train: Option<usize>,
-    /// Evaluation-set size.
-    pub n_eval: usize,
+    /// Evaluation-set size: synthetic, the draw; a file, the exact rows held
+    /// out (`None`: `eval_fraction` of them).
+    pub n_eval: Option<usize>,
+    /// The synthetic evaluation size when `n_eval` is not given.
+    pub default_n_eval: usize,
+    /// The share of a file's rows held out when `n_eval` is not given.
+    pub eval_fraction: f64,
+    /// A user's own evaluation file (the data file is then all training).
+    pub eval_data: Option<PathBuf>,
+    /// The CSV delimiter (`None`: detected).
+    pub delimiter: Option<u8>,
     /// Seed of the data (subspace and samples, or the row shuffle of a file).
     pub seed: u64,
     /// A data file (`.npy` or `.csv`) instead of the synthetic generator.
     pub path: Option<PathBuf>,
     /// Centre file data by the training mean.
     pub center: bool,
+    /// How to scale the data (`None`: unit variance for files, none for the
+    /// synthetic generator).
+    pub scaling: Option<Scaling>,
     /// Generator parameters (synthetic data only).
     pub spec: SyntheticSpec,
     /// A dimension the user asked for explicitly: a data file must have it.
     pub expected_dim: Option<usize>,
+    /// The command will run PCA on the data (counted in the memory
+    /// estimate made before the data are drawn).
+    pub pca: bool,
 }
 
 impl DataArgs {
-    /// Draws or loads the data.
-    pub fn load(&self) -> Result<Dataset> {
-        match &self.path {
+    /// The scaling these data get.
+    pub fn scaling(&self) -> Scaling {
+        self.scaling.unwrap_or(if self.path.is_some() {
+            Scaling::UnitVariance
+        } else {
+            Scaling::None
+        })
+    }
+
+    /// Draws or loads the data, split, centred and scaled. Warnings (data
+    /// that could not be scaled) go to `warn`. Synthetic requests larger
+    /// than the machine's memory are refused before anything is allocated.
+    pub fn load_with(&self, mut warn: impl FnMut(String)) -> Result<Dataset> {
+        let mut data = match &self.path {
             Some(path) => {
-                let data =
-                    Dataset::from_file(path, self.n_train, self.n_eval, self.seed, self.center)?;
-                match self.expected_dim {
-                    Some(d) if d != data.dim() => Err(crate::error::VqError::Data {
+                let mut data = match &self.eval_data {
+                    Some(eval) => Dataset::from_files(
+                        path,
+                        eval,
+                        self.n_train,
+                        self.seed,
+                        self.center,
+                        self.delimiter,
+                    )?,
+                    None => {
+                        let split = match self.n_eval {
+                            Some(n) => EvalSplit::Rows(n),
+                            None => EvalSplit::Fraction(self.eval_fraction),
+                        };
+                        let matrix = load_matrix_with(path, self.delimiter)?;
+                        Dataset::from_matrix(
+                            matrix,
+                            path,
+                            self.n_train,
+                            split,
+                            self.seed,
+                            self.center,
+                        )?
+                    }
+                };
+                if let Some(d) = self.expected_dim.filter(|&d| d != data.dim()) {
+                    return Err(crate::error::VqError::Data {
                         path: path.clone(),
                         message: format!(
                             "{} columns per row, but the requested dimension (--dim) is {d}",
                             data.dim()
                         ),
-                    }),
-                    _ => Ok(data),
+                    });
                 }
+                data.source = data.source.clone();
+                data
             }
-            None => Dataset::synthetic(
-                &self.spec,
-                self.n_train.unwrap_or(20_000),
-                self.n_eval,
-                self.seed,
-            ),
+            None => {
+                let n_train = self.n_train.unwrap_or(20_000);
+                let n_eval = self.n_eval.unwrap_or(self.default_n_eval);
+                let dim = self.spec.dim;
+                let data_bytes = (n_train as u64 + n_eval as u64)
+                    .saturating_mul(dim as u64)
+                    .saturating_mul(8);
+                let pca = if self.pca {
+                    crate::baseline::pca::pca_bytes(dim)
+                } else {
+                    0
+                };
+                crate::alloc::check_memory(
+                    data_bytes.saturating_add(pca),
+                    &format!(
+                        "{n_train} + {n_eval} samples of dimension {dim}{}",
+                        if self.pca { " and their PCA" } else { "" }
+                    ),
+                )?;
+                Dataset::synthetic(&self.spec, n_train, n_eval, self.seed)?
+            }
+        };
+        if let Some(w) = data.apply_scaling(self.scaling()) {
+            warn(w);
         }
+        Ok(data)
+    }
+
+    /// [`DataArgs::load_with`], warnings to stderr.
+    pub fn load(&self) -> Result<Dataset> {
+        self.load_with(|w| eprintln!("warning: {w}"))
     }
 }

@@ -52,7 +52,7 @@ pub fn execute(cmd: GradcheckCmd) -> Result<()> {
             cmd.estimator.as_deref().unwrap_or(&["all".to_string()]),
         )?,
     };
-    let data = cmd.data.to_args(10_000, 2_000).load()?;
+    let data = cmd.data.to_args(10_000, 2_000)?.load()?;
     let bar = progress_bar(options.work_units(), "gradcheck");
     let report = crate::gradcheck::run(&data, &options, cmd.dump.as_deref(), |part| {
         bar.set_message(part.to_string());

@@ -42,7 +42,9 @@ pub struct TrainCmd {
     pub json: bool,
     /// Write every final parameter as <name>.npy into DIR (tied: W, E;
     /// untied: W, V, E; mlp: A1, a1, A2, a2, B1, b1, B2, b2, E; biases as
-    /// 1 × n); one subfolder per method when several are trained.
+    /// 1 × n), the centring mean (mean.npy) and params.json (model, method,
+    /// sizes, scale), for `vqlab encode` and `vqlab evaluate`; one subfolder
+    /// per method when several are trained.
     #[arg(long, value_name = "DIR")]
     pub save_params: Option<PathBuf>,
     /// Device of the autograd methods: cpu, or cuda where libtorch sees a GPU
@@ -137,7 +139,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
         config.model,
     )?;
     let device = crate::model::parse_device(&cmd.device)?;
-    let data = cmd.data.to_args(10_000, 2_000).load()?;
+    let data = cmd.data.to_args(10_000, 2_000)?.load()?;
     let config = config.check(data.train.nrows(), data.dim())?;
     let start = crate::train::initial_params(data.train.view(), &config)?;
     let mut results: Vec<TrainResult> = Vec::new();
@@ -158,11 +160,13 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
             } else {
                 dir.clone()
             };
-            crate::io::create_dir(&dir)?;
-            for (info, w) in params.layout().iter().zip(&params.weights) {
-                crate::io::write_npy(&dir.join(format!("{}.npy", info.name)), w)?;
-            }
-            crate::io::write_npy(&dir.join("E.npy"), &params.codebook)?;
+            crate::model::saved::save(
+                &dir,
+                params,
+                &data.describe(),
+                data.mean.as_ref(),
+                &spec.name(),
+            )?;
         }
         results.push(result);
     }

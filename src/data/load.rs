@@ -1,6 +1,8 @@
 //! Reading a data matrix (rows = samples, columns = coordinates) from `.npy`
-//! (float64 or float32, 2-D, C or Fortran order) or CSV (comma-separated,
-//! an optional header row of non-numeric names).
+//! (2-D, C or Fortran order; float64, float32, and every signed and unsigned
+//! integer dtype, converted to f64) or CSV (the delimiter detected from the
+//! first line among `,` `;` tab and `|`, or given; an optional header row of
+//! non-numeric names).
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use std::fs::File;
@@ -20,13 +22,18 @@ fn data_err(path: &Path, message: impl Into<String>) -> VqError {
 /// `.csv`). Refuses empty matrices and non-finite values, naming where they
 /// are.
 pub fn load_matrix(path: &Path) -> Result<Array2<f64>> {
+    load_matrix_with(path, None)
+}
+
+/// [`load_matrix`] with the CSV delimiter given (`None`: detected).
+pub fn load_matrix_with(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let matrix = match ext.as_deref() {
         Some("npy") => load_npy(path)?,
-        Some("csv") => load_csv(path)?,
+        Some("csv") => load_csv(path, delimiter)?,
         _ => {
             return Err(data_err(
                 path,
@@ -54,9 +61,9 @@ pub fn load_matrix(path: &Path) -> Result<Array2<f64>> {
 }
 
 fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|source| VqError::Io {
+    File::open(path).map_err(|error| VqError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -68,26 +75,72 @@ fn load_npy(path: &Path) -> Result<Array2<f64>> {
                 got,
                 expected.map(|_| "").unwrap_or("")
             ),
-            ReadNpyError::WrongDescriptor(d) => {
-                format!("unsupported dtype {d}: expected float64 ('<f8') or float32 ('<f4')")
-            }
+            ReadNpyError::WrongDescriptor(d) => format!(
+                "unsupported dtype {d}: expected a float or integer dtype (f8, f4, i1–i8, u1–u8)"
+            ),
             other => format!("not a readable .npy file: {other}"),
         };
         data_err(path, what)
     };
-    match Array2::<f64>::read_npy(BufReader::new(open(path)?)) {
-        Ok(m) => Ok(m),
-        Err(ReadNpyError::WrongDescriptor(_)) => {
-            Array2::<f32>::read_npy(BufReader::new(open(path)?))
-                .map(|m| m.mapv(f64::from))
-                .map_err(describe)
+    // Each dtype in turn: a wrong one answers WrongDescriptor at once.
+    macro_rules! try_dtypes {
+        ($first:ty $(, $t:ty)*) => {{
+            // The first dtype's error is the one reported when none fits.
+            let first = match Array2::<$first>::read_npy(BufReader::new(open(path)?)) {
+                Ok(m) => return Ok(m),
+                Err(e @ ReadNpyError::WrongDescriptor(_)) => e,
+                Err(e) => return Err(describe(e)),
+            };
+            $(
+                match Array2::<$t>::read_npy(BufReader::new(open(path)?)) {
+                    #[allow(clippy::unnecessary_cast)]
+                    Ok(m) => return Ok(m.mapv(|v| v as f64)),
+                    Err(ReadNpyError::WrongDescriptor(_)) => {}
+                    Err(e) => return Err(describe(e)),
+                }
+            )*
+            Err(describe(first))
+        }};
+    }
+    try_dtypes!(f64, f32, u8, i8, u16, i16, u32, i32, u64, i64)
+}
+
+/// The delimiter of a CSV file from its first non-empty line: the candidate
+/// (`,` `;` tab `|`) that splits it into the most fields; `,` when none does.
+fn detect_delimiter(path: &Path) -> Result<u8> {
+    use std::io::BufRead;
+    let reader = BufReader::new(open(path)?);
+    for line in reader.lines() {
+        let line = line.map_err(|error| VqError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        if line.trim().is_empty() {
+            continue;
         }
-        Err(e) => Err(describe(e)),
+        let best = [b',', b';', b'\t', b'|']
+            .into_iter()
+            .max_by_key(|&d| line.bytes().filter(|&b| b == d).count())
+            .filter(|&d| line.bytes().any(|b| b == d));
+        return Ok(best.unwrap_or(b','));
+    }
+    Ok(b',')
+}
+
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        other => format!("'{}'", other as char),
     }
 }
 
-fn load_csv(path: &Path) -> Result<Array2<f64>> {
+fn load_csv(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None => detect_delimiter(path)?,
+    };
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -110,10 +163,18 @@ fn load_csv(path: &Path) -> Result<Array2<f64>> {
             continue; // a header row of names
         }
         if let Some(Err(c)) = parsed.iter().find(|p| p.is_err()) {
+            let hint = if record.len() == 1 {
+                format!(
+                    " (the row is one field with the delimiter {}: is the file separated by something else? try --delimiter)",
+                    delimiter_name(delimiter)
+                )
+            } else {
+                String::new()
+            };
             return Err(data_err(
                 path,
                 format!(
-                    "line {line}, column {}: {:?} is not a number",
+                    "line {line}, column {}: {:?} is not a number{hint}",
                     c + 1,
                     &record[*c]
                 ),
@@ -158,6 +219,28 @@ mod tests {
         assert_eq!(a, array![[1.0, 2.0], [3.0, 4.5]]);
         let b = load_matrix(&write(dir.path(), "b.csv", "1, 2\n\n3,4.5\n")).unwrap();
         assert_eq!(b, a);
+    }
+
+    #[test]
+    fn csv_delimiters_are_detected_or_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = array![[1.0, 2.0], [3.0, 4.5]];
+        for (name, text) in [
+            ("semi.csv", "a;b\n1;2\n3;4.5\n"),
+            ("tab.csv", "1\t2\n3\t4.5\n"),
+            ("bar.csv", "1|2\n3|4.5\n"),
+        ] {
+            assert_eq!(
+                load_matrix(&write(dir.path(), name, text)).unwrap(),
+                want,
+                "{name}"
+            );
+        }
+        // Given explicitly, a wrong delimiter gives a hint.
+        let p = write(dir.path(), "given.csv", "1;2\n3;4.5\n");
+        assert_eq!(load_matrix_with(&p, Some(b';')).unwrap(), want);
+        let e = load_matrix_with(&p, Some(b',')).unwrap_err().to_string();
+        assert!(e.contains("--delimiter") && e.contains("one field"), "{e}");
     }
 
     #[test]
@@ -210,11 +293,22 @@ mod tests {
         let e = load_matrix(&p1).unwrap_err().to_string();
         assert!(e.contains("2-D"), "{e}");
 
+        // Integer dtypes (pixel data usually are) convert to f64.
         let pi = dir.path().join("i.npy");
-        array![[1i32, 2]]
+        array![[1i32, -2]]
             .write_npy(File::create(&pi).unwrap())
             .unwrap();
-        let e = load_matrix(&pi).unwrap_err().to_string();
+        assert_eq!(load_matrix(&pi).unwrap(), array![[1.0, -2.0]]);
+        let pu = dir.path().join("u8.npy");
+        array![[0u8, 255], [7, 16]]
+            .write_npy(File::create(&pu).unwrap())
+            .unwrap();
+        assert_eq!(load_matrix(&pu).unwrap(), array![[0.0, 255.0], [7.0, 16.0]]);
+        let pb = dir.path().join("b.npy");
+        array![[true, false]]
+            .write_npy(File::create(&pb).unwrap())
+            .unwrap();
+        let e = load_matrix(&pb).unwrap_err().to_string();
         assert!(e.contains("dtype"), "{e}");
 
         let pn = dir.path().join("nan.npy");

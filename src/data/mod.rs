@@ -8,7 +8,7 @@
 mod load;
 mod synthetic;
 
-pub use load::load_matrix;
+pub use load::{load_matrix, load_matrix_with};
 pub use synthetic::{SyntheticGenerator, SyntheticSpec};
 
 use ndarray::{Array1, Array2, Axis};
@@ -30,6 +30,38 @@ pub struct Dataset {
     pub source: DataSource,
     /// Whether the training mean was subtracted from both splits.
     pub centered: bool,
+    /// The training mean that was subtracted (None when not centred).
+    pub mean: Option<Array1<f64>>,
+    /// Both splits were divided by this (1 when not scaled); metrics are
+    /// reported in the data's own units by multiplying squared errors by
+    /// its square.
+    pub scale: f64,
+    /// How `scale` was chosen.
+    pub scaling: Scaling,
+}
+
+/// How file data are scaled before training.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum, Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scaling {
+    /// As they are.
+    #[default]
+    None,
+    /// Divided by the root mean square of the (centred) training entries, so
+    /// that the average squared coordinate is 1: the default learning rates
+    /// then work whatever the data's units.
+    UnitVariance,
+}
+
+/// How many rows go to evaluation: an exact count, or a fraction of the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EvalSplit {
+    /// Exactly this many rows.
+    Rows(usize),
+    /// This fraction of the rows (rounded, at least one), in (0, 1).
+    Fraction(f64),
 }
 
 /// Where a [`Dataset`] came from.
@@ -51,7 +83,31 @@ pub enum DataSource {
         rows: usize,
         /// The seed of the row shuffle.
         seed: u64,
+        /// The evaluation file of a user's own split (None: rows held out
+        /// of `path`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eval_path: Option<String>,
     },
+}
+
+/// The data a run used, in its JSON: where from, the split, centring and
+/// scaling.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DataInfo {
+    /// Where the data came from.
+    pub source: DataSource,
+    /// Training rows.
+    pub n_train: usize,
+    /// Evaluation rows.
+    pub n_eval: usize,
+    /// Dimension D.
+    pub dim: usize,
+    /// Whether the training mean was subtracted.
+    pub centered: bool,
+    /// How the data were scaled.
+    pub scaling: Scaling,
+    /// What both splits were divided by.
+    pub scale: f64,
 }
 
 impl Dataset {
@@ -83,27 +139,53 @@ impl Dataset {
                 seed,
             },
             centered: false,
+            mean: None,
+            scale: 1.0,
+            scaling: Scaling::None,
         })
     }
 
     /// Reads a data matrix (rows = samples) from `.npy` or CSV, shuffles its
-    /// rows with `seed`, and splits off `n_eval` rows for evaluation and
+    /// rows with `seed`, and splits off the evaluation rows (`split`) and
     /// `n_train` for training (`None`: all remaining rows). With `center`,
     /// subtracts the training mean from both splits.
     pub fn from_file(
         path: &Path,
         n_train: Option<usize>,
-        n_eval: usize,
+        split: EvalSplit,
         seed: u64,
         center: bool,
     ) -> Result<Self> {
-        let matrix = load_matrix(path)?;
+        Self::from_matrix(load_matrix(path)?, path, n_train, split, seed, center)
+    }
+
+    /// [`Dataset::from_file`] on a matrix already read from `path`.
+    pub fn from_matrix(
+        matrix: Array2<f64>,
+        path: &Path,
+        n_train: Option<usize>,
+        split: EvalSplit,
+        seed: u64,
+        center: bool,
+    ) -> Result<Self> {
         let rows = matrix.nrows();
+        let n_eval = match split {
+            EvalSplit::Rows(n) => n,
+            EvalSplit::Fraction(f) => {
+                if !(f > 0.0 && f < 1.0) {
+                    return Err(invalid("eval_fraction", f, "a number in (0, 1)"));
+                }
+                ((rows as f64 * f).round() as usize).max(1)
+            }
+        };
         if n_eval >= rows {
             return Err(invalid(
                 "n_eval",
                 n_eval,
-                format!("fewer than the {rows} rows of {}", path.display()),
+                format!(
+                    "fewer than the {rows} rows of {} (at least one row must be left to train on)",
+                    path.display()
+                ),
             ));
         }
         let n_train = n_train.unwrap_or(rows - n_eval);
@@ -129,13 +211,108 @@ impl Dataset {
                 path: path.display().to_string(),
                 rows,
                 seed,
+                eval_path: None,
             },
             centered: false,
+            mean: None,
+            scale: 1.0,
+            scaling: Scaling::None,
         };
         if center {
             data.center_by_train_mean();
         }
         Ok(data)
+    }
+
+    /// A user's own split: every row of `train_path` (or the first
+    /// `n_train` after the shuffle) for training, every row of `eval_path`
+    /// for evaluation; the widths must match.
+    pub fn from_files(
+        train_path: &Path,
+        eval_path: &Path,
+        n_train: Option<usize>,
+        seed: u64,
+        center: bool,
+        delimiter: Option<u8>,
+    ) -> Result<Self> {
+        let mut train = load::load_matrix_with(train_path, delimiter)?;
+        let eval = load::load_matrix_with(eval_path, delimiter)?;
+        if eval.ncols() != train.ncols() {
+            return Err(crate::VqError::Data {
+                path: eval_path.to_path_buf(),
+                message: format!(
+                    "{} columns per row, but the training data ({}) have {}",
+                    eval.ncols(),
+                    train_path.display(),
+                    train.ncols()
+                ),
+            });
+        }
+        let rows = train.nrows();
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.shuffle(&mut rng_for(seed, Stream::Split));
+        let n_train = n_train.unwrap_or(rows);
+        if n_train == 0 || n_train > rows {
+            return Err(invalid(
+                "n_train",
+                n_train,
+                format!("between 1 and the {rows} rows of {}", train_path.display()),
+            ));
+        }
+        train = train.select(Axis(0), &order[..n_train]);
+        let mut data = Dataset {
+            train,
+            eval,
+            source: DataSource::File {
+                path: train_path.display().to_string(),
+                rows,
+                seed,
+                eval_path: Some(eval_path.display().to_string()),
+            },
+            centered: false,
+            mean: None,
+            scale: 1.0,
+            scaling: Scaling::None,
+        };
+        if center {
+            data.center_by_train_mean();
+        }
+        Ok(data)
+    }
+
+    /// Scales both splits as `scaling` asks (after centring). Returns a
+    /// warning when the data cannot be scaled (every training entry equal):
+    /// they are then kept as they are, never divided by zero.
+    pub fn apply_scaling(&mut self, scaling: Scaling) -> Option<String> {
+        self.scaling = scaling;
+        if scaling == Scaling::None {
+            return None;
+        }
+        let n = self.train.len() as f64;
+        let rms = (self.train.iter().map(|v| v * v).sum::<f64>() / n).sqrt();
+        if !(rms > 0.0 && rms.is_finite()) {
+            self.scaling = Scaling::None;
+            return Some(
+                "unit-variance scaling skipped: every training entry is the same after centring (nothing to divide by); the data are kept as they are".into(),
+            );
+        }
+        self.train /= rms;
+        self.eval /= rms;
+        self.scale = rms;
+        None
+    }
+
+    /// What the JSON outputs say about these data.
+    pub fn describe(&self) -> DataInfo {
+        DataInfo {
+            source: self.source.clone(),
+            n_train: self.train.nrows(),
+            n_eval: self.eval.nrows(),
+            dim: self.dim(),
+            centered: self.centered,
+            scaling: self.scaling,
+            scale: self.scale,
+        }
     }
 
     /// Subtracts the training mean from both splits.
@@ -144,6 +321,7 @@ impl Dataset {
         self.train -= &mean;
         self.eval -= &mean;
         self.centered = true;
+        self.mean = Some(mean);
     }
 }
 
@@ -195,7 +373,7 @@ mod tests {
             text.push_str(&format!("{},{}\n", i, 100 + i));
         }
         std::fs::write(&path, text).unwrap();
-        let data = Dataset::from_file(&path, None, 5, 3, true).unwrap();
+        let data = Dataset::from_file(&path, None, EvalSplit::Rows(5), 3, true).unwrap();
         assert_eq!(data.train.nrows(), 15);
         assert_eq!(data.eval.nrows(), 5);
         let mean = data.train.mean_axis(Axis(0)).unwrap();
@@ -212,6 +390,6 @@ mod tests {
         firsts.sort_by(f64::total_cmp);
         firsts.dedup();
         assert_eq!(firsts.len(), 20);
-        assert!(Dataset::from_file(&path, Some(16), 5, 3, true).is_err());
+        assert!(Dataset::from_file(&path, Some(16), EvalSplit::Rows(5), 3, true).is_err());
     }
 }

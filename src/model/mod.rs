@@ -28,6 +28,7 @@ pub mod codebook;
 pub mod estimator;
 pub mod mlp;
 pub mod optim;
+pub mod saved;
 pub mod tied;
 pub mod torch;
 pub mod untied;
