@@ -1,7 +1,7 @@
 //! Fitting the synthetic generator to the report's baseline rows.
 //!
 //! The report does not give its data generator. vqlab uses the family of
-//! SPEC with a geometric spectrum, three parameters in all:
+//! `docs/MODEL.md` with a geometric spectrum, three parameters in all:
 //!
 //! x = U diag(s) g + σ n,  s_i = a ρ^(i−1) (i = 1 … r),
 //!

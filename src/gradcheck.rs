@@ -1044,12 +1044,21 @@ pub fn run(
     let finite_differences = finite_differences(data, config, chosen, options.fd_states)?;
     progress("finite differences");
     let long_run = if options.long_run_steps > 0 && options.has_stiefel() {
+        // One progress unit per 100 long-run steps: a long-run step costs
+        // about a hundredth of a lockstep step, so the units stay comparable
+        // and the time-left estimate is sane from the start.
+        let mut done = 0usize;
         long_run(
             data,
             config,
             options.long_run_steps,
             SvdSource::Lapack,
-            || progress("Stiefel long run"),
+            || {
+                done += 1;
+                if done.is_multiple_of(100) {
+                    progress("Stiefel long run")
+                }
+            },
         )?
     } else {
         None
@@ -1087,7 +1096,7 @@ impl GradcheckOptions {
     /// Units of work [`run`] reports through its progress callback.
     pub fn work_units(&self) -> u64 {
         let long = if self.has_stiefel() {
-            self.long_run_steps
+            self.long_run_steps / 100
         } else {
             0
         };

@@ -2,7 +2,8 @@
 //!
 //! The model is a tied linear VQ autoencoder whose encoder W (D×m) lives on
 //! the Stiefel manifold (WᵀW = I): z = Wᵀx, a = argmin_k ‖z − e_k‖², q = e_a,
-//! x̂ = W q. See `SPEC.md` of the project for the loss, the estimators and the
+//! x̂ = W q. See `docs/MODEL.md` for the loss, the estimators and the metrics, and
+//! `reference/README.md` for the report and
 //! experiments. The crate has:
 //!
 //! * [`data`]: the synthetic low-rank generator and loaders for real data;

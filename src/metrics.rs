@@ -1,4 +1,4 @@
-//! The evaluation metrics of SPEC, always over a whole data set.
+//! The evaluation metrics (`docs/MODEL.md`), always over a whole data set.
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,8 @@ pub fn usage_stats(assignments: &[usize], k: usize) -> (f64, f64, f64, f64) {
             -p * p.ln()
         })
         .sum();
+    // + 0.0: a single used code gives −1·ln 1 = −0.0; report it as 0.
+    let entropy = entropy + 0.0;
     let dead = counts.iter().filter(|&&c| c == 0).count() as f64 / k as f64;
     let utilization = if k > 1 {
         entropy / (k as f64).ln()

@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::rng::{rng_for, Stream, VqRng};
 
-/// Where the parameters start. The report does not say; SPEC asks for both.
+/// Where the parameters start. The report does not say; vqlab offers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Init {
@@ -30,6 +30,16 @@ pub enum Init {
     /// Linear models: a Haar-random Stiefel W (untied: V = W); mlp: PyTorch's
     /// `nn.Linear` default. E from k-means++ and Lloyd on the initial codes.
     Random,
+}
+
+impl Init {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Pca => "pca",
+            Init::Random => "random",
+        }
+    }
 }
 
 /// Which SVD the retraction uses.
@@ -620,11 +630,16 @@ pub fn run_warnings(initial: &Metrics, last: &Metrics, k: usize) -> Vec<String> 
         ));
     }
     if last.recon_mse > initial.recon_mse {
+        let rise = 100.0 * (last.recon_mse - initial.recon_mse) / initial.recon_mse;
         warnings.push(format!(
-            "eval recon_mse rose from {} at the start to {} ({:+.1} %): the learning rates may be too large for these data (see --scale, --lr-w, --lr-e)",
+            "eval recon_mse rose from {} at the start to {} ({rise:+.1} %){}",
             significant(initial.recon_mse),
             significant(last.recon_mse),
-            100.0 * (last.recon_mse - initial.recon_mse) / initial.recon_mse
+            if rise > 5.0 {
+                ": the learning rates may be too large for these data (see --scale, --lr-w, --lr-e)"
+            } else {
+                ""
+            }
         ));
     }
     if dead(last) > dead(initial) {

@@ -240,3 +240,24 @@ fn data_export_writes_the_synthetic_splits() {
             .unwrap();
     assert_eq!(train, again.train);
 }
+
+#[test]
+fn progress_is_written_as_lines_when_stderr_is_not_a_terminal() {
+    let out = vqlab()
+        .env("VQLAB_PROGRESS_EVERY", "0")
+        .args([
+            "train",
+            "--steps",
+            "20",
+            "--n-train",
+            "2000",
+            "--n-eval",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("manual-ste: 20/20 (100 %)"), "{err}");
+    assert!(err.contains("s left"), "{err}");
+}

@@ -12,7 +12,7 @@ use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::train::{Init, SvdChoice, TrainConfig};
 use crate::VqError;
 
-/// Hyperparameters shared by `train` and `gradcheck` (SPEC's notation).
+/// Hyperparameters shared by `train` and `gradcheck` (the notation of `docs/MODEL.md`).
 #[derive(Args, Clone)]
 pub struct HyperOpts {
     /// Codebook size K.

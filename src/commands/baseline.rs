@@ -68,29 +68,31 @@ pub fn execute(cmd: BaselineCmd) -> anyhow::Result<()> {
 }
 
 fn print_table(reports: &[BaselineReport]) {
+    use crate::train::significant as sig;
     if let Some(first) = reports.first() {
         let c = &first.config;
         println!(
-            "PCA + Lloyd baseline: D={} m={} N_train={} N_eval={} seed={} kmeans_iters={} centered={}",
-            c.dim, c.m, c.n_train, c.n_eval, c.seed, c.kmeans_iters, c.centered
+            "PCA + Lloyd baseline: D={} m={} N_train={} N_eval={} seed={} kmeans_iters={} centred={} scaled by {} ({}); metrics in the data's units",
+            c.dim, c.m, c.n_train, c.n_eval, c.seed, c.kmeans_iters, c.centered, sig(c.scale), c.scaling.name()
         );
     }
     println!(
-        "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>10} {:>6}",
-        "K", "recon_mse", "insub", "residual", "entropy", "util", "perplexity", "dead"
+        "{:>5} {:>11} {:>11} {:>11} {:>11} {:>9} {:>8} {:>10} {:>6}",
+        "K", "recon_mse", "recon/D", "insub", "residual", "entropy", "util", "perplexity", "dead"
     );
     for r in reports {
         let m = &r.metrics;
         println!(
-            "{:>5} {:>10.4} {:>10.4} {:>10.4} {:>9.4} {:>7.1}% {:>10.2} {:>5.1}%",
+            "{:>5} {:>11} {:>11} {:>11} {:>11} {:>9} {:>7.1}% {:>10.2} {:>5.1}%",
             r.config.k,
-            m.recon_mse,
-            m.insub_distortion,
-            m.residual.unwrap_or(f64::NAN),
-            m.usage_entropy,
-            100.0 * m.utilization,
+            sig(m.recon_mse),
+            sig(m.recon_mse / r.config.dim as f64),
+            sig(m.insub_distortion),
+            m.residual.map_or("-".to_string(), sig),
+            sig(m.usage_entropy),
+            100.0 * m.utilization + 0.0,
             m.perplexity,
-            100.0 * m.dead_code_fraction
+            100.0 * m.dead_code_fraction + 0.0
         );
     }
 }

@@ -77,13 +77,13 @@ fn by_param(map: &BTreeMap<String, f64>) -> String {
 fn print_report(r: &GradcheckReport, per_step: bool) {
     let c = &r.options.config;
     println!(
-        "gradcheck: model={} K={} m={} steps={} batch={} init={:?} seed={} (f64)",
+        "gradcheck: model={} K={} m={} steps={} batch={} init={} seed={} (f64)",
         r.model.name(),
         c.k,
         c.m,
         c.steps,
         c.batch,
-        c.init,
+        c.init.name(),
         c.seed
     );
     println!(

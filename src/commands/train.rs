@@ -179,38 +179,56 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
 }
 
 fn print_table(results: &[TrainResult]) {
-    if let Some(first) = results.first() {
-        let c = &first.config;
-        let model = match c.model.kind {
-            crate::model::ModelKind::Mlp => {
-                format!("mlp (hidden {}, {:?})", c.model.hidden, c.model.activation)
+    use crate::train::significant as sig;
+    let Some(first) = results.first() else {
+        return;
+    };
+    let c = &first.config;
+    let model = match c.model.kind {
+        crate::model::ModelKind::Mlp => format!(
+            "mlp (hidden {}, {})",
+            c.model.hidden,
+            match c.model.activation {
+                crate::model::Activation::Relu => "relu",
+                crate::model::Activation::Tanh => "tanh",
             }
-            kind => kind.name().to_string(),
-        };
+        ),
+        kind => kind.name().to_string(),
+    };
+    println!(
+        "train: model={} K={} m={} steps={} batch={} lr_w={} lr_e={} alpha={} beta={} init={} seed={}",
+        model, c.k, c.m, c.steps, c.batch, c.lr_w, c.lr_e, c.alpha, c.beta, c.init.name(), c.seed
+    );
+    let dim = first.data.as_ref().map_or(1, |d| d.dim) as f64;
+    if let Some(d) = &first.data {
         println!(
-            "train: model={} K={} m={} steps={} batch={} lr_w={} lr_e={} alpha={} beta={} init={:?} seed={}",
-            model, c.k, c.m, c.steps, c.batch, c.lr_w, c.lr_e, c.alpha, c.beta, c.init, c.seed
-        );
-        let i = &first.initial;
-        println!(
-            "initial: recon_mse={:.4} insub={:.4} entropy={:.4}",
-            i.recon_mse, i.insub_distortion, i.usage_entropy
+            "data: {} train / {} eval rows, D={}, centred={}, scaled by {} ({}); metrics in the data's units",
+            d.n_train, d.n_eval, d.dim, d.centered, sig(d.scale), d.scaling.name()
         );
     }
+    let i = &first.initial;
     println!(
-        "{:<36} {:>10} {:>10} {:>9} {:>7} {:>6} {:>12} {:>11}",
-        "method", "recon_mse", "insub", "entropy", "util", "dead", "ms/step", "|WᵀW−I|"
+        "initial: recon_mse={} (per coordinate {}) insub={} entropy={}",
+        sig(i.recon_mse),
+        sig(i.recon_mse / dim),
+        sig(i.insub_distortion),
+        sig(i.usage_entropy)
+    );
+    println!(
+        "{:<36} {:>11} {:>11} {:>11} {:>9} {:>7} {:>6} {:>10} {:>9}",
+        "method", "recon_mse", "recon/D", "insub", "entropy", "util", "dead", "ms/step", "|WᵀW−I|"
     );
     for r in results {
         let m = &r.final_metrics;
         println!(
-            "{:<36} {:>10.4} {:>10.4} {:>9.4} {:>6.1}% {:>5.1}% {:>12.4} {:>11}",
+            "{:<36} {:>11} {:>11} {:>11} {:>9} {:>6.1}% {:>5.1}% {:>10.4} {:>9}",
             r.method.name(),
-            m.recon_mse,
-            m.insub_distortion,
-            m.usage_entropy,
-            100.0 * m.utilization,
-            100.0 * m.dead_code_fraction,
+            sig(m.recon_mse),
+            sig(m.recon_mse / dim),
+            sig(m.insub_distortion),
+            sig(m.usage_entropy),
+            100.0 * m.utilization + 0.0,
+            100.0 * m.dead_code_fraction + 0.0,
             1e3 * r.timing.seconds_per_step,
             r.max_stiefel_defect
                 .map_or("-".to_string(), |d| format!("{d:.1e}"))

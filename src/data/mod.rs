@@ -1,4 +1,4 @@
-//! Data: the synthetic low-rank generator of SPEC, loaders for real data
+//! Data: the synthetic low-rank generator (`docs/MODEL.md`), loaders for real data
 //! (`.npy`, CSV), and the train/eval split.
 //!
 //! Centring: the model has no bias term (z = Wᵀx). Synthetic data have mean
@@ -53,6 +53,16 @@ pub enum Scaling {
     /// that the average squared coordinate is 1: the default learning rates
     /// then work whatever the data's units.
     UnitVariance,
+}
+
+impl Scaling {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scaling::None => "none",
+            Scaling::UnitVariance => "unit-variance",
+        }
+    }
 }
 
 /// How many rows go to evaluation: an exact count, or a fraction of the file.

@@ -1,4 +1,4 @@
-//! The synthetic family of SPEC: x = U diag(s) g + σ n, with U a Haar-random
+//! The synthetic family: x = U diag(s) g + σ n, with U a Haar-random
 //! D×r Stiefel matrix, g ~ N(0, I_r), n ~ N(0, I_D).
 use ndarray::{Array1, Array2};
 use rand::Rng;

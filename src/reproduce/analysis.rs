@@ -9,7 +9,8 @@ use crate::metrics::Metrics;
 use crate::model::MethodKind;
 use std::collections::BTreeMap;
 
-/// The report's numbers (a copy of shared/report_numbers.json).
+/// The report's numbers (`reference/report_numbers.json`, provenance in
+/// `reference/README.md`).
 pub const REPORT_NUMBERS: &str = include_str!("../../reference/report_numbers.json");
 
 /// The report's numbers, parsed.

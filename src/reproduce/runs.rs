@@ -84,10 +84,7 @@ impl Variant {
 
 /// `pca` or `random`.
 pub fn init_name(init: Init) -> &'static str {
-    match init {
-        Init::Pca => "pca",
-        Init::Random => "random",
-    }
+    init.name()
 }
 
 /// A fingerprint of the code that computes the units (sources, presets,
@@ -137,7 +134,7 @@ impl UnitSpec {
     }
 }
 
-/// Where a method's gain over the baseline comes from (SPEC C12).
+/// Where a method's gain over the baseline comes from (claim C12).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Attribution {
     /// The baseline's W with the trained codebook.
@@ -360,7 +357,7 @@ fn base_config(
     }
 }
 
-/// The units of `experiment` for `variants` and `seeds`, as SPEC's table.
+/// The units of `experiment` for `variants` and `seeds`, as the report's table (`reference/README.md`).
 pub fn plan(
     experiment: Experiment,
     variants: &[Variant],
