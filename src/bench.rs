@@ -27,14 +27,87 @@ use crate::model::{Draws, Gradients, MethodKind, Params};
 use crate::rng::{rng_for, Stream};
 use crate::train::{BatchSampler, SvdChoice, TrainConfig};
 
-/// A benchmark configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+/// A benchmark configuration: a named size, or any size given as
+/// `d=…,m=…,k=…,b=…` (optionally `n=…` training rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchConfig {
     /// The experiment-2 step: D = 64, m = 4, K = 32, B = 1024.
     Exp2,
     /// A large step: D = 512, m = 32, K = 512, B = 4096.
     Large,
+    /// A size of the user's.
+    Custom {
+        /// D.
+        dim: usize,
+        /// m.
+        m: usize,
+        /// K.
+        k: usize,
+        /// B.
+        batch: usize,
+        /// Training rows.
+        n_train: usize,
+    },
+}
+
+impl std::str::FromStr for BenchConfig {
+    type Err = crate::VqError;
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "exp2" => return Ok(BenchConfig::Exp2),
+            "large" => return Ok(BenchConfig::Large),
+            _ => {}
+        }
+        let bad = || {
+            invalid(
+                "config",
+                text,
+                "exp2, large, or d=D,m=M,k=K,b=B[,n=N] with whole numbers ≥ 1 (m ≤ D, K and B ≤ N)",
+            )
+        };
+        let (mut dim, mut m, mut k, mut batch, mut n_train) = (None, None, None, None, None);
+        for part in text.split([',', ':']) {
+            let (key, value) = part.split_once('=').ok_or_else(bad)?;
+            let value: usize = value.trim().parse().map_err(|_| bad())?;
+            let slot = match key.trim() {
+                "d" => &mut dim,
+                "m" => &mut m,
+                "k" => &mut k,
+                "b" => &mut batch,
+                "n" => &mut n_train,
+                _ => return Err(bad()),
+            };
+            *slot = Some(value);
+        }
+        let (Some(dim), Some(m), Some(k), Some(batch)) = (dim, m, k, batch) else {
+            return Err(bad());
+        };
+        let n_train = n_train.unwrap_or((4 * batch).max(k).max(16_384));
+        if [dim, m, k, batch].contains(&0) || m > dim || k > n_train || batch > n_train {
+            return Err(bad());
+        }
+        Ok(BenchConfig::Custom {
+            dim,
+            m,
+            k,
+            batch,
+            n_train,
+        })
+    }
+}
+
+impl Serialize for BenchConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for BenchConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Sizes of a configuration.
@@ -56,6 +129,19 @@ impl BenchConfig {
     /// The sizes.
     pub fn sizes(self) -> Sizes {
         match self {
+            BenchConfig::Custom {
+                dim,
+                m,
+                k,
+                batch,
+                n_train,
+            } => Sizes {
+                dim,
+                m,
+                k,
+                batch,
+                n_train,
+            },
             BenchConfig::Exp2 => Sizes {
                 dim: 64,
                 m: 4,
@@ -73,11 +159,27 @@ impl BenchConfig {
         }
     }
 
-    /// `exp2` or `large`.
-    pub fn name(self) -> &'static str {
+    /// `exp2`, `large`, or `d=…,m=…,k=…,b=…,n=…`.
+    pub fn name(self) -> String {
         match self {
-            BenchConfig::Exp2 => "exp2",
-            BenchConfig::Large => "large",
+            BenchConfig::Exp2 => "exp2".into(),
+            BenchConfig::Large => "large".into(),
+            BenchConfig::Custom {
+                dim,
+                m,
+                k,
+                batch,
+                n_train,
+            } => format!("d={dim}:m={m}:k={k}:b={batch}:n={n_train}"),
+        }
+    }
+
+    /// A sort key: exp2, large, then custom sizes by their FLOPs.
+    pub fn order(self) -> (u8, u64) {
+        match self {
+            BenchConfig::Exp2 => (0, 0),
+            BenchConfig::Large => (1, 0),
+            custom => (2, custom.sizes().flops() as u64),
         }
     }
 }
@@ -360,7 +462,13 @@ pub fn render_markdown(b: &BenchResults) -> String {
         );
     }
     out.push_str("\n\nRoofline: the step's essential FLOPs (4BDm + 2BKm) over the GEMM rate, or its essential bytes (the batch rows, 8BD) over the copy bandwidth, whichever is longer.\n\n");
-    for config in [BenchConfig::Exp2, BenchConfig::Large] {
+    let mut configs: Vec<BenchConfig> = Vec::new();
+    for r in &b.rows {
+        if !configs.contains(&r.report.config) {
+            configs.push(r.report.config);
+        }
+    }
+    for config in configs {
         let s = config.sizes();
         let mine: Vec<&BenchRow> = b
             .rows

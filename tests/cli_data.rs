@@ -261,3 +261,37 @@ fn progress_is_written_as_lines_when_stderr_is_not_a_terminal() {
     assert!(err.contains("manual-ste: 20/20 (100 %)"), "{err}");
     assert!(err.contains("s left"), "{err}");
 }
+
+#[test]
+fn bench_takes_any_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vqlab()
+        .args([
+            "bench",
+            "--config",
+            "d=16,m=2,k=4,b=32",
+            "--thread-settings",
+            "1",
+        ])
+        .args([
+            "--steps",
+            "3",
+            "--warmup",
+            "1",
+            "--method",
+            "manual-ste",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let md = std::fs::read_to_string(dir.path().join("BENCH.md")).unwrap();
+    assert!(md.contains("D = 16, m = 2, K = 4, B = 32"), "{md}");
+    let bad = vqlab()
+        .args(["bench", "--config", "d=4,m=8,k=4,b=32"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("m ≤ D"));
+}

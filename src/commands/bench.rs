@@ -12,9 +12,10 @@ use crate::model::MethodKind;
 /// Arguments of `vqlab bench`.
 #[derive(Args)]
 pub struct BenchCmd {
-    /// Configurations: exp2 (D=64, m=4, K=32, B=1024), large (D=512, m=32,
-    /// K=512, B=4096).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "exp2,large")]
+    /// Configurations, separated by spaces or given again: exp2 (D=64, m=4,
+    /// K=32, B=1024), large (D=512, m=32, K=512, B=4096), or any size as
+    /// d=D,m=M,k=K,b=B (optionally n=N training rows; `:` also separates).
+    #[arg(long = "config", alias = "configs", num_args = 1.., default_values = ["exp2", "large"])]
     pub configs: Vec<crate::bench::BenchConfig>,
     /// Methods (comma-separated, or "all").
     #[arg(long, value_delimiter = ',', default_value = "all")]
@@ -39,7 +40,7 @@ pub struct BenchCmd {
 /// Arguments of the hidden `vqlab bench-worker`.
 #[derive(Args)]
 pub struct BenchWorkerCmd {
-    #[arg(long, value_enum)]
+    #[arg(long)]
     pub config: crate::bench::BenchConfig,
     #[arg(long)]
     pub method: String,
@@ -117,7 +118,7 @@ pub fn execute(cmd: BenchCmd) -> Result<()> {
                     .args([
                         "bench-worker",
                         "--config",
-                        config.name(),
+                        &config.name(),
                         "--method",
                         method.name(),
                     ])
@@ -155,7 +156,7 @@ pub fn execute(cmd: BenchCmd) -> Result<()> {
     };
     results.rows.sort_by_key(|r| {
         (
-            r.report.config as u8,
+            r.report.config.order(),
             r.report.threads != 1,
             r.report.method.name(),
         )
