@@ -241,6 +241,8 @@ pub struct GradcheckReport {
     pub max_stiefel_defect: Option<f64>,
     /// The options used.
     pub options: GradcheckOptions,
+    /// The data: source, split, centring and scaling.
+    pub data: crate::data::DataInfo,
     /// Lockstep pairs, one per estimator.
     pub lockstep: Vec<PairSummary>,
     /// Free-running autograd STE vs manual STE.
@@ -1080,6 +1082,7 @@ pub fn run(
             .fold(0.0, f64::max),
         max_stiefel_defect: max_defect,
         options: options.clone(),
+        data: data.describe(),
         lockstep,
         free_running,
         estimators,

@@ -427,3 +427,23 @@ fn nsvq_and_gumbel_on_every_model() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn gradcheck_json_names_its_data() {
+    let out = vqlab()
+        .args([
+            "gradcheck",
+            "--json",
+            "--long-run-steps",
+            "0",
+            "--fd-states",
+            "0",
+        ])
+        .args(["--estimator", "ste", "--k", "8"])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let v = json_stdout(&out);
+    assert_eq!(v["data"]["n_train"], 2000);
+    assert_eq!(v["data"]["source"]["kind"], "synthetic");
+}
