@@ -71,18 +71,13 @@ fn train_all_methods_and_save_params() {
     assert!((a - b).abs() / b < 1e-9, "{a} vs {b}");
 }
 
-#[test]
-fn train_refuses_bad_values_by_field() {
-    for (args, needle) in [
-        (vec!["--method", "adam"], "method = adam"),
-        (vec!["--lr-w", "-1"], "lr_w = -1"),
-        (vec!["--batch", "0"], "batch = 0"),
-        (vec!["--beta", "NaN"], "beta = NaN"),
-        (vec!["--k", "0"], "k = 0"),
-    ] {
+/// Each `(args, needle)` given to `train` (with the small sizes): exit 2,
+/// the needle in stderr, nothing on stdout.
+fn refused_train(cases: &[(Vec<&str>, &str)]) {
+    for (args, needle) in cases {
         let out = vqlab()
             .arg("train")
-            .args(&args)
+            .args(args)
             .args(&SMALL[..6])
             .output()
             .unwrap();
@@ -91,6 +86,17 @@ fn train_refuses_bad_values_by_field() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[test]
+fn train_refuses_bad_values_by_field() {
+    refused_train(&[
+        (vec!["--method", "adam"], "method = adam"),
+        (vec!["--lr-w", "-1"], "lr_w = -1"),
+        (vec!["--batch", "0"], "batch = 0"),
+        (vec!["--beta", "NaN"], "beta = NaN"),
+        (vec!["--k", "0"], "k = 0"),
+    ]);
 }
 
 #[test]
@@ -206,7 +212,7 @@ fn train_every_model_estimator_backend() {
 /// of the shorthand with the axes: exit 2, the field named, nothing printed.
 #[test]
 fn model_axes_refuse_bad_input() {
-    for (args, needle) in [
+    refused_train(&[
         (vec!["--model", "cnn"], "--model"),
         (vec!["--estimator", "rebar"], "estimator = rebar"),
         (vec!["--backend", "jax"], "backend = jax"),
@@ -218,18 +224,7 @@ fn model_axes_refuse_bad_input() {
         ),
         (vec!["--model", "mlp", "--init", "pca"], "init = pca"),
         (vec!["--method", "manual-ste", "--model", "mlp"], "--model"),
-    ] {
-        let out = vqlab()
-            .arg("train")
-            .args(&args)
-            .args(&SMALL[..6])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(out.stdout.is_empty());
-    }
+    ]);
     // A model flag on a command that has no model: clap refuses it.
     let out = vqlab()
         .args(["baseline", "--model", "mlp"])
@@ -312,7 +307,7 @@ fn codebook_optimizer_and_schedule_flags() {
 
 #[test]
 fn update_flags_refuse_bad_values_by_field() {
-    for (args, needle) in [
+    refused_train(&[
         (vec!["--ema-gamma", "1"], "ema_gamma = 1"),
         (vec!["--ema-eps", "0"], "ema_eps = 0"),
         (vec!["--adam-beta1", "-0.1"], "adam_beta1 = -0.1"),
@@ -331,18 +326,7 @@ fn update_flags_refuse_bad_values_by_field() {
             "only used by --schedule cosine",
         ),
         (vec!["--optimizer", "rmsprop"], "--optimizer"),
-    ] {
-        let out = vqlab()
-            .arg("train")
-            .args(&args)
-            .args(&SMALL[..6])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(out.stdout.is_empty());
-    }
+    ]);
 }
 
 /// The combination runs, and gradcheck checks NSVQ and Gumbel on
@@ -411,21 +395,20 @@ fn nsvq_and_gumbel_on_every_model() {
             "{model}"
         );
     }
-    for (args, needle) in [
-        (vec!["--gumbel-tau", "0"], "gumbel_tau = 0"),
-        (vec!["--gumbel-tau-min", "2"], "gumbel_tau_min = 2"),
-        (vec!["--gumbel-tau-rate", "-1"], "gumbel_tau_rate = -1"),
-    ] {
-        let out = vqlab()
-            .args(["train", "--estimator", "gumbel"])
-            .args(&args)
-            .args(&SMALL[..6])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
-        assert!(out.stdout.is_empty());
-    }
+    refused_train(&[
+        (
+            vec!["--estimator", "gumbel", "--gumbel-tau", "0"],
+            "gumbel_tau = 0",
+        ),
+        (
+            vec!["--estimator", "gumbel", "--gumbel-tau-min", "2"],
+            "gumbel_tau_min = 2",
+        ),
+        (
+            vec!["--estimator", "gumbel", "--gumbel-tau-rate", "-1"],
+            "gumbel_tau_rate = -1",
+        ),
+    ]);
 }
 
 #[test]
