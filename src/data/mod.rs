@@ -214,15 +214,27 @@ impl Dataset {
         order.shuffle(&mut rng_for(seed, Stream::Split));
         let eval = matrix.select(Axis(0), &order[..n_eval]);
         let train = matrix.select(Axis(0), &order[n_eval..n_eval + n_train]);
+        let source = DataSource::File {
+            path: path.display().to_string(),
+            rows,
+            seed,
+            eval_path: None,
+        };
+        Ok(Self::from_splits(train, eval, source, center))
+    }
+
+    /// Training and evaluation rows read from files, centred by the
+    /// training mean when `center`, not scaled yet.
+    fn from_splits(
+        train: Array2<f64>,
+        eval: Array2<f64>,
+        source: DataSource,
+        center: bool,
+    ) -> Self {
         let mut data = Dataset {
             train,
             eval,
-            source: DataSource::File {
-                path: path.display().to_string(),
-                rows,
-                seed,
-                eval_path: None,
-            },
+            source,
             centered: false,
             mean: None,
             scale: 1.0,
@@ -231,7 +243,7 @@ impl Dataset {
         if center {
             data.center_by_train_mean();
         }
-        Ok(data)
+        data
     }
 
     /// A user's own split: every row of `train_path` (or the first
@@ -270,24 +282,13 @@ impl Dataset {
             ));
         }
         train = train.select(Axis(0), &order[..n_train]);
-        let mut data = Dataset {
-            train,
-            eval,
-            source: DataSource::File {
-                path: train_path.display().to_string(),
-                rows,
-                seed,
-                eval_path: Some(eval_path.display().to_string()),
-            },
-            centered: false,
-            mean: None,
-            scale: 1.0,
-            scaling: Scaling::None,
+        let source = DataSource::File {
+            path: train_path.display().to_string(),
+            rows,
+            seed,
+            eval_path: Some(eval_path.display().to_string()),
         };
-        if center {
-            data.center_by_train_mean();
-        }
-        Ok(data)
+        Ok(Self::from_splits(train, eval, source, center))
     }
 
     /// Scales both splits as `scaling` asks (after centring). Returns a

@@ -114,14 +114,9 @@ impl<'a> Results<'a> {
         beta: Option<f64>,
         f: impl Fn(&UnitResult) -> Option<f64>,
     ) -> (Vec<f64>, usize) {
-        let units = self.select(exp, variant, k, beta);
-        let vals: Vec<f64> = units
-            .iter()
-            .filter_map(|u| f(u))
-            .filter(|v| v.is_finite())
-            .collect();
-        let dropped = units.len() - vals.len();
-        (vals, dropped)
+        let by_seed = self.by_seed(exp, variant, k, beta, f);
+        let dropped = self.select(exp, variant, k, beta).len() - by_seed.len();
+        (by_seed.into_values().collect(), dropped)
     }
 
     /// `f` of every selected unit where it is defined, keyed by seed: values
