@@ -26,6 +26,7 @@ pub mod model;
 pub mod quantize;
 pub mod reproduce;
 pub mod rng;
+pub mod shard;
 pub mod threads;
 pub mod torch_bridge;
 pub mod train;

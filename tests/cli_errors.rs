@@ -85,6 +85,52 @@ fn reproduce_refuses_zero_seeds_and_writes_nothing() {
     assert!(!dir.path().join("r").exists());
 }
 
+#[test]
+fn reproduce_refuses_bad_shards_and_stores_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out_dir = dir.path().join("r");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--shard".into(), "0/2".into()], "1 ≤ I ≤ N"),
+        (vec!["--shard".into(), "3/2".into()], "1 ≤ I ≤ N"),
+        (vec!["--shard".into(), "1/0".into()], "N ≥ 1"),
+        (vec!["--shard".into(), "one".into()], "I/N"),
+        (
+            vec!["--store".into(), file.display().to_string()],
+            "is a file",
+        ),
+        (
+            vec!["--store".into(), file.join("runs").display().to_string()],
+            "is a file",
+        ),
+        // Not writable, even for root.
+        (
+            vec!["--store".into(), "/proc/vqlab-runs".into()],
+            "cannot create files",
+        ),
+    ];
+    for (args, message) in cases {
+        for extra in [&[][..], &["--shard", "1/2"][..]] {
+            if args[0] == "--shard" && !extra.is_empty() {
+                continue;
+            }
+            let out = vqlab()
+                .args(["reproduce", "--quick", "--out"])
+                .arg(&out_dir)
+                .args(&args)
+                .args(extra)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?} {extra:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(message), "{args:?}: {stderr}");
+            assert!(!out_dir.exists(), "{args:?}: wrote the output folder");
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();

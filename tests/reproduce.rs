@@ -215,3 +215,210 @@ fn interrupted_reproductions_resume_and_match_an_uninterrupted_one() {
         );
     }
 }
+
+/// REPORT.md without the lines that rest on measured time.
+fn report_without_timings(out: &Path) -> String {
+    std::fs::read_to_string(out.join("REPORT.md"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !["Wall time", "ms per step", "time per step", "C11"]
+                .iter()
+                .any(|t| l.contains(t))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn computed_of(stdout: &str) -> usize {
+    stdout
+        .split('(')
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {stdout}"))
+}
+
+#[test]
+fn three_concurrent_shards_on_one_store_render_the_unsharded_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    assert_success(
+        &vqlab()
+            .args(["reproduce", "--quick", "--out"])
+            .arg(&whole)
+            .output()
+            .unwrap(),
+    );
+
+    // The store lives apart from the output, as on a shared filesystem.
+    let store = dir.path().join("shared-store");
+    let sharded = dir.path().join("sharded");
+    let shards: Vec<_> = (1..=3)
+        .map(|i| {
+            vqlab()
+                .args(["reproduce", "--quick", "--jobs", "1", "--shard"])
+                .arg(format!("{i}/3"))
+                .arg("--out")
+                .arg(&sharded)
+                .env("VQLAB_STORE", &store)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut computed = 0;
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert_success(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("run without --shard"), "{stdout}");
+        computed += computed_of(&stdout);
+    }
+    assert!(!sharded.join("REPORT.md").exists(), "a shard rendered");
+    // Every planned unit once, no temporary file left.
+    let plan = vqlab()
+        .args(["reproduce", "--quick", "--plan"])
+        .output()
+        .unwrap();
+    assert_success(&plan);
+    let planned = String::from_utf8_lossy(&plan.stdout).lines().count();
+    assert_eq!(computed, planned);
+    let files: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), planned, "{files:?}");
+    assert!(files
+        .iter()
+        .all(|f| f.ends_with(".json") && !f.starts_with('.')));
+
+    // The unsharded run computes nothing and renders the same report.
+    let render = || {
+        vqlab()
+            .args(["reproduce", "--quick", "--store"])
+            .arg(&store)
+            .arg("--out")
+            .arg(&sharded)
+            .output()
+            .unwrap()
+    };
+    let last = render();
+    assert_success(&last);
+    let stdout = String::from_utf8_lossy(&last.stdout);
+    assert!(stdout.contains("(0 computed"), "{stdout}");
+    let (a, b) = (
+        report_without_timings(&sharded),
+        report_without_timings(&whole),
+    );
+    for (x, y) in a.lines().zip(b.lines()) {
+        assert_eq!(x, y, "the reports differ");
+    }
+    assert_eq!(a.lines().count(), b.lines().count());
+
+    // A stored unit computed by other code is recomputed, never reused.
+    let victim = store.join(files.iter().find(|f| f.starts_with("exp2")).unwrap());
+    let mut unit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&victim).unwrap()).unwrap();
+    unit["spec"]["code"] = serde_json::json!("0000000000000000");
+    std::fs::write(&victim, unit.to_string()).unwrap();
+    let again = render();
+    assert_success(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("(1 computed"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn the_plan_lists_every_unit_once_across_shards_with_its_cost() {
+    let lines = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = vqlab()
+            .args(["reproduce", "--quick", "--plan"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let all = lines(&[]);
+    // Experiment 3 and 4 at both candidate batch sizes: 2 + 4 + 2·(8 + 10) units per seed.
+    assert_eq!(all.len(), 2 * (2 + 4 + 2 * (8 + 10)));
+    let mut keys: Vec<String> = Vec::new();
+    for i in 1..=4 {
+        for line in lines(&["--shard", &format!("{i}/4")]) {
+            assert_eq!(line["shard"], format!("{i}/4"));
+            assert!(line["cost_mmadd"].as_f64().unwrap() > 0.0);
+            assert!(line["spec"]["train"]["k"].as_u64().is_some());
+            keys.push(line["key"].as_str().unwrap().to_string());
+        }
+    }
+    keys.sort();
+    let mut expected: Vec<String> = all
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    // A fixed batch size needs no second candidate.
+    assert_eq!(lines(&["--batch", "1024"]).len(), 2 * (2 + 2 + 8 + 10));
+}
+
+/// The README's SLURM and Kubernetes lines, run as written (with `--quick
+/// --plan` added) under the variables their schedulers set: the shards
+/// cover the plan exactly once.
+#[test]
+fn the_readme_scheduler_recipes_cover_every_unit_once() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let keys_of = |stdout: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["key"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let plan = vqlab()
+        .args(["reproduce", "--quick", "--plan"])
+        .output()
+        .unwrap();
+    assert_success(&plan);
+    let mut expected = keys_of(&plan.stdout);
+    expected.sort();
+    for (variable, count_variable) in [
+        ("SLURM_ARRAY_TASK_ID", Some("SLURM_ARRAY_TASK_COUNT")),
+        ("JOB_COMPLETION_INDEX", None),
+    ] {
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("vqlab reproduce") && l.contains(variable))
+            .unwrap_or_else(|| panic!("README has no {variable} recipe"));
+        let command = line.replacen(
+            "vqlab reproduce",
+            &format!("{} reproduce --quick --plan", env!("CARGO_BIN_EXE_vqlab")),
+            1,
+        );
+        let mut keys = Vec::new();
+        for index in 0..8 {
+            let mut shell = Command::new("bash");
+            shell
+                .args(["-c", &command])
+                .env(variable, index.to_string());
+            if let Some(c) = count_variable {
+                shell.env(c, "8");
+            }
+            let out = shell.output().unwrap();
+            assert_success(&out);
+            keys.extend(keys_of(&out.stdout));
+        }
+        keys.sort();
+        assert_eq!(keys, expected, "{variable}");
+    }
+}

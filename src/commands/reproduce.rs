@@ -41,6 +41,24 @@ pub struct ReproduceCmd {
     /// presets/report-calibrated.json).
     #[arg(long, value_name = "PATH")]
     pub preset: Option<PathBuf>,
+    /// Compute only shard I of N of the units (1 ≤ I ≤ N), store them in the
+    /// run store and render nothing; a later run without --shard renders
+    /// from the store. Every shard must get the same other flags. Units are
+    /// split by estimated cost. Without --batch, shards also compute
+    /// experiments 3–4 at both candidate batch sizes (the choice needs all
+    /// of experiment 2). Scheduler recipes: README, "Running on many
+    /// machines".
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// The run store, one JSON file per unit (default: OUT/.runs, or
+    /// $VQLAB_STORE). May be a shared filesystem that many shards write into
+    /// at once.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Print the units (key, shard, estimated cost, configuration) as JSON
+    /// lines and exit without computing; with --shard, only that shard's.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 /// Runs `vqlab reproduce`.
@@ -80,8 +98,12 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         batch: cmd.batch,
         data,
         data_source,
+        store: crate::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
     };
     options.validate()?;
+    if cmd.plan {
+        return print_plan(&options, cmd.shard);
+    }
     // Every run is single-threaded: parallelism comes from --jobs, and the
     // results do not depend on it.
     crate::threads::set_threads(1);
@@ -94,6 +116,28 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
             }
             eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
         });
+    }
+    if let Some(shard) = cmd.shard {
+        let bar = progress_bar(1, &format!("reproduce shard {shard}"));
+        let summary =
+            crate::reproduce::compute_shard(&options, shard, &stop, |done, total, what| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(what.to_string());
+            });
+        bar.finish_and_clear();
+        let summary = summary?;
+        println!(
+            "reproduce shard {}: {} units ({} computed, {} reused) in {:.1} s, {:.0} % of the estimated cost; stored in {}; run without --shard to render",
+            summary.shard,
+            summary.units,
+            summary.computed,
+            summary.reused,
+            summary.wall_seconds,
+            100.0 * summary.cost.0 / summary.cost.1.max(f64::MIN_POSITIVE),
+            options.store.display()
+        );
+        return Ok(());
     }
     let bar = progress_bar(1, "reproduce");
     let summary = reproduce(&options, &stop, |done, total, what| {
@@ -126,5 +170,35 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         verdicts.join(", ")
     );
     println!("wrote {}", cmd.out.join("REPORT.md").display());
+    Ok(())
+}
+
+/// `--plan`: one JSON line per unit.
+fn print_plan(
+    options: &crate::reproduce::ReproduceOptions,
+    shard: Option<crate::shard::Shard>,
+) -> Result<()> {
+    use std::io::Write;
+    let planned = crate::reproduce::planned_units(options)?;
+    let costs: Vec<f64> = planned.iter().map(|(_, c)| *c).collect();
+    let count = shard.map_or(1, |s| s.count);
+    let owner = crate::shard::assign_by_cost(&costs, count);
+    let mut out = std::io::stdout().lock();
+    for (i, (spec, cost)) in planned.iter().enumerate() {
+        if shard.is_some_and(|s| owner[i] != s.index - 1) {
+            continue;
+        }
+        let line = serde_json::json!({
+            "key": spec.key(),
+            "shard": format!("{}/{}", owner[i] + 1, count),
+            "cost_mmadd": cost,
+            "spec": spec,
+        });
+        match writeln!(out, "{line}") {
+            // `vqlab reproduce --plan | head` is fine.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+    }
     Ok(())
 }

@@ -52,6 +52,9 @@ pub struct ReproduceOptions {
     pub data: SyntheticSpec,
     /// Where the data generator came from (for the report).
     pub data_source: String,
+    /// The run store (default `<out_dir>/.runs`; `--store`, `$VQLAB_STORE`).
+    #[serde(skip)]
+    pub store: PathBuf,
 }
 
 impl ReproduceOptions {
@@ -154,6 +157,177 @@ fn exp2_score(results: &Results, variant: Variant) -> f64 {
     }
 }
 
+/// The units of a reproduction, in two phases: experiments 1 and 2 first
+/// (2 decides the batch size), then experiments 3 and 4 at a batch size.
+struct Planner<'a> {
+    options: &'a ReproduceOptions,
+    scale: Scale,
+    seeds: Vec<u64>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(options: &'a ReproduceOptions) -> Self {
+        let scale = if options.quick {
+            Scale::quick()
+        } else {
+            Scale::full()
+        };
+        Planner {
+            options,
+            scale,
+            seeds: (0..options.seeds).collect(),
+        }
+    }
+
+    fn inits(&self) -> Vec<Init> {
+        match self.options.init {
+            Some(i) => vec![i],
+            None => vec![Init::Pca, Init::Random],
+        }
+    }
+
+    /// The batch sizes experiment 2 is run at (the candidates of the
+    /// decision, or the one fixed by `--batch`).
+    fn batches(&self) -> Vec<usize> {
+        match self.options.batch {
+            Some(b) => vec![b],
+            None => vec![1024, 512],
+        }
+    }
+
+    fn variants(&self, batches: &[usize]) -> Vec<Variant> {
+        self.inits()
+            .iter()
+            .flat_map(|&init| batches.iter().map(move |&batch| Variant { init, batch }))
+            .collect()
+    }
+
+    fn of(&self, exp: Experiment, batches: &[usize]) -> Vec<runs::UnitSpec> {
+        if !self.options.runs(exp) {
+            return Vec::new();
+        }
+        plan(
+            exp,
+            &self.variants(batches),
+            &self.seeds,
+            &self.options.data,
+            &self.scale,
+        )
+    }
+
+    fn phase1(&self) -> Vec<runs::UnitSpec> {
+        let mut units = self.of(Experiment::Exp1, &[512]);
+        units.extend(self.of(Experiment::Exp2, &self.batches()));
+        units
+    }
+
+    fn phase2(&self, batch: usize) -> Vec<runs::UnitSpec> {
+        let mut units = self.of(Experiment::Exp3, &[batch]);
+        units.extend(self.of(Experiment::Exp4, &[batch]));
+        units
+    }
+
+    /// Every unit any outcome of the decision can need: phase 2 at every
+    /// candidate batch size. What shards compute, since none of them sees
+    /// all of experiment 2.
+    fn all(&self) -> Vec<runs::UnitSpec> {
+        let mut units = self.phase1();
+        for batch in self.batches() {
+            units.extend(self.phase2(batch));
+        }
+        units
+    }
+}
+
+/// Every unit the options can need (experiments 3–4 at every candidate batch
+/// size unless `--batch` fixes it), with its estimated cost, in plan order:
+/// what `--plan` prints and `--shard` splits.
+pub fn planned_units(options: &ReproduceOptions) -> Result<Vec<(runs::UnitSpec, f64)>> {
+    options.validate()?;
+    Ok(Planner::new(options)
+        .all()
+        .into_iter()
+        .map(|u| {
+            let cost = u.estimated_cost();
+            (u, cost)
+        })
+        .collect())
+}
+
+/// What one shard did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardSummary {
+    /// Which shard, `I/N`.
+    pub shard: String,
+    /// Units in this shard.
+    pub units: usize,
+    /// Units taken from the store.
+    pub reused: usize,
+    /// Units computed now.
+    pub computed: usize,
+    /// Estimated cost of this shard's units and of all units.
+    pub cost: (f64, f64),
+    /// Wall time, seconds.
+    pub wall_seconds: f64,
+}
+
+/// Computes shard `shard` of [`planned_units`] into the run store and
+/// renders nothing; a later run without a shard reuses the stored units.
+pub fn compute_shard(
+    options: &ReproduceOptions,
+    shard: crate::shard::Shard,
+    stop: &AtomicBool,
+    progress: impl Fn(usize, usize, &str) + Sync,
+) -> Result<ShardSummary> {
+    let started = Instant::now();
+    crate::shard::check_store(&options.store)?;
+    let planned = planned_units(options)?;
+    let costs: Vec<f64> = planned.iter().map(|(_, c)| *c).collect();
+    let mine: Vec<runs::UnitSpec> = shard
+        .select(&costs)
+        .into_iter()
+        .map(|i| planned[i].0.clone())
+        .collect();
+    let total = mine.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (_, stats) = execute(
+        &mine,
+        &options.store,
+        options.jobs,
+        options.fresh,
+        stop,
+        |spec, cached| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(n, total, &unit_label(spec, cached));
+        },
+    )?;
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(crate::error::VqError::Interrupted {
+            kept: stats.computed,
+            store: options.store.clone(),
+        });
+    }
+    let cost_of = |units: &[runs::UnitSpec]| units.iter().map(|u| u.estimated_cost()).sum();
+    Ok(ShardSummary {
+        shard: shard.to_string(),
+        units: total,
+        reused: stats.reused,
+        computed: stats.computed,
+        cost: (cost_of(&mine), costs.iter().sum()),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn unit_label(spec: &runs::UnitSpec, cached: bool) -> String {
+    format!(
+        "{} {} seed {}{}",
+        spec.experiment.name(),
+        spec.variant.label(),
+        spec.seed,
+        if cached { " (stored)" } else { "" }
+    )
+}
+
 /// Runs the reproduction and writes everything under `options.out_dir`.
 /// `progress(done, total, message)` reports units; `stop` ends it early
 /// (finished units are kept).
@@ -163,70 +337,21 @@ pub fn reproduce(
     progress: impl Fn(usize, usize, &str) + Sync,
 ) -> Result<ReproduceSummary> {
     options.validate()?;
+    crate::shard::check_store(&options.store)?;
     let started = Instant::now();
-    let scale = if options.quick {
-        Scale::quick()
-    } else {
-        Scale::full()
-    };
-    let seeds: Vec<u64> = (0..options.seeds).collect();
-    let store = options.out_dir.join(".runs");
+    let planner = Planner::new(options);
+    let store = options.store.clone();
     create_dir(&options.out_dir)?;
-    let inits: Vec<Init> = match options.init {
-        Some(i) => vec![i],
-        None => vec![Init::Pca, Init::Random],
-    };
-    let batches: Vec<usize> = match options.batch {
-        Some(b) => vec![b],
-        None => vec![1024, 512],
-    };
-    let variants_of = |batches: &[usize]| -> Vec<Variant> {
-        inits
-            .iter()
-            .flat_map(|&init| batches.iter().map(move |&batch| Variant { init, batch }))
-            .collect()
-    };
     // Phase 1: experiments 1 and 2 (2 decides the open choices).
-    let mut units = Vec::new();
-    if options.runs(Experiment::Exp1) {
-        units.extend(plan(
-            Experiment::Exp1,
-            &variants_of(&[512]),
-            &seeds,
-            &options.data,
-            &scale,
-        ));
-    }
-    if options.runs(Experiment::Exp2) {
-        units.extend(plan(
-            Experiment::Exp2,
-            &variants_of(&batches),
-            &seeds,
-            &options.data,
-            &scale,
-        ));
-    }
+    let units = planner.phase1();
     // Experiments 3 and 4 run at the batch size experiment 2 decides; their
     // number of units does not depend on it.
-    let phase2 = |batch: usize| -> Vec<runs::UnitSpec> {
-        [Experiment::Exp3, Experiment::Exp4]
-            .into_iter()
-            .filter(|&exp| options.runs(exp))
-            .flat_map(|exp| plan(exp, &variants_of(&[batch]), &seeds, &options.data, &scale))
-            .collect()
-    };
+    let phase2 = |batch: usize| planner.phase2(batch);
     let total = units.len() + phase2(1024).len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let report_progress = |spec: &runs::UnitSpec, cached: bool| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let what = format!(
-            "{} {} seed {}{}",
-            spec.experiment.name(),
-            spec.variant.label(),
-            spec.seed,
-            if cached { " (stored)" } else { "" }
-        );
-        progress(n, total, &what);
+        progress(n, total, &unit_label(spec, cached));
     };
     let (mut all, stats1) = execute(
         &units,

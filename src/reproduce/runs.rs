@@ -120,17 +120,70 @@ pub struct UnitSpec {
 }
 
 impl UnitSpec {
-    /// The file name of the stored result.
-    pub fn file_name(&self) -> String {
+    /// The unit's key in the run store: readable fields, then a digest of
+    /// the whole spec apart from the code fingerprint (so a quick and a full
+    /// run, or two data presets, can share one store without overwriting
+    /// each other, while a rebuild of the code recomputes into the same
+    /// file).
+    pub fn key(&self) -> String {
+        let mut anonymous = self.clone();
+        anonymous.code = String::new();
+        let text = serde_json::to_string(&anonymous).expect("specs serialize");
         format!(
-            "{}_{}_b{}_k{}_beta{}_seed{}.json",
+            "{}_{}_b{}_k{}_beta{}_seed{}_{:016x}",
             self.experiment.name(),
             init_name(self.variant.init),
             self.variant.batch,
             self.train.k,
             self.train.beta,
-            self.seed
+            self.seed,
+            crate::shard::digest(text.as_bytes())
         )
+    }
+
+    /// The file name of the stored result: the key, `.json`.
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.key())
+    }
+
+    /// Estimated work of the unit in millions of multiply-adds, for packing
+    /// units onto shards: per training step B·(2Dm + 3Km) for each method
+    /// (autograd counted 8×, its measured overhead at the report's size),
+    /// evaluations of the training and eval sets at every logged point,
+    /// PCA (N·D²) and Lloyd (N·K·m per iteration) for the baseline, and the
+    /// refits of the attribution.
+    pub fn estimated_cost(&self) -> f64 {
+        let (d, m, k) = (
+            self.data.dim as f64,
+            self.train.m as f64,
+            self.train.k as f64,
+        );
+        let (n, n_eval) = (self.n_train as f64, self.n_eval as f64);
+        let per_row = 2.0 * d * m + 3.0 * k * m;
+        let steps = self.train.steps as f64;
+        let logs = (self.train.steps / self.train.log_every.max(1) + 2) as f64;
+        let lloyd = n * k * m * self.train.kmeans_iters as f64;
+        let methods: f64 = self
+            .methods
+            .iter()
+            .map(|kind| {
+                let backend = if kind.spec().backend == crate::model::Backend::Autograd {
+                    8.0
+                } else {
+                    1.0
+                };
+                backend * steps * self.train.batch as f64 * per_row
+                    + logs * n_eval * per_row
+                    + (n + n_eval) * per_row
+                    + if self.attribution { lloyd } else { 0.0 }
+            })
+            .sum();
+        let baseline = if self.baseline || self.attribution {
+            n * d * d + lloyd + if self.attribution { lloyd } else { 0.0 }
+        } else {
+            0.0
+        };
+        (methods + baseline + n * d * m) / 1e6
     }
 }
 
