@@ -254,6 +254,7 @@ pub fn run_worker(
             .map(|i| 2.0 * 0.8f64.powi(i as i32))
             .collect(),
         noise_sigma: 0.05,
+        latent: Default::default(),
     };
     let data = Dataset::synthetic(&spec, s.n_train, 1, 0)?;
     let mut rng = rng_for(0, Stream::Init);

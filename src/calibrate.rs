@@ -29,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::report::run_on;
-use crate::data::{Dataset, SyntheticSpec};
+use crate::data::{Dataset, Latent, SyntheticSpec};
 use crate::error::{invalid, Result};
 
 /// The shape of the signal spectrum, one parameter ρ = s_2/s_1 each.
@@ -70,7 +70,7 @@ pub struct GeometricParams {
 
 impl GeometricParams {
     /// The generator with these parameters in dimension `dim` with rank `rank`.
-    pub fn spec(&self, dim: usize, rank: usize) -> SyntheticSpec {
+    pub fn spec(&self, dim: usize, rank: usize, latent: Latent) -> SyntheticSpec {
         SyntheticSpec {
             dim,
             spectrum: self
@@ -80,6 +80,7 @@ impl GeometricParams {
                 .map(|v| self.scale * v)
                 .collect(),
             noise_sigma: self.noise_sigma,
+            latent,
         }
     }
 }
@@ -105,6 +106,9 @@ pub struct CalibrationTarget {
     pub n_eval: usize,
     /// Lloyd iterations.
     pub kmeans_iters: usize,
+    /// The law of the latent coordinates of the generator being fitted.
+    #[serde(default, skip_serializing_if = "Latent::is_gaussian")]
+    pub latent: Latent,
 }
 
 impl CalibrationTarget {
@@ -121,6 +125,7 @@ impl CalibrationTarget {
             n_train: 20_000,
             n_eval: 4_000,
             kmeans_iters: 20,
+            latent: Latent::Gaussian,
         }
     }
 
@@ -296,7 +301,11 @@ fn fit_shape(
             decay: rho,
             noise_sigma: rel_noise_sq.sqrt(),
         };
-        let sim = simulate_baseline(&unit.spec(target.dim, target.rank), target, seeds)?;
+        let sim = simulate_baseline(
+            &unit.spec(target.dim, target.rank, target.latent),
+            target,
+            seeds,
+        )?;
         *evaluations += 1;
         // a² minimising Σ ((a² u_K − t_K) / t_K)² over the insub cells.
         let ratios: Vec<f64> = sim
@@ -319,7 +328,11 @@ fn fit_shape(
         noise_sigma: (rel_noise_sq * a2).sqrt(),
     };
     let _ = unit;
-    let sim = simulate_baseline(&params.spec(target.dim, target.rank), target, seeds)?;
+    let sim = simulate_baseline(
+        &params.spec(target.dim, target.rank, target.latent),
+        target,
+        seeds,
+    )?;
     *evaluations += 1;
     Ok(ShapeFit {
         objective: objective(target, &sim),
@@ -408,7 +421,7 @@ pub fn calibrate(
     }
     Ok(Calibration {
         name: "report-calibrated".to_string(),
-        spec: best.params.spec(target.dim, target.rank),
+        spec: best.params.spec(target.dim, target.rank, target.latent),
         params: best.params,
         target: target.clone(),
         seeds: seeds.to_vec(),
@@ -446,9 +459,10 @@ mod tests {
             n_train: 3_000,
             n_eval: 3_000,
             kmeans_iters: 20,
+            latent: Latent::Gaussian,
         };
         let seeds = [0, 1];
-        let sim = simulate_baseline(&truth.spec(16, 4), &target, &seeds).unwrap();
+        let sim = simulate_baseline(&truth.spec(16, 4, Latent::Gaussian), &target, &seeds).unwrap();
         target.recon_mse = sim.iter().map(|c| c.0).collect();
         target.insub_distortion = sim.iter().map(|c| c.1).collect();
         let fit = calibrate(

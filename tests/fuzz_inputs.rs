@@ -111,7 +111,7 @@ proptest! {
 
     #[test]
     fn synthetic_spec_checks_never_panic(dim in 0usize..100, spectrum in proptest::collection::vec(prop_oneof![Just(f64::NAN), -1.0f64..5.0], 0..10), sigma in prop_oneof![Just(f64::NAN), -1.0f64..1.0]) {
-        let spec = SyntheticSpec { dim, spectrum: spectrum.clone(), noise_sigma: sigma };
+        let spec = SyntheticSpec { dim, spectrum: spectrum.clone(), noise_sigma: sigma, latent: Default::default() };
         let ok = dim >= 1 && !spectrum.is_empty() && spectrum.len() <= dim
             && spectrum.iter().all(|s| s.is_finite() && *s >= 0.0) && sigma.is_finite() && sigma >= 0.0;
         prop_assert_eq!(spec.validate().is_ok(), ok);

@@ -14,6 +14,7 @@ fn small_data(seed: u64) -> Dataset {
         dim: 12,
         spectrum: vec![2.0, 1.5, 1.0, 0.5],
         noise_sigma: 0.1,
+        latent: Default::default(),
     };
     Dataset::synthetic(&spec, 1_500, 400, seed).unwrap()
 }

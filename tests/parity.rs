@@ -20,6 +20,7 @@ fn data() -> Dataset {
         dim: 16,
         spectrum: vec![2.0, 1.6, 1.2, 0.9, 0.4],
         noise_sigma: 0.1,
+        latent: Default::default(),
     };
     Dataset::synthetic(&spec, 2_000, 500, 11).unwrap()
 }
@@ -271,6 +272,7 @@ fn stiefel_invariant_holds_over_many_steps() {
         dim: 8,
         spectrum: vec![1.5, 1.0],
         noise_sigma: 0.1,
+        latent: Default::default(),
     };
     let data = Dataset::synthetic(&spec, 300, 50, 2).unwrap();
     for model in [ModelKind::Tied, ModelKind::Untied] {

@@ -33,6 +33,7 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
         "exp3.json",
         "exp4.json",
         "exp2_curves.csv",
+        "c2.json",
         "exp2_curves.svg",
         "exp3_recon_vs_k.svg",
         "exp4_recon_vs_beta.svg",
@@ -78,6 +79,18 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
     }
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.contains("## The report's claims") && report.contains("quick mode"));
+    // The C2 study: every condition with a gain, a bound per data variant,
+    // a verdict sentence.
+    assert!(report.contains("## Why C2") && report.contains("**Verdict on C2.**"));
+    let c2 = read_json(&out.join("c2.json"));
+    let conditions = c2["study"]["conditions"].as_array().unwrap();
+    assert!(conditions.len() >= 30, "{} conditions", conditions.len());
+    for c in conditions {
+        assert!(c["gain_pct"]["mean"].as_f64().unwrap().is_finite(), "{c}");
+        assert_eq!(c["gain_pct"]["n"], 2);
+    }
+    assert_eq!(c2["study"]["bounds"].as_array().unwrap().len(), 9);
+    assert_eq!(c2["units"].as_array().unwrap().len(), 18);
     assert!(report.contains("| C14 |"));
 
     // A second run reuses every stored unit and gives the same tables.
@@ -347,8 +360,15 @@ fn the_plan_lists_every_unit_once_across_shards_with_its_cost() {
             .collect()
     };
     let all = lines(&[]);
-    // Experiment 3 and 4 at both candidate batch sizes: 2 + 4 + 2·(8 + 10) units per seed.
-    assert_eq!(all.len(), 2 * (2 + 4 + 2 * (8 + 10)));
+    // Experiment 3 and 4 at both candidate batch sizes: 2 + 4 + 2·(8 + 10)
+    // units per seed, and the C2 study's 9 data variants.
+    assert_eq!(all.len(), 2 * (2 + 4 + 2 * (8 + 10) + 9));
+    assert_eq!(
+        all.iter()
+            .filter(|l| l["key"].as_str().unwrap().starts_with("c2_"))
+            .count(),
+        18
+    );
     let mut keys: Vec<String> = Vec::new();
     for i in 1..=4 {
         for line in lines(&["--shard", &format!("{i}/4")]) {
@@ -366,7 +386,8 @@ fn the_plan_lists_every_unit_once_across_shards_with_its_cost() {
     expected.sort();
     assert_eq!(keys, expected);
     // A fixed batch size needs no second candidate.
-    assert_eq!(lines(&["--batch", "1024"]).len(), 2 * (2 + 2 + 8 + 10));
+    assert_eq!(lines(&["--batch", "1024"]).len(), 2 * (2 + 2 + 8 + 10 + 9));
+    assert_eq!(lines(&["--only", "c2"]).len(), 18);
 }
 
 /// The README's SLURM and Kubernetes lines, run as written (with `--quick

@@ -105,6 +105,67 @@ pub fn kmeans_plus_plus<R: Rng + ?Sized>(z: ArrayView2<f64>, k: usize, rng: &mut
     centres
 }
 
+/// How k-means places its first centres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Seeding {
+    /// [`kmeans_plus_plus`].
+    KMeansPlusPlus,
+    /// K distinct points drawn uniformly (Forgy's seeding).
+    RandomPoints,
+}
+
+impl Seeding {
+    /// `k-means++` or `random points`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Seeding::KMeansPlusPlus => "k-means++",
+            Seeding::RandomPoints => "random points",
+        }
+    }
+
+    /// K starting centres for the rows of `z`.
+    pub fn seed<R: Rng + ?Sized>(self, z: ArrayView2<f64>, k: usize, rng: &mut R) -> Array2<f64> {
+        match self {
+            Seeding::KMeansPlusPlus => kmeans_plus_plus(z, k, rng),
+            Seeding::RandomPoints => {
+                let (n, m) = z.dim();
+                assert!(k >= 1 && k <= n, "random seeding needs 1 ≤ K ≤ N");
+                let mut centres = Array2::zeros((k, m));
+                for (c, i) in rand::seq::index::sample(rng, n, k).into_iter().enumerate() {
+                    centres.row_mut(c).assign(&z.row(i));
+                }
+                centres
+            }
+        }
+    }
+}
+
+/// `restarts` independent k-means runs (seeding, then up to `iters` Lloyd
+/// iterations), keeping the one with the lowest final objective on `z`
+/// (never on held-out data). The first restart draws exactly what a single
+/// run draws.
+pub fn best_of<R: Rng + ?Sized>(
+    z: ArrayView2<f64>,
+    k: usize,
+    iters: usize,
+    seeding: Seeding,
+    restarts: usize,
+    rng: &mut R,
+) -> KMeansFit {
+    let mut best: Option<KMeansFit> = None;
+    for _ in 0..restarts.max(1) {
+        let fit = lloyd(z, seeding.seed(z, k, rng), iters);
+        let better = best.as_ref().is_none_or(|b| {
+            fit.objective.last().expect("objective") < b.objective.last().expect("objective")
+        });
+        if better {
+            best = Some(fit);
+        }
+    }
+    best.expect("at least one restart")
+}
+
 fn sq_dist(a: Option<&[f64]>, b: Option<&[f64]>) -> f64 {
     let (a, b) = (a.expect("contiguous row"), b.expect("contiguous row"));
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
@@ -153,6 +214,27 @@ mod tests {
     use super::*;
     use crate::linalg::gaussian_matrix;
     use crate::rng::{rng_for, Stream};
+
+    #[test]
+    fn restarts_never_do_worse_and_random_seeding_picks_data_points() {
+        let mut rng = rng_for(5, Stream::Init);
+        let z = gaussian_matrix(3_000, 2, &mut rng);
+        for seeding in [Seeding::KMeansPlusPlus, Seeding::RandomPoints] {
+            let one = best_of(z.view(), 12, 30, seeding, 1, &mut rng_for(6, Stream::Init));
+            let single = lloyd(
+                z.view(),
+                seeding.seed(z.view(), 12, &mut rng_for(6, Stream::Init)),
+                30,
+            );
+            assert_eq!(one.centres, single.centres, "one restart = one run");
+            let ten = best_of(z.view(), 12, 30, seeding, 10, &mut rng_for(6, Stream::Init));
+            assert!(ten.objective.last() <= one.objective.last());
+        }
+        let seeds = Seeding::RandomPoints.seed(z.view(), 5, &mut rng);
+        for c in seeds.outer_iter() {
+            assert!(z.outer_iter().any(|p| p == c));
+        }
+    }
 
     #[test]
     fn lloyd_objective_never_increases() {

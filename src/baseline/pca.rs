@@ -77,6 +77,7 @@ mod tests {
             dim: 32,
             spectrum: vec![3.0, 2.5, 2.0, 1.5],
             noise_sigma: 0.05,
+            latent: Default::default(),
         };
         let generator = SyntheticGenerator::new(&spec, &mut rng_for(5, Stream::Subspace)).unwrap();
         let x = generator.sample(5_000, &mut rng_for(5, Stream::TrainData));

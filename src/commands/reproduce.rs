@@ -18,7 +18,8 @@ pub struct ReproduceCmd {
     /// that finishes in seconds: for smoke tests, not for conclusions.
     #[arg(long)]
     pub quick: bool,
-    /// Only these experiments (comma-separated: exp1,exp2,exp3,exp4).
+    /// Only these parts (comma-separated: exp1,exp2,exp3,exp4, and c2: the
+    /// "Why C2" study).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<crate::reproduce::runs::Experiment>,
     /// Output folder.
@@ -180,19 +181,19 @@ fn print_plan(
 ) -> Result<()> {
     use std::io::Write;
     let planned = crate::reproduce::planned_units(options)?;
-    let costs: Vec<f64> = planned.iter().map(|(_, c)| *c).collect();
+    let costs: Vec<f64> = planned.iter().map(|u| u.cost()).collect();
     let count = shard.map_or(1, |s| s.count);
     let owner = crate::shard::assign_by_cost(&costs, count);
     let mut out = std::io::stdout().lock();
-    for (i, (spec, cost)) in planned.iter().enumerate() {
+    for (i, unit) in planned.iter().enumerate() {
         if shard.is_some_and(|s| owner[i] != s.index - 1) {
             continue;
         }
         let line = serde_json::json!({
-            "key": spec.key(),
+            "key": unit.key(),
             "shard": format!("{}/{}", owner[i] + 1, count),
-            "cost_mmadd": cost,
-            "spec": spec,
+            "cost_mmadd": costs[i],
+            "spec": unit.spec_json(),
         });
         match writeln!(out, "{line}") {
             // `vqlab reproduce --plan | head` is fine.

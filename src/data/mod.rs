@@ -9,7 +9,7 @@ mod load;
 mod synthetic;
 
 pub use load::{load_matrix, load_matrix_with};
-pub use synthetic::{SyntheticGenerator, SyntheticSpec};
+pub use synthetic::{Latent, SyntheticGenerator, SyntheticSpec, REPORT_PRESET};
 
 use ndarray::{Array1, Array2, Axis};
 use rand::seq::SliceRandom;

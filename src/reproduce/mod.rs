@@ -9,6 +9,7 @@
 //! and the others are shown beside it. Experiments 1, 3 and 4 are run with
 //! both initialisations at the chosen batch size.
 pub mod analysis;
+pub mod c2;
 pub mod plots;
 pub mod render;
 pub mod runs;
@@ -125,6 +126,21 @@ pub struct ReproduceSummary {
     pub computed: usize,
     /// Failed (diverged) runs.
     pub failed_runs: Vec<String>,
+    /// The C2 study, when run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c2: Option<c2::C2Study>,
+}
+
+/// How well the reference preset fits the baseline cells (its
+/// `max_abs_rel_residual`), when the data are the compiled-in preset.
+fn reference_residual(options: &ReproduceOptions) -> Option<f64> {
+    (options.data == SyntheticSpec::report_default())
+        .then(|| {
+            serde_json::from_str::<serde_json::Value>(crate::data::REPORT_PRESET).ok()?
+                ["max_abs_rel_residual"]
+                .as_f64()
+        })
+        .flatten()
 }
 
 fn exp2_score(results: &Results, variant: Variant) -> f64 {
@@ -227,6 +243,28 @@ impl<'a> Planner<'a> {
         units
     }
 
+    /// The units of the C2 study (init = PCA, batch 1024: the reproduction's
+    /// choice, fixed so the study does not wait for the decision).
+    fn c2(&self) -> Vec<c2::C2Spec> {
+        if !self.options.runs(Experiment::C2) {
+            return Vec::new();
+        }
+        let scale = if self.options.quick {
+            c2::C2Scale::quick()
+        } else {
+            c2::C2Scale::full()
+        };
+        c2::plan(
+            &self.options.data,
+            &self.seeds,
+            &scale,
+            Variant {
+                init: Init::Pca,
+                batch: 1024,
+            },
+        )
+    }
+
     /// Every unit any outcome of the decision can need: phase 2 at every
     /// candidate batch size. What shards compute, since none of them sees
     /// all of experiment 2.
@@ -239,19 +277,51 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// A unit of a reproduction: a run of experiments 1–4 or of the C2 study.
+#[derive(Debug, Clone)]
+pub enum PlannedUnit {
+    /// Experiments 1–4.
+    Run(runs::UnitSpec),
+    /// The C2 study.
+    C2(c2::C2Spec),
+}
+
+impl PlannedUnit {
+    /// The key in the run store.
+    pub fn key(&self) -> String {
+        match self {
+            PlannedUnit::Run(u) => u.key(),
+            PlannedUnit::C2(u) => runs::StoredUnit::key(u),
+        }
+    }
+
+    /// Estimated work, millions of multiply-adds.
+    pub fn cost(&self) -> f64 {
+        match self {
+            PlannedUnit::Run(u) => u.estimated_cost(),
+            PlannedUnit::C2(u) => u.estimated_cost(),
+        }
+    }
+
+    /// The whole configuration, as JSON.
+    pub fn spec_json(&self) -> serde_json::Value {
+        match self {
+            PlannedUnit::Run(u) => serde_json::to_value(u),
+            PlannedUnit::C2(u) => serde_json::to_value(u),
+        }
+        .expect("specs serialize")
+    }
+}
+
 /// Every unit the options can need (experiments 3–4 at every candidate batch
-/// size unless `--batch` fixes it), with its estimated cost, in plan order:
-/// what `--plan` prints and `--shard` splits.
-pub fn planned_units(options: &ReproduceOptions) -> Result<Vec<(runs::UnitSpec, f64)>> {
+/// size unless `--batch` fixes it, and the C2 study), in plan order: what
+/// `--plan` prints and `--shard` splits.
+pub fn planned_units(options: &ReproduceOptions) -> Result<Vec<PlannedUnit>> {
     options.validate()?;
-    Ok(Planner::new(options)
-        .all()
-        .into_iter()
-        .map(|u| {
-            let cost = u.estimated_cost();
-            (u, cost)
-        })
-        .collect())
+    let planner = Planner::new(options);
+    let mut units: Vec<PlannedUnit> = planner.all().into_iter().map(PlannedUnit::Run).collect();
+    units.extend(planner.c2().into_iter().map(PlannedUnit::C2));
+    Ok(units)
 }
 
 /// What one shard did.
@@ -282,40 +352,65 @@ pub fn compute_shard(
     let started = Instant::now();
     crate::shard::check_store(&options.store)?;
     let planned = planned_units(options)?;
-    let costs: Vec<f64> = planned.iter().map(|(_, c)| *c).collect();
-    let mine: Vec<runs::UnitSpec> = shard
-        .select(&costs)
-        .into_iter()
-        .map(|i| planned[i].0.clone())
-        .collect();
-    let total = mine.len();
+    let costs: Vec<f64> = planned.iter().map(PlannedUnit::cost).collect();
+    let (mut runs_mine, mut c2_mine) = (Vec::new(), Vec::new());
+    for i in shard.select(&costs) {
+        match &planned[i] {
+            PlannedUnit::Run(u) => runs_mine.push(u.clone()),
+            PlannedUnit::C2(u) => c2_mine.push(u.clone()),
+        }
+    }
+    let total = runs_mine.len() + c2_mine.len();
+    let mine_cost: f64 = runs_mine.iter().map(|u| u.estimated_cost()).sum::<f64>()
+        + c2_mine.iter().map(|u| u.estimated_cost()).sum::<f64>();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let (_, stats) = execute(
-        &mine,
+    let tick = |label: String| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        progress(n, total, &label);
+    };
+    let (_, s1) = execute(
+        &runs_mine,
         &options.store,
         options.jobs,
         options.fresh,
         stop,
-        |spec, cached| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(n, total, &unit_label(spec, cached));
-        },
+        |spec, cached| tick(unit_label(spec, cached)),
     )?;
+    let (_, s2) = execute(
+        &c2_mine,
+        &options.store,
+        options.jobs,
+        options.fresh,
+        stop,
+        |spec, cached| tick(c2_label(spec, cached)),
+    )?;
+    let stats = runs::ExecuteStats {
+        reused: s1.reused + s2.reused,
+        computed: s1.computed + s2.computed,
+    };
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(crate::error::VqError::Interrupted {
             kept: stats.computed,
             store: options.store.clone(),
         });
     }
-    let cost_of = |units: &[runs::UnitSpec]| units.iter().map(|u| u.estimated_cost()).sum();
     Ok(ShardSummary {
         shard: shard.to_string(),
         units: total,
         reused: stats.reused,
         computed: stats.computed,
-        cost: (cost_of(&mine), costs.iter().sum()),
+        cost: (mine_cost, costs.iter().sum()),
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+fn c2_label(spec: &c2::C2Spec, cached: bool) -> String {
+    format!(
+        "c2 {} seed {}{}",
+        spec.data_name,
+        spec.seed,
+        if cached { " (stored)" } else { "" }
+    )
 }
 
 fn unit_label(spec: &runs::UnitSpec, cached: bool) -> String {
@@ -347,12 +442,14 @@ pub fn reproduce(
     // Experiments 3 and 4 run at the batch size experiment 2 decides; their
     // number of units does not depend on it.
     let phase2 = |batch: usize| planner.phase2(batch);
-    let total = units.len() + phase2(1024).len();
+    let c2_units = planner.c2();
+    let total = units.len() + phase2(1024).len() + c2_units.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let report_progress = |spec: &runs::UnitSpec, cached: bool| {
+    let tick = |label: String| {
         let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        progress(n, total, &unit_label(spec, cached));
+        progress(n, total, &label);
     };
+    let report_progress = |spec: &runs::UnitSpec, cached: bool| tick(unit_label(spec, cached));
     let (mut all, stats1) = execute(
         &units,
         &store,
@@ -400,9 +497,17 @@ pub fn reproduce(
         report_progress,
     )?;
     all.extend(more);
+    let (c2_results, stats3) = execute(
+        &c2_units,
+        &store,
+        options.jobs,
+        options.fresh,
+        stop,
+        |spec, cached| tick(c2_label(spec, cached)),
+    )?;
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(crate::error::VqError::Interrupted {
-            kept: stats1.computed + stats2.computed,
+            kept: stats1.computed + stats2.computed + stats3.computed,
             store: store.clone(),
         });
     }
@@ -440,12 +545,28 @@ pub fn reproduce(
         claims,
         against_itself: analysis::report_against_itself(),
         wall_seconds: started.elapsed().as_secs_f64(),
-        compute_seconds: all.iter().map(|u| u.seconds).sum(),
-        reused: stats1.reused + stats2.reused,
-        computed: stats1.computed + stats2.computed,
+        compute_seconds: all.iter().map(|u| u.seconds).sum::<f64>()
+            + c2_results.iter().map(|u| u.seconds).sum::<f64>(),
+        reused: stats1.reused + stats2.reused + stats3.reused,
+        computed: stats1.computed + stats2.computed + stats3.computed,
         failed_runs,
+        c2: (!c2_results.is_empty()).then(|| c2::analyse(&c2_results, reference_residual(options))),
     };
     write_outputs(&options.out_dir, &summary, &all, &chosen)?;
+    if !c2_results.is_empty() {
+        #[derive(Serialize)]
+        struct C2File<'a> {
+            study: &'a Option<c2::C2Study>,
+            units: &'a [c2::C2Result],
+        }
+        write_json(
+            &options.out_dir.join("c2.json"),
+            &C2File {
+                study: &summary.c2,
+                units: &c2_results,
+            },
+        )?;
+    }
     Ok(summary)
 }
 

@@ -126,13 +126,13 @@ pub fn report_markdown(
     );
     let _ = writeln!(
         out,
-        "Wall time of this invocation: **{:.1} s**; compute time of all {} runs behind these tables: {:.1} s ({} computed now, {} reused from `{}/.runs`, on {} worker thread(s)).\n",
+        "Wall time of this invocation: **{:.1} s**; compute time of all {} runs behind these tables: {:.1} s ({} computed now, {} reused from `{}`, on {} worker thread(s)).\n",
         s.wall_seconds,
         s.reused + s.computed,
         s.compute_seconds,
         s.computed,
         s.reused,
-        o.out_dir.display(),
+        o.store.display(),
         o.jobs
     );
     let _ = writeln!(
@@ -339,6 +339,9 @@ pub fn report_markdown(
         out.push('\n');
     }
 
+    if let Some(study) = &s.c2 {
+        out.push_str(&super::c2::markdown(study, o.quick));
+    }
     // The report against itself.
     out.push_str("## The report against itself\n\nClaims whose prose the report's own tables contradict (computed from its numbers, `reference/report_numbers.json`):\n\n| claim | the prose says | the report's tables give |\n|---|---|---|\n");
     for c in &s.against_itself {

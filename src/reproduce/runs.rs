@@ -44,6 +44,9 @@ pub enum Experiment {
     Exp3,
     /// Commitment ablation: β ∈ {0, 0.1, 0.25, 0.5, 1}.
     Exp4,
+    /// "Why C2": the gain of experiment 2 under other baselines, trainings,
+    /// data and evaluations, and the best codebook for the PCA encoder.
+    C2,
 }
 
 impl Experiment {
@@ -62,6 +65,7 @@ impl Experiment {
             Experiment::Exp2 => "exp2",
             Experiment::Exp3 => "exp3",
             Experiment::Exp4 => "exp4",
+            Experiment::C2 => "c2",
         }
     }
 }
@@ -380,7 +384,7 @@ impl Scale {
     }
 }
 
-fn base_config(
+pub(crate) fn base_config(
     k: usize,
     beta: f64,
     steps: usize,
@@ -477,6 +481,8 @@ pub fn plan(
                         ));
                     }
                 }
+                // The study plans its own units (`c2::plan`).
+                Experiment::C2 => {}
                 Experiment::Exp4 => {
                     for beta in [0.0, 0.1, 0.25, 0.5, 1.0] {
                         out.push(unit(
@@ -497,11 +503,38 @@ pub fn plan(
     out
 }
 
-/// The stored result of `spec` in `dir`, if its spec matches exactly.
-pub fn load_cached(dir: &Path, spec: &UnitSpec) -> Option<UnitResult> {
-    let text = std::fs::read_to_string(dir.join(spec.file_name())).ok()?;
-    let stored: UnitResult = serde_json::from_str(&text).ok()?;
-    (stored.spec == *spec).then_some(stored)
+/// A unit of work the run store keeps: a spec that determines its result
+/// completely (the code fingerprint included), stored as one JSON file.
+pub trait StoredUnit: Serialize + serde::de::DeserializeOwned + PartialEq + Sync {
+    /// What running the unit gives (it carries the spec).
+    type Output: Serialize + serde::de::DeserializeOwned + Send;
+    /// The file name (without `.json`) in the store.
+    fn key(&self) -> String;
+    /// The spec a stored output was computed from.
+    fn spec_of(output: &Self::Output) -> &Self;
+    /// Computes the unit.
+    fn run(&self) -> Result<Self::Output>;
+}
+
+impl StoredUnit for UnitSpec {
+    type Output = UnitResult;
+    fn key(&self) -> String {
+        UnitSpec::key(self)
+    }
+    fn spec_of(output: &UnitResult) -> &Self {
+        &output.spec
+    }
+    fn run(&self) -> Result<UnitResult> {
+        run_unit(self)
+    }
+}
+
+/// The stored result of `spec` in `dir`, if its spec matches exactly (a
+/// result of other code or another configuration is not reused).
+pub fn load_cached<U: StoredUnit>(dir: &Path, spec: &U) -> Option<U::Output> {
+    let text = std::fs::read_to_string(dir.join(format!("{}.json", spec.key()))).ok()?;
+    let stored: U::Output = serde_json::from_str(&text).ok()?;
+    (U::spec_of(&stored) == spec).then_some(stored)
 }
 
 /// What happened to the units of one [`execute`] call.
@@ -517,16 +550,16 @@ pub struct ExecuteStats {
 /// is done and reusing stored results (unless `fresh`). Stops taking new
 /// units once `stop` is set. Returns the results in the order of `units`
 /// (a unit not run because of `stop` is absent).
-pub fn execute(
-    units: &[UnitSpec],
+pub fn execute<U: StoredUnit>(
+    units: &[U],
     dir: &Path,
     jobs: usize,
     fresh: bool,
     stop: &AtomicBool,
-    progress: impl Fn(&UnitSpec, bool) + Sync,
-) -> Result<(Vec<UnitResult>, ExecuteStats)> {
+    progress: impl Fn(&U, bool) + Sync,
+) -> Result<(Vec<U::Output>, ExecuteStats)> {
     create_dir(dir)?;
-    let slots: Vec<Mutex<Option<UnitResult>>> = units.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<U::Output>>> = units.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<VqError>> = Mutex::new(None);
     let (reused, computed) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -541,12 +574,12 @@ pub fn execute(
                 let cached = if fresh { None } else { load_cached(dir, spec) };
                 let (result, was_cached) = match cached {
                     Some(r) => (Ok(r), true),
-                    None => (run_unit(spec), false),
+                    None => (spec.run(), false),
                 };
                 match result {
                     Ok(r) => {
                         if !was_cached {
-                            let path: PathBuf = dir.join(spec.file_name());
+                            let path: PathBuf = dir.join(format!("{}.json", spec.key()));
                             let text = serde_json::to_string(&r).expect("results serialize");
                             if let Err(e) = write_atomic(&path, text.as_bytes()) {
                                 *first_error.lock().expect("lock") = Some(e);
