@@ -443,3 +443,42 @@ fn the_readme_scheduler_recipes_cover_every_unit_once() {
         assert_eq!(keys, expected, "{variable}");
     }
 }
+
+/// `calibrate --joint` (tiny: one seed, a 3-point grid) fits every latent
+/// law, writes its preset beside OUT, and measures the gain on each.
+#[test]
+fn the_joint_fit_covers_every_latent_law() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vqlab()
+        .args([
+            "calibrate",
+            "--joint",
+            "--seeds",
+            "1",
+            "--grid",
+            "3",
+            "--family",
+            "geometric",
+            "--json",
+            "--out",
+        ])
+        .arg(dir.path().join("gaussian.json"))
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let laws: Vec<&str> = rows.iter().map(|r| r["latent"].as_str().unwrap()).collect();
+    assert_eq!(
+        laws,
+        ["gaussian", "laplace", "uniform", "student-t3", "mixture-4"]
+    );
+    for r in rows {
+        assert!(r["max_abs_rel_residual"].as_f64().unwrap() >= 0.0);
+        assert!(r["gain_pct"]["mean"].as_f64().unwrap().is_finite());
+        assert!(r["reproduces_cells_and_gain"].is_boolean());
+        let preset = std::path::PathBuf::from(r["preset"].as_str().unwrap());
+        let text = std::fs::read_to_string(&preset).unwrap();
+        assert!(text.contains("--joint"), "{}", preset.display());
+    }
+}
