@@ -482,3 +482,51 @@ fn the_joint_fit_covers_every_latent_law() {
         assert!(text.contains("--joint"), "{}", preset.display());
     }
 }
+
+/// `calibrate --latent` fits the cells under another latent law and says so
+/// in the preset (its spec and the command that wrote it); an unknown law,
+/// or `--latent` with `--joint`, is refused.
+#[test]
+fn calibrate_fits_another_latent_law_and_refuses_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("c2-uniform.json");
+    let out = vqlab()
+        .args([
+            "calibrate",
+            "--latent",
+            "uniform",
+            "--seeds",
+            "1",
+            "--grid",
+            "3",
+            "--family",
+            "geometric",
+            "--out",
+        ])
+        .arg(&preset)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let fit = read_json(&preset);
+    assert_eq!(fit["spec"]["latent"], "uniform");
+    assert_eq!(fit["target"]["latent"], "uniform");
+    assert!(fit["command"]
+        .as_str()
+        .unwrap()
+        .contains("--latent uniform"));
+    for bad in [
+        &["--latent", "cauchy"][..],
+        &["--latent", "mixture-0"],
+        &["--latent", "laplace", "--joint"],
+    ] {
+        let out = vqlab()
+            .arg("calibrate")
+            .args(bad)
+            .arg("--out")
+            .arg(dir.path().join("never.json"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!dir.path().join("never.json").exists());
+    }
+}

@@ -142,28 +142,48 @@ impl Seeding {
 }
 
 /// `restarts` independent k-means runs (seeding, then up to `iters` Lloyd
-/// iterations), keeping the one with the lowest final objective on `z`
-/// (never on held-out data). The first restart draws exactly what a single
-/// run draws.
-pub fn best_of<R: Rng + ?Sized>(
-    z: ArrayView2<f64>,
+/// iterations), in the order drawn from `rng`; the first draws exactly what
+/// a single run draws.
+pub fn restarts<'a, R: Rng + ?Sized>(
+    z: ArrayView2<'a, f64>,
     k: usize,
     iters: usize,
     seeding: Seeding,
     restarts: usize,
-    rng: &mut R,
-) -> KMeansFit {
-    let mut best: Option<KMeansFit> = None;
-    for _ in 0..restarts.max(1) {
-        let fit = lloyd(z, seeding.seed(z, k, rng), iters);
-        let better = best.as_ref().is_none_or(|b| {
-            fit.objective.last().expect("objective") < b.objective.last().expect("objective")
-        });
-        if better {
-            best = Some(fit);
-        }
+    rng: &'a mut R,
+) -> impl Iterator<Item = KMeansFit> + 'a {
+    (0..restarts.max(1)).map(move |_| lloyd(z, seeding.seed(z, k, rng), iters))
+}
+
+impl KMeansFit {
+    /// The objective after the last iteration.
+    pub fn final_objective(&self) -> f64 {
+        *self
+            .objective
+            .last()
+            .expect("the objective after seeding is always there")
     }
-    best.expect("at least one restart")
+}
+
+/// The best of [`restarts`]: the lowest final objective on `z` (never on
+/// held-out data), the earliest on ties.
+pub fn best_of<'a, R: Rng + ?Sized>(
+    z: ArrayView2<'a, f64>,
+    k: usize,
+    iters: usize,
+    seeding: Seeding,
+    n_restarts: usize,
+    rng: &'a mut R,
+) -> KMeansFit {
+    restarts(z, k, iters, seeding, n_restarts, rng)
+        .reduce(|best, fit| {
+            if fit.final_objective() < best.final_objective() {
+                fit
+            } else {
+                best
+            }
+        })
+        .expect("at least one restart")
 }
 
 fn sq_dist(a: Option<&[f64]>, b: Option<&[f64]>) -> f64 {

@@ -18,9 +18,9 @@
 //! the trained model's.
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::kmeans::{best_of, Seeding};
+use crate::baseline::kmeans::{best_of, restarts, Seeding};
 use crate::baseline::pca::Pca;
-use crate::data::{Dataset, Latent, SyntheticSpec};
+use crate::data::{Dataset, SyntheticSpec};
 use crate::error::Result;
 use crate::metrics::{evaluate, Metrics};
 use crate::model::MethodKind;
@@ -147,9 +147,6 @@ impl StoredUnit for C2Spec {
     type Output = C2Result;
 
     fn key(&self) -> String {
-        let mut anonymous = self.clone();
-        anonymous.code = String::new();
-        let text = serde_json::to_string(&anonymous).expect("specs serialize");
         format!(
             "c2_{}_seed{}_{:016x}",
             self.data_name
@@ -157,7 +154,7 @@ impl StoredUnit for C2Spec {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect::<String>(),
             self.seed,
-            crate::shard::digest(text.as_bytes())
+            super::runs::spec_digest(self)
         )
     }
 
@@ -197,29 +194,41 @@ fn run_c2_unit(spec: &C2Spec) -> Result<C2Result> {
             pair(&fit.centres)
         })
         .collect();
-    // The bound's restarts one by one: the one chosen on the training codes
-    // (what k-means can know), and the lowest eval in-sub among them (an
+    // The bound's restarts: the one chosen on the training codes (what
+    // k-means can know), and the lowest eval in-sub among them (an
     // optimistic figure: chosen on the evaluation set itself).
     let mut bound_rng = rng_for(spec.seed, Stream::Restart);
-    let mut bound: Option<(f64, EvalTrain)> = None;
-    let mut bound_lowest_eval: Option<Metrics> = None;
-    for _ in 0..spec.bound.0.max(1) {
-        let fit = crate::baseline::kmeans::lloyd(
-            z.view(),
-            Seeding::KMeansPlusPlus.seed(z.view(), spec.train.k, &mut bound_rng),
-            spec.bound.1,
-        );
-        let objective = *fit.objective.last().expect("objective");
-        let measured = pair(&fit.centres);
-        if bound.as_ref().is_none_or(|(best, _)| objective < *best) {
-            bound = Some((objective, measured));
-        }
-        if bound_lowest_eval.is_none_or(|m| measured.eval.insub_distortion < m.insub_distortion) {
-            bound_lowest_eval = Some(measured.eval);
-        }
-    }
-    let bound = bound.expect("at least one restart").1;
-    let bound_lowest_eval = bound_lowest_eval.expect("at least one restart");
+    let measured: Vec<(f64, EvalTrain)> = restarts(
+        z.view(),
+        spec.train.k,
+        spec.bound.1,
+        Seeding::KMeansPlusPlus,
+        spec.bound.0,
+        &mut bound_rng,
+    )
+    .map(|fit| (fit.final_objective(), pair(&fit.centres)))
+    .collect();
+    let bound = measured
+        .iter()
+        .reduce(|best, r| if r.0 < best.0 { r } else { best })
+        .expect("at least one restart")
+        .1;
+    let bound_lowest_eval = measured
+        .iter()
+        .map(|r| r.1.eval)
+        .reduce(|best, m| {
+            if m.insub_distortion < best.insub_distortion {
+                m
+            } else {
+                best
+            }
+        })
+        .expect("at least one restart");
+    // Every training starts from the same point (the initialisation depends
+    // on the data, m, K, the Lloyd iterations and the seed, none of which
+    // the variants change): compute it once.
+    let reference = spec.train.clone().check(spec.n_train, data.dim())?;
+    let start = initial_params(data.train.view(), &reference)?;
     let mut trainings = Vec::new();
     for t in &spec.trainings {
         let mut config = spec.train.clone();
@@ -228,7 +237,7 @@ fn run_c2_unit(spec: &C2Spec) -> Result<C2Result> {
         config.batch = t.batch;
         config.log_every = t.steps;
         let config = config.check(spec.n_train, data.dim())?;
-        let start = initial_params(data.train.view(), &config)?;
+        let start = start.clone();
         let mut method = MethodKind::ManualSte.build(config.weights());
         match train(method.as_mut(), &data, &config, Some(start), |_| {}) {
             Ok(r) => trainings.push(Some(EvalTrain {
@@ -787,16 +796,6 @@ fn list(conditions: &[&Condition]) -> String {
                 .join("; ")
         )
     }
-}
-
-/// The init/batch the study trains with: the reproduction's choice.
-pub fn reference_variant(init: Init, batch: usize) -> Variant {
-    Variant { init, batch }
-}
-
-/// Whether `latent` has a compiled-in preset.
-pub fn has_preset(latent: Latent) -> bool {
-    LATENT_PRESETS.iter().any(|(n, _)| *n == latent.name())
 }
 
 fn cell(e: &Option<Estimate>, digits: usize) -> String {

@@ -130,9 +130,6 @@ impl UnitSpec {
     /// each other, while a rebuild of the code recomputes into the same
     /// file).
     pub fn key(&self) -> String {
-        let mut anonymous = self.clone();
-        anonymous.code = String::new();
-        let text = serde_json::to_string(&anonymous).expect("specs serialize");
         format!(
             "{}_{}_b{}_k{}_beta{}_seed{}_{:016x}",
             self.experiment.name(),
@@ -141,7 +138,7 @@ impl UnitSpec {
             self.train.k,
             self.train.beta,
             self.seed,
-            crate::shard::digest(text.as_bytes())
+            spec_digest(self)
         )
     }
 
@@ -501,6 +498,17 @@ pub fn plan(
         }
     }
     out
+}
+
+/// A stable digest of a unit's spec without its `code` field (the code
+/// fingerprint): the part of a store key that tells configurations apart,
+/// while a rebuild of the code recomputes into the same file.
+pub fn spec_digest(spec: &impl Serialize) -> u64 {
+    let mut value = serde_json::to_value(spec).expect("specs serialize");
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("code");
+    }
+    crate::shard::digest(value.to_string().as_bytes())
 }
 
 /// A unit of work the run store keeps: a spec that determines its result
