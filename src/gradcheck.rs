@@ -333,6 +333,18 @@ fn methods_of(
 /// What the lockstep part returns: pairs, estimator gaps, max Stiefel defect.
 type LockstepParts = (Vec<PairSummary>, Vec<EstimatorGap>, Option<f64>);
 
+/// The lockstep pairs alone: autograd against manual for STE and each of
+/// `chosen`, over `config.steps` steps along the manual STE trajectory, every
+/// random draw handed to both backends (what the studies of `vqlab future`
+/// show beside their tables).
+pub fn lockstep_pairs(
+    data: &Dataset,
+    config: &TrainConfig,
+    chosen: &[Estimator],
+) -> Result<Vec<PairSummary>> {
+    lockstep(data, config, chosen, None, || {}).map(|parts| parts.0)
+}
+
 /// Runs the lockstep pairs and the estimator comparison along the manual
 /// STE trajectory.
 fn lockstep(

@@ -18,6 +18,7 @@ pub mod calibrate;
 pub mod commands;
 pub mod data;
 pub mod error;
+pub mod future;
 pub mod gradcheck;
 pub mod io;
 pub mod linalg;

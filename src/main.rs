@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::alloc::CountingAllocator;
-use vqlab::commands::{baseline, bench, calibrate, data, gradcheck, reproduce, saved, train};
+use vqlab::commands::{
+    baseline, bench, calibrate, data, future, gradcheck, reproduce, saved, train,
+};
 
 /// Counts Rust heap allocations, for `bench`'s memory figures.
 #[global_allocator]
@@ -58,6 +60,15 @@ enum Command {
     /// runs are kept in results/.runs as they finish: rerunning after an
     /// interruption redoes only what is missing.
     Reproduce(reproduce::ReproduceCmd),
+    /// The report's future work as studies: F1 real data (MNIST, digits), F2
+    /// MLP encoders, F3 Adam and cosine schedules, F4 scale (D = 512,
+    /// K = 512; MNIST at K up to 512), F5 NSVQ and Gumbel-Softmax with
+    /// gradient and EMA codebooks, F6 noise. Learning rates chosen on a
+    /// validation split, ≥ 5 seeds, a verdict per hypothesis. Writes
+    /// results/FUTURE.md, future.json, future_curves.csv and SVG plots; units
+    /// kept in the run store like reproduce's. Needs ./data-setup.sh (or
+    /// --data-dir).
+    Future(future::FutureCmd),
     /// Time and memory per training step of every method, as ratios to
     /// autograd-ste, against a roofline estimate; settles the report's cost
     /// claim (C11). Writes results/bench.json and results/BENCH.md.
@@ -85,6 +96,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(cmd) => gradcheck::execute(cmd).context("gradcheck failed"),
         Command::Calibrate(cmd) => calibrate::execute(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce::execute(cmd).context("reproduce failed"),
+        Command::Future(cmd) => future::execute(cmd).context("future failed"),
         Command::Bench(cmd) => bench::execute(cmd).context("bench failed"),
         Command::Evaluate(cmd) => saved::execute_evaluate(cmd).context("evaluate failed"),
         Command::Encode(cmd) => saved::execute_encode(cmd).context("encode failed"),

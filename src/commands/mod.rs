@@ -7,6 +7,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod data;
 pub mod data_args;
+pub mod future;
 pub mod gradcheck;
 pub mod output;
 pub mod reproduce;

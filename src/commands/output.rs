@@ -131,3 +131,66 @@ pub fn print_json_one_or_many<T: serde::Serialize>(items: &[T]) -> anyhow::Resul
     println!("{text}");
     Ok(())
 }
+
+/// A flag that the first Ctrl-C sets (a long command then stops after the
+/// runs in progress); a second Ctrl-C quits at once with status 130.
+pub fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
+    });
+    stop
+}
+
+/// `--plan`: one JSON line per unit (`key`, `shard`, `cost_mmadd`, `spec`),
+/// only `shard`'s units when one is given; units are split by cost as the
+/// shards split them. A closed pipe (`… --plan | head`) is not an error.
+pub fn print_plan(
+    units: &[(String, f64, serde_json::Value)],
+    shard: Option<crate::shard::Shard>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let costs: Vec<f64> = units.iter().map(|u| u.1).collect();
+    let count = shard.map_or(1, |s| s.count);
+    let owner = crate::shard::assign_by_cost(&costs, count);
+    let mut out = std::io::stdout().lock();
+    for (i, (key, cost, spec)) in units.iter().enumerate() {
+        if shard.is_some_and(|s| owner[i] != s.index - 1) {
+            continue;
+        }
+        let line = serde_json::json!({
+            "key": key,
+            "shard": format!("{}/{}", owner[i] + 1, count),
+            "cost_mmadd": cost,
+            "spec": spec,
+        });
+        match writeln!(out, "{line}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` with a progress display labelled `what`, handing it the
+/// callback (units done, units in all, the current unit) that long library
+/// calls take; the display is cleared when `work` returns.
+pub fn with_progress<T>(
+    what: &str,
+    work: impl FnOnce(&(dyn Fn(usize, usize, &str) + Sync)) -> T,
+) -> T {
+    let bar = progress_bar(1, what);
+    let report = |done: usize, total: usize, label: &str| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(label.to_string());
+    };
+    let out = work(&report);
+    bar.finish_and_clear();
+    out
+}

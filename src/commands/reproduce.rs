@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::output::progress_bar;
+use super::output::with_progress;
 use crate::data::SyntheticSpec;
 use crate::train::Init;
 
@@ -65,8 +65,6 @@ pub struct ReproduceCmd {
 /// Runs `vqlab reproduce`.
 pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     use crate::reproduce::{reproduce, ReproduceOptions};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let (data, data_source) = match &cmd.preset {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -108,25 +106,11 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     // Every run is single-threaded: parallelism comes from --jobs, and the
     // results do not depend on it.
     crate::threads::set_threads(1);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
-        });
-    }
+    let stop = super::output::stop_on_ctrl_c();
     if let Some(shard) = cmd.shard {
-        let bar = progress_bar(1, &format!("reproduce shard {shard}"));
-        let summary =
-            crate::reproduce::compute_shard(&options, shard, &stop, |done, total, what| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-                bar.set_message(what.to_string());
-            });
-        bar.finish_and_clear();
+        let summary = with_progress(&format!("reproduce shard {shard}"), |progress| {
+            crate::reproduce::compute_shard(&options, shard, &stop, progress)
+        });
         let summary = summary?;
         println!(
             "reproduce shard {}: {} units ({} computed, {} reused) in {:.1} s, {:.0} % of the estimated cost; stored in {}; run without --shard to render",
@@ -140,13 +124,7 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         );
         return Ok(());
     }
-    let bar = progress_bar(1, "reproduce");
-    let summary = reproduce(&options, &stop, |done, total, what| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        bar.set_message(what.to_string());
-    });
-    bar.finish_and_clear();
+    let summary = with_progress("reproduce", |progress| reproduce(&options, &stop, progress));
     let summary = summary?;
     let verdicts: Vec<String> = summary
         .claims
@@ -179,27 +157,10 @@ fn print_plan(
     options: &crate::reproduce::ReproduceOptions,
     shard: Option<crate::shard::Shard>,
 ) -> Result<()> {
-    use std::io::Write;
     let planned = crate::reproduce::planned_units(options)?;
-    let costs: Vec<f64> = planned.iter().map(|u| u.cost()).collect();
-    let count = shard.map_or(1, |s| s.count);
-    let owner = crate::shard::assign_by_cost(&costs, count);
-    let mut out = std::io::stdout().lock();
-    for (i, unit) in planned.iter().enumerate() {
-        if shard.is_some_and(|s| owner[i] != s.index - 1) {
-            continue;
-        }
-        let line = serde_json::json!({
-            "key": unit.key(),
-            "shard": format!("{}/{}", owner[i] + 1, count),
-            "cost_mmadd": costs[i],
-            "spec": unit.spec_json(),
-        });
-        match writeln!(out, "{line}") {
-            // `vqlab reproduce --plan | head` is fine.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            other => other?,
-        }
-    }
-    Ok(())
+    let units: Vec<(String, f64, serde_json::Value)> = planned
+        .iter()
+        .map(|u| (u.key(), u.cost(), u.spec_json()))
+        .collect();
+    super::output::print_plan(&units, shard)
 }

@@ -6,9 +6,11 @@
 //! training mean (applied to both splits) unless the caller asks otherwise;
 //! [`Dataset::centered`] records which, and the JSON outputs carry it.
 mod load;
+pub mod real;
 mod synthetic;
 
 pub use load::{load_matrix, load_matrix_with};
+pub use real::RealSet;
 pub use synthetic::{Latent, SyntheticGenerator, SyntheticSpec, REPORT_PRESET};
 
 use ndarray::{Array1, Array2, Axis};

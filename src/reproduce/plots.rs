@@ -24,7 +24,8 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> VqError {
     }
 }
 
-struct Series {
+/// One line (or set of markers) of a chart.
+pub(crate) struct Series {
     name: String,
     points: Vec<(f64, f64)>,
     markers_only: bool,
@@ -32,7 +33,7 @@ struct Series {
 
 impl Series {
     /// Our measurements: a line with dots.
-    fn line(name: String, points: Vec<(f64, f64)>) -> Self {
+    pub(crate) fn line(name: String, points: Vec<(f64, f64)>) -> Self {
         Series {
             name,
             points,
@@ -50,10 +51,50 @@ impl Series {
     }
 }
 
+/// The colours of charts with many lines (the reproduction's charts keep
+/// their five).
+pub(crate) const MANY_COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 fn line_chart(
     path: &Path,
     title: &str,
     x_label: &str,
+    log_x: bool,
+    series: &[Series],
+    hline: Option<(&str, f64)>,
+) -> Result<()> {
+    line_chart_in(
+        &COLOURS,
+        path,
+        title,
+        x_label,
+        "eval recon MSE",
+        log_x,
+        series,
+        hline,
+    )
+}
+
+/// A line chart of `series` in `colours` (cycled), with an optional
+/// horizontal reference line; the x axis in log2 when `log_x`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn line_chart_in(
+    colours: &[RGBColor],
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
     log_x: bool,
     series: &[Series],
     hline: Option<(&str, f64)>,
@@ -95,7 +136,7 @@ fn line_chart(
         } else {
             x_label.to_string()
         })
-        .y_desc("eval recon MSE")
+        .y_desc(y_label)
         .x_label_formatter(&|x| {
             if log_x {
                 format!("{:.0}", 2f64.powf(*x))
@@ -106,7 +147,7 @@ fn line_chart(
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for (i, s) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+        let colour = colours[i % colours.len()];
         let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (tx(x), y)).collect();
         if s.markers_only {
             chart

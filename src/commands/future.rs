@@ -1,0 +1,132 @@
+//! `vqlab future`: the report's future work as studies F1–F6.
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::output::with_progress;
+use crate::future::studies::StudyId;
+use crate::future::{FutureOptions, Planner};
+use crate::reproduce::runs::StoredUnit;
+
+/// Arguments of `vqlab future`.
+#[derive(Args)]
+pub struct FutureCmd {
+    /// Only these studies (comma-separated): F1 real data, F2 MLP encoders,
+    /// F3 optimizers, F4 scale, F5 NSVQ / Gumbel, F6 noise. Default: all.
+    #[arg(long, value_enum, value_delimiter = ',', ignore_case = true)]
+    pub only: Vec<StudyId>,
+    /// Seeds per arm (0 … N−1); at least 2.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// The smoke version (few steps, small sizes, a 2-point learning-rate
+    /// grid, 2 seeds unless --seeds is given): under 2 minutes, for tests;
+    /// its verdicts are not conclusions.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where the real data sets are (what ./data-setup.sh installs; the
+    /// tests use the slice in tests/data). Default: $VQLAB_DATA, else ./data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output folder (FUTURE.md, future.json, future_curves.csv, SVG plots).
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub out: PathBuf,
+    /// Worker threads; each run is single-threaded, so results do not depend
+    /// on this.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Recompute every unit even if a stored result matches.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Compute only shard I of N of the units (1 ≤ I ≤ N) into the run
+    /// store and render nothing; a run without --shard (same flags, same
+    /// store) renders. Units are split by estimated cost.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// The run store (default: OUT/.runs, or $VQLAB_STORE), shared with
+    /// `reproduce`; may be a shared filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Print the units (key, shard, estimated cost, configuration) as JSON
+    /// lines and exit without computing.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+/// Runs `vqlab future`.
+pub fn execute(cmd: FutureCmd) -> Result<()> {
+    let seeds = if cmd.quick && cmd.seeds == 5 {
+        2
+    } else {
+        cmd.seeds
+    };
+    let data_dir = cmd
+        .data_dir
+        .clone()
+        .or_else(|| std::env::var_os("VQLAB_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let options = FutureOptions {
+        studies: cmd.only.clone(),
+        seeds,
+        quick: cmd.quick,
+        out_dir: cmd.out.clone(),
+        jobs: cmd.jobs,
+        fresh: cmd.fresh,
+        data_dir,
+        store: crate::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
+    };
+    options.validate()?;
+    if cmd.plan {
+        return print_plan(&options, cmd.shard);
+    }
+    crate::threads::set_threads(1);
+    let stop = super::output::stop_on_ctrl_c();
+    if let Some(shard) = cmd.shard {
+        let summary = with_progress(&format!("future shard {shard}"), |progress| {
+            crate::future::compute_shard(&options, shard, &stop, progress)
+        });
+        let summary = summary?;
+        println!(
+            "future shard {shard}: {} units ({} computed, {} reused) in {:.1} s, {:.0} % of the estimated cost; stored in {}; run without --shard to render",
+            summary.units,
+            summary.computed,
+            summary.reused,
+            summary.wall_seconds,
+            100.0 * summary.cost.0 / summary.cost.1.max(f64::MIN_POSITIVE),
+            options.store.display()
+        );
+        return Ok(());
+    }
+    let summary = with_progress("future", |progress| {
+        crate::future::future(&options, &stop, progress)
+    });
+    let summary = summary?;
+    crate::future::write_outputs(&summary, &cmd.out)?;
+    let verdicts: Vec<String> = summary
+        .hypotheses
+        .iter()
+        .map(|h| format!("{} {}", h.id, h.label))
+        .collect();
+    println!(
+        "future: {} units ({} computed, {} reused) in {:.1} s; {}",
+        summary.units,
+        summary.computed,
+        summary.reused,
+        summary.wall_seconds,
+        verdicts.join(", ")
+    );
+    println!("wrote {}", cmd.out.join("FUTURE.md").display());
+    Ok(())
+}
+
+fn print_plan(options: &FutureOptions, shard: Option<crate::shard::Shard>) -> Result<()> {
+    let units: Vec<(String, f64, serde_json::Value)> = Planner::new(options)?
+        .units()
+        .iter()
+        .map(|u| {
+            let spec = serde_json::to_value(u).expect("specs serialize");
+            (u.key(), u.estimated_cost(), spec)
+        })
+        .collect();
+    super::output::print_plan(&units, shard)
+}

@@ -1,0 +1,447 @@
+//! `vqlab future`: the report's "Limitations and Future Work" run as studies
+//! F1–F6 (real and image data, MLPs, optimizers, scale, other estimators,
+//! noise), each with seeds, intervals and a verdict per hypothesis.
+//!
+//! * [`studies`]: what each study trains on and compares (data, not code);
+//! * [`unit`]: the units of work (baselines, one arm with its learning rate
+//!   chosen on a validation split, a lockstep parity check), stored in the
+//!   run store like `reproduce`'s, shardable, fingerprinted;
+//! * [`analysis`]: the tables and the verdict rules;
+//! * [`render`]: FUTURE.md, the CSV curves and the SVG plots.
+pub mod analysis;
+pub mod render;
+pub mod studies;
+pub mod unit;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::RealSet;
+use crate::error::{invalid, Result, VqError};
+use crate::io::create_dir;
+use crate::model::{Estimator, ModelKind};
+use crate::reproduce::runs::{execute, StoredUnit, CODE_FINGERPRINT};
+use analysis::{HypothesisResult, Lookup, ParityLine, StoreLookup, StudyReport};
+use studies::{base_rates, plan, Condition, Plan, RealChoices, Scale, StudyId};
+use unit::{Arm, DataChoice, FutureResult, FutureSpec, Job, Outcome, Sizes};
+
+/// The iteration cap of the converged baseline (it stops earlier once no
+/// assignment changes).
+pub const CONVERGED_CAP: usize = 1000;
+
+/// The evaluation share of a real data set's rows, and the validation
+/// share of the rest.
+pub const REAL_SPLIT: (f64, f64) = (0.2, 0.125);
+
+/// What `vqlab future` runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct FutureOptions {
+    /// The studies (all when empty).
+    pub studies: Vec<StudyId>,
+    /// Seeds 0 … seeds − 1.
+    pub seeds: u64,
+    /// The smoke version ([`Scale::quick`]).
+    pub quick: bool,
+    /// Where FUTURE.md and the rest go.
+    pub out_dir: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Recompute stored units.
+    pub fresh: bool,
+    /// Where the real data sets are.
+    pub data_dir: PathBuf,
+    /// The run store.
+    #[serde(skip)]
+    pub store: PathBuf,
+}
+
+impl FutureOptions {
+    /// Checks the options once.
+    pub fn validate(&self) -> Result<()> {
+        if self.seeds < 2 {
+            return Err(invalid(
+                "seeds",
+                self.seeds,
+                "at least 2 (an interval needs two seeds)",
+            ));
+        }
+        if self.jobs == 0 {
+            return Err(invalid("jobs", self.jobs, "at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The studies to run, in order.
+    pub fn chosen(&self) -> Vec<StudyId> {
+        if self.studies.is_empty() {
+            StudyId::ALL.to_vec()
+        } else {
+            self.studies
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        }
+    }
+
+    /// The sizes.
+    pub fn scale(&self) -> Scale {
+        if self.quick {
+            Scale::quick()
+        } else {
+            Scale::full()
+        }
+    }
+
+    fn seed_list(&self) -> Vec<u64> {
+        (0..self.seeds).collect()
+    }
+}
+
+/// The real data sets as the studies use them.
+pub fn real_choices(data_dir: &std::path::Path) -> Result<RealChoices> {
+    let choice = |set: RealSet| -> Result<DataChoice> {
+        let matrix = set.load(data_dir)?;
+        Ok(DataChoice::real(set, &matrix, REAL_SPLIT.0, REAL_SPLIT.1))
+    };
+    Ok(RealChoices {
+        mnist: choice(RealSet::Mnist)?,
+        digits: choice(RealSet::Digits)?,
+    })
+}
+
+/// Turns a plan into units: the spec of (condition, arm or the baselines,
+/// seed), and the parity units of a condition.
+pub struct Planner {
+    /// The conditions and hypotheses.
+    pub plan: Plan,
+    scale: Scale,
+    seeds: Vec<u64>,
+    data_dir: PathBuf,
+}
+
+impl Planner {
+    /// The plan of `options` (reads the real data sets to identify them).
+    pub fn new(options: &FutureOptions) -> Result<Self> {
+        options.validate()?;
+        let scale = options.scale();
+        let real = real_choices(&options.data_dir)?;
+        Ok(Planner {
+            plan: plan(&options.chosen(), &scale, &real),
+            scale,
+            seeds: options.seed_list(),
+            data_dir: options.data_dir.clone(),
+        })
+    }
+
+    /// The unit of `arm` (or of the baselines, for `None`) in `condition`
+    /// at `seed`.
+    pub fn spec(&self, condition: &Condition, arm: Option<&Arm>, seed: u64) -> FutureSpec {
+        match arm {
+            None => FutureSpec::new(
+                condition.data.clone(),
+                seed,
+                // The baselines depend on K and m only.
+                Sizes {
+                    batch: 0,
+                    steps: 0,
+                    ..condition.sizes
+                },
+                Job::Baselines { cap: CONVERGED_CAP },
+                self.data_dir.clone(),
+            ),
+            Some(arm) => FutureSpec::new(
+                condition.data.clone(),
+                seed,
+                condition.sizes,
+                Job::Train {
+                    arm: *arm,
+                    base: base_rates(arm, &condition.data),
+                    grid: self.scale.grid.clone(),
+                    extend: self.scale.grid_extensions,
+                    curve_points: self.scale.curve_points,
+                },
+                self.data_dir.clone(),
+            ),
+        }
+    }
+
+    /// The parity units of `condition`: one per model, every estimator its
+    /// arms use, seed 0.
+    pub fn parity_specs(&self, condition: &Condition) -> Vec<FutureSpec> {
+        let mut out = Vec::new();
+        for kind in ModelKind::ALL {
+            let arms: Vec<&Arm> = condition
+                .arms
+                .iter()
+                .filter(|a| a.model.kind == kind)
+                .collect();
+            let Some(first) = arms.first() else { continue };
+            let estimators: Vec<Estimator> = Estimator::ALL
+                .into_iter()
+                .filter(|e| *e == Estimator::Ste || arms.iter().any(|a| a.estimator == *e))
+                .collect();
+            let sgd = Arm::new(kind, Estimator::Ste);
+            out.push(FutureSpec::new(
+                condition.data.clone(),
+                0,
+                Sizes {
+                    steps: self.scale.parity_steps,
+                    ..condition.sizes
+                },
+                Job::Parity {
+                    model: first.model,
+                    estimators,
+                    optimizer: crate::model::optim::OptimizerKind::Sgd,
+                    steps: self.scale.parity_steps,
+                    base: base_rates(&sgd, &condition.data),
+                },
+                self.data_dir.clone(),
+            ));
+        }
+        out
+    }
+
+    /// Every unit of the plan, each once (units shared by studies appear
+    /// once), in plan order.
+    pub fn units(&self) -> Vec<FutureSpec> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for c in &self.plan.conditions {
+            let mut specs = self.parity_specs(c);
+            for &seed in &self.seeds {
+                specs.push(self.spec(c, None, seed));
+                for arm in &c.arms {
+                    specs.push(self.spec(c, Some(arm), seed));
+                }
+            }
+            for s in specs {
+                if seen.insert(s.key()) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What `vqlab future` found: every study's tables and every hypothesis's
+/// verdict (written as future.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct FutureSummary {
+    /// The code fingerprint.
+    pub code: &'static str,
+    /// The options.
+    pub options: FutureOptions,
+    /// The sizes.
+    pub scale: Scale,
+    /// The real data sets used (name, rows, dimension, split).
+    pub data: Vec<DataChoice>,
+    /// One per study.
+    pub studies: Vec<StudyReport>,
+    /// One per hypothesis.
+    pub hypotheses: Vec<HypothesisResult>,
+    /// Units in the plan.
+    pub units: usize,
+    /// Units computed by this run.
+    pub computed: usize,
+    /// Units taken from the store.
+    pub reused: usize,
+    /// Wall time of this run, seconds.
+    pub wall_seconds: f64,
+    /// Sum of the units' own compute times (as stored), seconds.
+    pub unit_seconds: f64,
+}
+
+/// Runs the studies (reusing stored units) and analyses them; writes
+/// nothing but the store (see [`render::write_all`]).
+pub fn future(
+    options: &FutureOptions,
+    stop: &AtomicBool,
+    progress: impl Fn(usize, usize, &str) + Sync,
+) -> Result<FutureSummary> {
+    let started = Instant::now();
+    crate::shard::check_store(&options.store)?;
+    let planner = Planner::new(options)?;
+    let units = planner.units();
+    let total = units.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (results, stats) = execute(
+        &units,
+        &options.store,
+        options.jobs,
+        options.fresh,
+        stop,
+        |spec: &FutureSpec, cached| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let how = if cached { " (stored)" } else { "" };
+            progress(n, total, &format!("{}{how}", spec.label()));
+        },
+    )?;
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(VqError::Interrupted {
+            kept: stats.computed,
+            store: options.store.clone(),
+        });
+    }
+    let mut summary = analyse(options, &planner, &results);
+    summary.units = total;
+    summary.computed = stats.computed;
+    summary.reused = stats.reused;
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The tables and verdicts of `results` under `planner`'s plan.
+pub fn analyse(
+    options: &FutureOptions,
+    planner: &Planner,
+    results: &[FutureResult],
+) -> FutureSummary {
+    let keys = |c: &Condition, arm: Option<&Arm>, seed: u64| planner.spec(c, arm, seed).key();
+    let parity_keys = |c: &Condition| planner.parity_specs(c).iter().map(|s| s.key()).collect();
+    let lookup = StoreLookup {
+        by_key: results.iter().map(|r| (r.spec.key(), r)).collect(),
+        keys: &keys,
+        parity_keys: &parity_keys,
+        seeds: options.seed_list(),
+    };
+    let plan = &planner.plan;
+    let studies = options
+        .chosen()
+        .into_iter()
+        .map(|study| {
+            let conditions: Vec<&Condition> = plan
+                .conditions
+                .iter()
+                .filter(|c| c.study == study)
+                .collect();
+            let mut parity = Vec::new();
+            for c in &conditions {
+                for r in lookup.parity(c) {
+                    if let (Outcome::Parity { rows }, Job::Parity { model, steps, .. }) =
+                        (&r.outcome, &r.spec.job)
+                    {
+                        for row in rows {
+                            parity.push(ParityLine {
+                                condition: c.name.clone(),
+                                method: format!("{}/{}", model.kind.name(), row.estimator.name()),
+                                max_rel_err_grad: row.max_rel_err_grad,
+                                max_abs_err_loss: row.max_abs_err_loss,
+                                steps: *steps,
+                            });
+                        }
+                    }
+                }
+            }
+            StudyReport {
+                study,
+                title: study.title(),
+                question: study.question(),
+                conditions: conditions
+                    .iter()
+                    .map(|c| analysis::condition_report(c, &lookup))
+                    .collect(),
+                parity,
+            }
+        })
+        .collect();
+    let hypotheses = plan
+        .hypotheses
+        .iter()
+        .map(|h| analysis::judge(h, &plan.conditions, &lookup))
+        .collect();
+    let mut data: Vec<DataChoice> = Vec::new();
+    for c in &plan.conditions {
+        if matches!(c.data, DataChoice::Real { .. }) && !data.contains(&c.data) {
+            data.push(c.data.clone());
+        }
+    }
+    FutureSummary {
+        code: CODE_FINGERPRINT,
+        options: options.clone(),
+        scale: planner.scale.clone(),
+        data,
+        studies,
+        hypotheses,
+        units: 0,
+        computed: 0,
+        reused: 0,
+        wall_seconds: 0.0,
+        unit_seconds: results.iter().map(|r| r.seconds).sum(),
+    }
+}
+
+/// What one shard did.
+#[derive(Debug, Clone)]
+pub struct ShardSummary {
+    /// Units of this shard.
+    pub units: usize,
+    /// Computed now.
+    pub computed: usize,
+    /// Taken from the store.
+    pub reused: usize,
+    /// This shard's estimated cost and the plan's.
+    pub cost: (f64, f64),
+    /// Wall time, seconds.
+    pub wall_seconds: f64,
+}
+
+/// Computes shard `shard` of the plan's units into the store, renders
+/// nothing (a later run without a shard renders from the store).
+pub fn compute_shard(
+    options: &FutureOptions,
+    shard: crate::shard::Shard,
+    stop: &AtomicBool,
+    progress: impl Fn(usize, usize, &str) + Sync,
+) -> Result<ShardSummary> {
+    let started = Instant::now();
+    crate::shard::check_store(&options.store)?;
+    let units = Planner::new(options)?.units();
+    let costs: Vec<f64> = units.iter().map(FutureSpec::estimated_cost).collect();
+    let mine: Vec<FutureSpec> = shard
+        .select(&costs)
+        .into_iter()
+        .map(|i| units[i].clone())
+        .collect();
+    let total = mine.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (_, stats) = execute(
+        &mine,
+        &options.store,
+        options.jobs,
+        options.fresh,
+        stop,
+        |spec, _| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(n, total, &spec.label());
+        },
+    )?;
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(VqError::Interrupted {
+            kept: stats.computed,
+            store: options.store.clone(),
+        });
+    }
+    Ok(ShardSummary {
+        units: total,
+        computed: stats.computed,
+        reused: stats.reused,
+        cost: (
+            mine.iter().map(FutureSpec::estimated_cost).sum(),
+            costs.iter().sum(),
+        ),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes FUTURE.md, future.json, future_curves.csv and the plots.
+pub fn write_outputs(summary: &FutureSummary, results_dir: &std::path::Path) -> Result<()> {
+    create_dir(results_dir)?;
+    render::write_all(summary, results_dir)
+}

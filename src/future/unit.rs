@@ -1,0 +1,945 @@
+//! The units of work of `vqlab future`: one data set, one seed, and one job —
+//! the PCA + Lloyd baselines, one training arm with its learning rate chosen
+//! on the validation split, or a lockstep parity check of the backends. A
+//! unit's spec determines its result completely; it is stored in the run
+//! store by [`StoredUnit`], so studies resume after an interruption and
+//! share units (F1's MNIST runs at K = 64 are F4's too).
+use std::path::PathBuf;
+
+use ndarray::{s, Array2, Axis};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::kmeans::{best_of, Seeding};
+use crate::baseline::{Baseline, KMeansConfig};
+use crate::data::real::content_digest;
+use crate::data::{DataSource, Dataset, RealSet, Scaling, SyntheticSpec};
+use crate::error::{Result, VqError};
+use crate::metrics::{evaluate, evaluate_params, Metrics};
+use crate::model::codebook::{CodebookSpec, CodebookUpdate};
+use crate::model::estimator::GumbelSpec;
+use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
+use crate::model::{Backend, Estimator, MethodSpec, ModelKind, ModelSpec};
+use crate::reproduce::runs::{spec_digest, StoredUnit, CODE_FINGERPRINT};
+use crate::rng::{rng_for, Stream};
+use crate::train::{initial_params, train, Init, SvdChoice, TrainConfig};
+
+/// Where a unit's data come from. Real data are identified by a digest of
+/// their content, never by their path, so machines with the data in other
+/// folders share a store, and the test slice never passes for the full set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataChoice {
+    /// The synthetic generator: each seed draws its own subspace and samples;
+    /// the last `n_val` training rows are the validation split.
+    Synthetic {
+        /// Generator parameters.
+        spec: SyntheticSpec,
+        /// Rows trained on.
+        n_fit: usize,
+        /// Validation rows (learning-rate choice only).
+        n_val: usize,
+        /// Evaluation rows (every reported number).
+        n_eval: usize,
+    },
+    /// A real data set, split once (the same for every seed): evaluation
+    /// rows, then validation rows, then the rows trained on; centred and
+    /// divided by the root mean square of the rows trained on.
+    Real {
+        /// Which set.
+        set: RealSet,
+        /// Its rows.
+        rows: usize,
+        /// [`content_digest`] of the whole matrix.
+        content: u64,
+        /// Validation rows.
+        n_val: usize,
+        /// Evaluation rows.
+        n_eval: usize,
+    },
+}
+
+impl DataChoice {
+    /// The data set's name in tables.
+    pub fn name(&self) -> String {
+        match self {
+            DataChoice::Synthetic { spec, .. } => {
+                format!("synthetic D={} σ={:.3}", spec.dim, spec.noise_sigma)
+            }
+            DataChoice::Real { set, .. } => set.name().to_string(),
+        }
+    }
+
+    /// The dimension D.
+    pub fn dim(&self) -> usize {
+        match self {
+            DataChoice::Synthetic { spec, .. } => spec.dim,
+            DataChoice::Real { set, .. } => set.dim(),
+        }
+    }
+
+    /// Rows trained on.
+    pub fn n_fit(&self) -> usize {
+        match self {
+            DataChoice::Synthetic { n_fit, .. } => *n_fit,
+            DataChoice::Real {
+                rows,
+                n_val,
+                n_eval,
+                ..
+            } => rows - n_val - n_eval,
+        }
+    }
+
+    /// A real set with `eval_fraction` of its rows for evaluation and
+    /// `val_fraction` of the rest for validation.
+    pub fn real(
+        set: RealSet,
+        matrix: &Array2<f64>,
+        eval_fraction: f64,
+        val_fraction: f64,
+    ) -> DataChoice {
+        let rows = matrix.nrows();
+        let n_eval = ((rows as f64 * eval_fraction).round() as usize).max(1);
+        let n_val = (((rows - n_eval) as f64 * val_fraction).round() as usize).max(1);
+        DataChoice::Real {
+            set,
+            rows,
+            content: content_digest(matrix),
+            n_val,
+            n_eval,
+        }
+    }
+}
+
+/// The data of one unit: training rows and evaluation rows as a
+/// [`Dataset`], and the validation rows (scaled like them).
+pub struct UnitData {
+    /// Train = the rows trained on, eval = the evaluation rows.
+    pub data: Dataset,
+    /// The validation rows.
+    pub val: Array2<f64>,
+}
+
+/// Builds the data of `choice` for `seed`, reading real sets from `dir`.
+pub fn build_data(choice: &DataChoice, seed: u64, dir: &std::path::Path) -> Result<UnitData> {
+    match choice {
+        DataChoice::Synthetic {
+            spec,
+            n_fit,
+            n_val,
+            n_eval,
+        } => {
+            let mut data = Dataset::synthetic(spec, n_fit + n_val, *n_eval, seed)?;
+            let val = data.train.slice(s![*n_fit.., ..]).to_owned();
+            data.train = data.train.slice(s![..*n_fit, ..]).to_owned();
+            Ok(UnitData { data, val })
+        }
+        DataChoice::Real {
+            set,
+            rows,
+            content,
+            n_val,
+            n_eval,
+        } => {
+            let matrix = set.load(dir)?;
+            if matrix.nrows() != *rows || content_digest(&matrix) != *content {
+                return Err(VqError::Data {
+                    path: dir.to_path_buf(),
+                    message: format!(
+                        "the {} data there are not the ones this run was planned with ({} rows; planned {rows})",
+                        set.name(),
+                        matrix.nrows()
+                    ),
+                });
+            }
+            // One fixed split for every seed: the seeds vary the training.
+            let mut order: Vec<usize> = (0..*rows).collect();
+            order.shuffle(&mut rng_for(0, Stream::Split));
+            let eval = matrix.select(Axis(0), &order[..*n_eval]);
+            let mut val = matrix.select(Axis(0), &order[*n_eval..n_eval + n_val]);
+            let train = matrix.select(Axis(0), &order[n_eval + n_val..]);
+            let mut data = Dataset {
+                train,
+                eval,
+                source: DataSource::File {
+                    path: format!("{} ({})", set.name(), set.describe()),
+                    rows: *rows,
+                    seed: 0,
+                    eval_path: None,
+                },
+                centered: false,
+                mean: None,
+                scale: 1.0,
+                scaling: Scaling::None,
+            };
+            data.center_by_train_mean();
+            data.apply_scaling(Scaling::UnitVariance);
+            if let Some(mean) = &data.mean {
+                val -= mean;
+            }
+            val /= data.scale;
+            Ok(UnitData { data, val })
+        }
+    }
+}
+
+/// The learning-rate schedule of an arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// The same rates throughout.
+    Constant,
+    /// Cosine decay from the chosen rates to 0.
+    Cosine,
+}
+
+/// One trained configuration: model × estimator × optimizer × schedule ×
+/// codebook update (the backend of the studies is always the hand-derived
+/// one; parity units check it against autograd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Arm {
+    /// The model.
+    pub model: ModelSpec,
+    /// The estimator.
+    pub estimator: Estimator,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// The schedule.
+    pub schedule: Schedule,
+    /// The codebook update.
+    pub codebook: CodebookUpdate,
+}
+
+impl Arm {
+    /// `model` with `estimator`, SGD, constant rates, gradient codebook.
+    pub fn new(model: ModelKind, estimator: Estimator) -> Self {
+        Arm {
+            model: ModelSpec::of(model),
+            estimator,
+            optimizer: OptimizerKind::Sgd,
+            schedule: Schedule::Constant,
+            codebook: CodebookUpdate::Grad,
+        }
+    }
+
+    /// With another optimizer.
+    pub fn with_optimizer(self, optimizer: OptimizerKind) -> Self {
+        Arm { optimizer, ..self }
+    }
+
+    /// With another schedule.
+    pub fn with_schedule(self, schedule: Schedule) -> Self {
+        Arm { schedule, ..self }
+    }
+
+    /// With another codebook update.
+    pub fn with_codebook(self, codebook: CodebookUpdate) -> Self {
+        Arm { codebook, ..self }
+    }
+
+    /// `model/estimator`, then every choice that is not the report's
+    /// (`adam`, `cosine`, `ema`).
+    pub fn label(&self) -> String {
+        let mut label = format!("{}/{}", self.model.kind.name(), self.estimator.name());
+        if self.optimizer == OptimizerKind::Adam {
+            label.push_str(" adam");
+        }
+        if self.schedule == Schedule::Cosine {
+            label.push_str(" cosine");
+        }
+        if self.codebook == CodebookUpdate::Ema {
+            label.push_str(" ema");
+        }
+        label
+    }
+
+    /// The method (manual backend).
+    pub fn method(&self) -> MethodSpec {
+        MethodSpec::new(self.model, self.estimator, Backend::Manual)
+    }
+}
+
+/// The sizes shared by every job on one data set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sizes {
+    /// Codebook size K.
+    pub k: usize,
+    /// Code dimension m.
+    pub m: usize,
+    /// Mini-batch size B.
+    pub batch: usize,
+    /// Training steps.
+    pub steps: usize,
+}
+
+/// What a unit computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// PCA + Lloyd: the report's version (k-means++, 20 iterations: the
+    /// linear models' starting point) and Lloyd run to convergence (the same
+    /// seeding; stops when no assignment changes, at most `cap` iterations).
+    Baselines {
+        /// The iteration cap of the converged baseline.
+        cap: usize,
+    },
+    /// One arm, trained once per learning-rate multiplier on the training
+    /// rows; the multiplier with the lowest validation recon is chosen and
+    /// only its run is evaluated on the evaluation rows.
+    Train {
+        /// The arm.
+        arm: Arm,
+        /// η_W and η_E before the multiplier.
+        base: (f64, f64),
+        /// The multipliers tried first.
+        grid: Vec<f64>,
+        /// At most this many more multipliers, each one grid ratio beyond
+        /// the edge of what was tried while the best validation recon sits
+        /// on that edge ([`edge_extension`]).
+        extend: usize,
+        /// Curve points per run (evaluation rows, reporting only).
+        curve_points: usize,
+    },
+    /// Autograd against manual in lockstep for each estimator of a model.
+    Parity {
+        /// The model.
+        model: ModelSpec,
+        /// The estimators (STE always included).
+        estimators: Vec<Estimator>,
+        /// The optimizer driving the shared trajectory.
+        optimizer: OptimizerKind,
+        /// Lockstep steps.
+        steps: usize,
+        /// η_W and η_E of the trajectory.
+        base: (f64, f64),
+    },
+}
+
+/// Where the real data sets are read from (not part of a unit's identity:
+/// two folders with the same content are the same data).
+#[derive(Debug, Clone, Default)]
+pub struct DataDir(pub PathBuf);
+
+impl PartialEq for DataDir {
+    fn eq(&self, _: &DataDir) -> bool {
+        true
+    }
+}
+
+/// A unit: data, seed, sizes and job (and the code fingerprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FutureSpec {
+    /// The code fingerprint ([`CODE_FINGERPRINT`]).
+    pub code: String,
+    /// The data.
+    pub data: DataChoice,
+    /// The seed (initialisation, batches, draws; synthetic data too).
+    pub seed: u64,
+    /// K, m, batch, steps.
+    pub sizes: Sizes,
+    /// The job.
+    pub job: Job,
+    /// Where real data are read (not stored).
+    #[serde(skip)]
+    pub dir: DataDir,
+}
+
+impl FutureSpec {
+    /// A unit of the current code.
+    pub fn new(data: DataChoice, seed: u64, sizes: Sizes, job: Job, dir: PathBuf) -> Self {
+        FutureSpec {
+            code: CODE_FINGERPRINT.to_string(),
+            data,
+            seed,
+            sizes,
+            job,
+            dir: DataDir(dir),
+        }
+    }
+
+    /// A short label for progress lines.
+    pub fn label(&self) -> String {
+        let what = match &self.job {
+            Job::Baselines { .. } => "baselines".to_string(),
+            Job::Train { arm, .. } => arm.label(),
+            Job::Parity { model, .. } => format!("parity {}", model.kind.name()),
+        };
+        format!(
+            "{} K={} {what} seed {}",
+            self.data.name(),
+            self.sizes.k,
+            self.seed
+        )
+    }
+
+    /// Estimated work in millions of multiply-adds (for sharding).
+    pub fn estimated_cost(&self) -> f64 {
+        let d = self.data.dim() as f64;
+        let Sizes { k, m, batch, steps } = self.sizes;
+        let (k, m, b, steps) = (k as f64, m as f64, batch as f64, steps as f64);
+        let n = self.data.n_fit() as f64;
+        let cost = match &self.job {
+            Job::Baselines { cap } => n * d * d + n * k * m * (*cap as f64).min(100.0),
+            Job::Train {
+                arm, grid, extend, ..
+            } => {
+                let width = match arm.model.kind {
+                    ModelKind::Mlp => 3.0 * arm.model.hidden as f64,
+                    ModelKind::Untied => 2.0 * m,
+                    ModelKind::Tied => m,
+                };
+                // Extensions happen about half the time.
+                (grid.len() as f64 + 0.5 * *extend as f64)
+                    * steps
+                    * b
+                    * (4.0 * d * width + 3.0 * k * m)
+            }
+            Job::Parity {
+                steps, estimators, ..
+            } => 8.0 * (*steps as f64) * estimators.len() as f64 * b * d * m * 4.0,
+        };
+        cost / 1e6
+    }
+}
+
+/// The PCA + Lloyd baselines of a unit (evaluation rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineOutcome {
+    /// k-means++ and 20 Lloyd iterations (the report's; the linear
+    /// models' start).
+    pub report: Metrics,
+    /// Lloyd to convergence from the same seeding.
+    pub converged: Metrics,
+    /// Lloyd iterations the converged baseline took.
+    pub converged_iterations: usize,
+}
+
+/// One learning-rate multiplier of a training unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridPoint {
+    /// The multiplier.
+    pub multiplier: f64,
+    /// η_W used.
+    pub lr_w: f64,
+    /// η_E used.
+    pub lr_e: f64,
+    /// Recon on the validation rows (None: the run diverged).
+    pub val_recon: Option<f64>,
+}
+
+/// A training unit's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// Every multiplier tried.
+    pub grid: Vec<GridPoint>,
+    /// The index of the chosen one (None: every run diverged).
+    pub chosen: Option<usize>,
+    /// The chosen run on the evaluation rows.
+    pub eval: Option<Metrics>,
+    /// The chosen run on the rows trained on.
+    pub train: Option<Metrics>,
+    /// The chosen run's evaluation recon along training (step, recon).
+    pub curve: Vec<(usize, f64)>,
+    /// Metrics at the start (evaluation rows).
+    pub initial: Metrics,
+}
+
+/// One estimator's lockstep result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParityRow {
+    /// The estimator.
+    pub estimator: Estimator,
+    /// Largest relative error of any gradient, autograd vs manual.
+    pub max_rel_err_grad: f64,
+    /// Largest absolute loss error.
+    pub max_abs_err_loss: f64,
+}
+
+/// What a unit produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Of [`Job::Baselines`].
+    Baselines(BaselineOutcome),
+    /// Of [`Job::Train`].
+    Train(TrainOutcome),
+    /// Of [`Job::Parity`].
+    Parity {
+        /// One row per estimator.
+        rows: Vec<ParityRow>,
+    },
+}
+
+/// A stored unit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FutureResult {
+    /// The spec.
+    pub spec: FutureSpec,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+impl StoredUnit for FutureSpec {
+    type Output = FutureResult;
+
+    fn key(&self) -> String {
+        let kind = match &self.job {
+            Job::Baselines { .. } => "base",
+            Job::Train { .. } => "train",
+            Job::Parity { .. } => "parity",
+        };
+        format!("future_{kind}_seed{}_{:016x}", self.seed, spec_digest(self))
+    }
+
+    fn spec_of(output: &FutureResult) -> &Self {
+        &output.spec
+    }
+
+    fn run(&self) -> Result<FutureResult> {
+        let started = std::time::Instant::now();
+        let unit = build_data(&self.data, self.seed, &self.dir.0)?;
+        let outcome = match &self.job {
+            Job::Baselines { cap } => Outcome::Baselines(baselines(&unit, self, *cap)?),
+            Job::Train {
+                arm,
+                base,
+                grid,
+                extend,
+                curve_points,
+            } => Outcome::Train(train_arm(
+                &unit,
+                self,
+                arm,
+                *base,
+                (grid, *extend),
+                *curve_points,
+            )?),
+            Job::Parity {
+                model,
+                estimators,
+                optimizer,
+                steps,
+                base,
+            } => {
+                let mut config = self.config(Arm::new(model.kind, Estimator::Ste), *base);
+                config.model = *model;
+                config.optimizer.kind = *optimizer;
+                config.steps = *steps;
+                let checked = config.check(unit.data.train.nrows(), unit.data.dim())?;
+                let pairs = crate::gradcheck::lockstep_pairs(&unit.data, &checked, estimators)?;
+                Outcome::Parity {
+                    rows: pairs
+                        .into_iter()
+                        .map(|p| ParityRow {
+                            estimator: p.estimator,
+                            max_rel_err_grad: p.max_rel_err_grad,
+                            max_abs_err_loss: p.max_abs_err_loss,
+                        })
+                        .collect(),
+                }
+            }
+        };
+        Ok(FutureResult {
+            spec: self.clone(),
+            outcome,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+impl FutureSpec {
+    /// The training configuration of `arm` at rates `rates` (α = 1,
+    /// β = 0.25 as in the report, for every estimator).
+    fn config(&self, arm: Arm, rates: (f64, f64)) -> TrainConfig {
+        let Sizes { k, m, batch, steps } = self.sizes;
+        TrainConfig {
+            model: arm.model,
+            k,
+            m,
+            steps,
+            batch,
+            lr_w: rates.0,
+            lr_e: rates.1,
+            alpha: 1.0,
+            beta: 0.25,
+            init: if arm.model.kind == ModelKind::Mlp {
+                Init::Random
+            } else {
+                Init::Pca
+            },
+            kmeans_iters: 20,
+            seed: self.seed,
+            log_every: 0,
+            svd: SvdChoice::Lapack,
+            optimizer: OptimizerSpec {
+                kind: arm.optimizer,
+                ..OptimizerSpec::default()
+            },
+            schedule: match arm.schedule {
+                Schedule::Constant => ScheduleSpec::default(),
+                Schedule::Cosine => ScheduleSpec {
+                    kind: ScheduleKind::Cosine,
+                    lr_final_w: 0.0,
+                    lr_final_e: 0.0,
+                },
+            },
+            codebook: CodebookSpec {
+                update: arm.codebook,
+                ..CodebookSpec::default()
+            },
+            gumbel: GumbelSpec::default(),
+        }
+    }
+}
+
+fn baselines(unit: &UnitData, spec: &FutureSpec, cap: usize) -> Result<BaselineOutcome> {
+    let data = &unit.data;
+    let Sizes { k, m, .. } = spec.sizes;
+    // The same stream as the `pca` initialisation: the report's baseline is
+    // exactly where the linear models start.
+    let report = Baseline::fit(
+        data.train.view(),
+        m,
+        KMeansConfig { k, iters: 20 },
+        &mut rng_for(spec.seed, Stream::Init),
+    )?;
+    let z = data.train.dot(&report.w);
+    let converged = best_of(
+        z.view(),
+        k,
+        cap,
+        Seeding::KMeansPlusPlus,
+        1,
+        &mut rng_for(spec.seed, Stream::Init),
+    );
+    let units = |c: &Array2<f64>| {
+        evaluate(data.eval.view(), report.w.view(), c.view()).in_units(data.scale)
+    };
+    Ok(BaselineOutcome {
+        report: units(&report.codebook),
+        converged: units(&converged.centres),
+        converged_iterations: converged.iterations,
+    })
+}
+
+/// The multiplier to try next, or None: one `ratio` below the smallest
+/// tried when the best validation recon is there (or when every run
+/// diverged), one `ratio` above the largest when it is there.
+pub fn edge_extension(points: &[GridPoint], ratio: f64) -> Option<f64> {
+    let lowest = points
+        .iter()
+        .map(|p| p.multiplier)
+        .fold(f64::INFINITY, f64::min);
+    let highest = points
+        .iter()
+        .map(|p| p.multiplier)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let best = points
+        .iter()
+        .filter_map(|p| p.val_recon.map(|v| (v, p.multiplier)))
+        .reduce(|a, b| if b.0 < a.0 { b } else { a });
+    match best {
+        None if !points.is_empty() => Some(lowest / ratio),
+        Some((_, m)) if m == lowest => Some(lowest / ratio),
+        Some((_, m)) if m == highest => Some(highest * ratio),
+        _ => None,
+    }
+}
+
+fn train_arm(
+    unit: &UnitData,
+    spec: &FutureSpec,
+    arm: &Arm,
+    base: (f64, f64),
+    (grid, extend): (&[f64], usize),
+    curve_points: usize,
+) -> Result<TrainOutcome> {
+    let data = &unit.data;
+    let (n, dim) = (data.train.nrows(), data.dim());
+    // The start does not depend on the rates: computed once.
+    let reference = spec.config(*arm, base).check(n, dim)?;
+    let start = initial_params(data.train.view(), &reference)?;
+    let initial = evaluate_params(data.eval.view(), &start).in_units(data.scale);
+    let mut points: Vec<GridPoint> = Vec::new();
+    let mut best: Option<(f64, crate::train::TrainResult)> = None;
+    let ratio = match grid {
+        [a, b, ..] if *a > 0.0 && b > a => b / a,
+        _ => 4.0,
+    };
+    // Tried in the grid's order (popped from the back).
+    let mut queue: Vec<f64> = grid.iter().rev().copied().collect();
+    let mut extensions = 0;
+    while let Some(multiplier) = queue.pop().or_else(|| {
+        (extensions < extend)
+            .then(|| edge_extension(&points, ratio))
+            .flatten()
+            .inspect(|_| extensions += 1)
+    }) {
+        let (lr_w, lr_e) = (base.0 * multiplier, base.1 * multiplier);
+        let mut config = spec.config(*arm, (lr_w, lr_e));
+        config.log_every = (spec.sizes.steps / curve_points.max(1)).max(1);
+        let config = config.check(n, dim)?;
+        let mut method = arm.method().build(config.weights());
+        let val_recon = match train(method.as_mut(), data, &config, Some(start.clone()), |_| {}) {
+            Ok(result) => {
+                let params = result
+                    .params
+                    .as_ref()
+                    .expect("train returns its parameters");
+                let val = evaluate_params(unit.val.view(), params).in_units(data.scale);
+                let recon = val.recon_mse;
+                if recon.is_finite() && best.as_ref().is_none_or(|(b, _)| recon < *b) {
+                    best = Some((recon, result));
+                }
+                recon.is_finite().then_some(recon)
+            }
+            Err(VqError::Diverged { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        points.push(GridPoint {
+            multiplier,
+            lr_w,
+            lr_e,
+            val_recon,
+        });
+    }
+    points.sort_by(|a, b| a.multiplier.total_cmp(&b.multiplier));
+    let chosen = best.as_ref().map(|(recon, _)| {
+        points
+            .iter()
+            .position(|p| p.val_recon == Some(*recon))
+            .expect("the best is a grid point")
+    });
+    Ok(TrainOutcome {
+        grid: points,
+        chosen,
+        eval: best.as_ref().map(|(_, r)| r.final_metrics),
+        train: best.as_ref().map(|(_, r)| r.final_train),
+        curve: best
+            .as_ref()
+            .map(|(_, r)| r.curve.iter().map(|p| (p.step, p.eval.recon_mse)).collect())
+            .unwrap_or_default(),
+        initial,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn slice_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+    }
+
+    #[test]
+    fn real_splits_are_disjoint_fixed_and_scaled_by_the_rows_trained_on() {
+        let dir = slice_dir();
+        let matrix = RealSet::Digits.load(&dir).unwrap();
+        let choice = DataChoice::real(RealSet::Digits, &matrix, 0.2, 0.125);
+        let a = build_data(&choice, 0, &dir).unwrap();
+        let b = build_data(&choice, 7, &dir).unwrap();
+        // 300 rows: 60 eval, 30 validation, 210 trained on; the same for
+        // every seed.
+        assert_eq!(
+            (a.data.eval.nrows(), a.val.nrows(), a.data.train.nrows()),
+            (60, 30, 210)
+        );
+        assert_eq!(a.data.train, b.data.train);
+        assert_eq!(a.val, b.val);
+        // Centred and unit mean square on the rows trained on only.
+        let mean = a.data.train.mean_axis(Axis(0)).unwrap();
+        assert!(mean.iter().all(|v| v.abs() < 1e-12));
+        let ms = a.data.train.iter().map(|v| v * v).sum::<f64>() / a.data.train.len() as f64;
+        assert!((ms - 1.0).abs() < 1e-12);
+        // Back in pixel units, every row is one of the file's rows, and no
+        // row is in two splits (the slice has no duplicate rows).
+        let back = |x: &Array2<f64>| -> Vec<Vec<i64>> {
+            x.outer_iter()
+                .map(|r| {
+                    r.iter()
+                        .zip(a.data.mean.as_ref().unwrap())
+                        .map(|(v, m)| (v * a.data.scale + m).round() as i64)
+                        .collect()
+                })
+                .collect()
+        };
+        let mut all: Vec<Vec<i64>> = back(&a.data.train);
+        all.extend(back(&a.val));
+        all.extend(back(&a.data.eval));
+        let file: std::collections::HashSet<Vec<i64>> = matrix
+            .outer_iter()
+            .map(|r| r.iter().map(|v| *v as i64).collect())
+            .collect();
+        assert!(all.iter().all(|r| file.contains(r)));
+        let distinct: std::collections::HashSet<&Vec<i64>> = all.iter().collect();
+        assert_eq!(distinct.len(), file.len().min(300));
+    }
+
+    #[test]
+    fn real_data_must_be_the_planned_data() {
+        let dir = slice_dir();
+        let matrix = RealSet::Mnist.load(&dir).unwrap();
+        let mut choice = DataChoice::real(RealSet::Mnist, &matrix, 0.2, 0.125);
+        if let DataChoice::Real { content, .. } = &mut choice {
+            *content ^= 1;
+        }
+        let err = build_data(&choice, 0, &dir).err().unwrap().to_string();
+        assert!(
+            err.contains("not the ones this run was planned with"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn synthetic_validation_rows_are_the_tail_of_the_training_draw() {
+        let spec = SyntheticSpec::report_default();
+        let choice = DataChoice::Synthetic {
+            spec: spec.clone(),
+            n_fit: 300,
+            n_val: 100,
+            n_eval: 50,
+        };
+        let unit = build_data(&choice, 3, Path::new(".")).unwrap();
+        let full = Dataset::synthetic(&spec, 400, 50, 3).unwrap();
+        assert_eq!(unit.data.train, full.train.slice(s![..300, ..]));
+        assert_eq!(unit.val, full.train.slice(s![300.., ..]));
+        assert_eq!(unit.data.eval, full.eval);
+    }
+
+    #[test]
+    fn the_grid_extends_past_the_edge_that_wins() {
+        let point = |multiplier: f64, val_recon: Option<f64>| GridPoint {
+            multiplier,
+            lr_w: multiplier,
+            lr_e: multiplier,
+            val_recon,
+        };
+        let inside = [
+            point(0.25, Some(3.0)),
+            point(1.0, Some(2.0)),
+            point(4.0, Some(3.0)),
+        ];
+        assert_eq!(edge_extension(&inside, 4.0), None);
+        let low = [
+            point(0.25, Some(1.0)),
+            point(1.0, Some(2.0)),
+            point(4.0, Some(3.0)),
+        ];
+        assert_eq!(edge_extension(&low, 4.0), Some(0.0625));
+        let high = [
+            point(0.25, Some(3.0)),
+            point(1.0, Some(2.0)),
+            point(4.0, Some(1.0)),
+        ];
+        assert_eq!(edge_extension(&high, 4.0), Some(16.0));
+        // A diverged largest rate is not a winner: the best is inside.
+        let diverged = [
+            point(0.25, Some(3.0)),
+            point(1.0, Some(2.0)),
+            point(4.0, None),
+        ];
+        assert_eq!(edge_extension(&diverged, 4.0), None);
+        // Everything diverged: go lower.
+        let all = [point(1.0, None), point(4.0, None)];
+        assert_eq!(edge_extension(&all, 4.0), Some(0.25));
+        assert_eq!(edge_extension(&[], 4.0), None);
+    }
+
+    #[test]
+    fn a_training_unit_extends_its_grid_and_chooses_on_validation() {
+        let choice = DataChoice::Synthetic {
+            spec: SyntheticSpec::report_default(),
+            n_fit: 600,
+            n_val: 100,
+            n_eval: 200,
+        };
+        let sizes = Sizes {
+            k: 8,
+            m: 4,
+            batch: 128,
+            steps: 20,
+        };
+        // Huge rates: the lowest multiplier wins (or everything diverges),
+        // so the grid must grow downwards, once per allowed extension.
+        let unit = FutureSpec::new(
+            choice,
+            1,
+            sizes,
+            Job::Train {
+                arm: Arm::new(ModelKind::Untied, Estimator::Ste),
+                base: (400.0, 1000.0),
+                grid: vec![1.0, 4.0],
+                extend: 2,
+                curve_points: 2,
+            },
+            PathBuf::new(),
+        )
+        .run()
+        .unwrap();
+        let Outcome::Train(t) = unit.outcome else {
+            panic!("a training outcome")
+        };
+        let multipliers: Vec<f64> = t.grid.iter().map(|p| p.multiplier).collect();
+        assert_eq!(multipliers, vec![0.0625, 0.25, 1.0, 4.0]);
+        let best = t
+            .grid
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.val_recon.map(|v| (v, i)))
+            .reduce(|a, b| if b.0 < a.0 { b } else { a })
+            .map(|(_, i)| i);
+        assert_eq!(t.chosen, best);
+        assert!(t.eval.is_some());
+    }
+
+    #[test]
+    fn the_baselines_start_where_the_linear_models_start() {
+        let choice = DataChoice::Synthetic {
+            spec: SyntheticSpec::report_default(),
+            n_fit: 600,
+            n_val: 100,
+            n_eval: 200,
+        };
+        let sizes = Sizes {
+            k: 8,
+            m: 4,
+            batch: 128,
+            steps: 0,
+        };
+        let base = FutureSpec::new(
+            choice.clone(),
+            2,
+            sizes,
+            Job::Baselines { cap: 1000 },
+            PathBuf::new(),
+        )
+        .run()
+        .unwrap();
+        let train = FutureSpec::new(
+            choice,
+            2,
+            sizes,
+            Job::Train {
+                arm: Arm::new(ModelKind::Tied, Estimator::Ste),
+                base: (0.08, 0.2),
+                grid: vec![1.0],
+                extend: 0,
+                curve_points: 1,
+            },
+            PathBuf::new(),
+        )
+        .run()
+        .unwrap();
+        let (Outcome::Baselines(b), Outcome::Train(t)) = (base.outcome, train.outcome) else {
+            panic!("wrong outcomes")
+        };
+        // Zero steps: the trained model is its start, the report's baseline.
+        assert_eq!(t.initial, b.report);
+        assert_eq!(t.eval, Some(b.report));
+        assert!((1..=1000).contains(&b.converged_iterations));
+    }
+}
