@@ -21,6 +21,7 @@ pub mod error;
 pub mod future;
 pub mod gradcheck;
 pub mod io;
+pub mod kernels;
 pub mod linalg;
 pub mod metrics;
 pub mod model;

@@ -88,6 +88,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any numerical work: the same kernels on every CPU (src/kernels.rs).
+    if let Err(e) = vqlab::kernels::pin_or_reexec() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     vqlab::threads::set_threads(cli.threads);
     let result = match cli.command {
