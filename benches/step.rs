@@ -3,11 +3,11 @@
 //! one), so regressions show in `cargo bench`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use vqlab::data::{Dataset, SyntheticSpec};
-use vqlab::linalg::{gaussian_matrix, random_stiefel};
-use vqlab::model::update::UpdateWorkspace;
 use vqlab::model::{Draws, Gradients, MethodKind, Params};
-use vqlab::quantize::NearestCode;
-use vqlab::rng::{rng_for, Stream};
+use vqlab::numerics::linalg::{gaussian_matrix, random_stiefel};
+use vqlab::numerics::quantize::NearestCode;
+use vqlab::numerics::rng::{rng_for, Stream};
+use vqlab::optim::stiefel::UpdateWorkspace;
 use vqlab::train::{BatchSampler, TrainConfig};
 
 fn exp2_setup() -> (Dataset, Params, TrainConfig) {
@@ -26,7 +26,7 @@ fn exp2_setup() -> (Dataset, Params, TrainConfig) {
 }
 
 fn step(c: &mut Criterion) {
-    vqlab::threads::set_threads(1);
+    vqlab::infra::threads::set_threads(1);
     let (data, start, config) = exp2_setup();
     let mut group = c.benchmark_group("step_exp2");
     for kind in [MethodKind::ManualSte, MethodKind::AutogradSte] {
@@ -52,7 +52,7 @@ fn step(c: &mut Criterion) {
 }
 
 fn nearest(c: &mut Criterion) {
-    vqlab::threads::set_threads(1);
+    vqlab::infra::threads::set_threads(1);
     let mut group = c.benchmark_group("nearest_code");
     for (name, b, k, m) in [("exp2", 1024, 32, 4), ("large", 4096, 512, 32)] {
         let mut rng = rng_for(1, Stream::Harness);

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use vqlab::alloc::CountingAllocator;
 use vqlab::commands::{
     baseline, bench, calibrate, data, future, gradcheck, reproduce, saved, train,
 };
+use vqlab::infra::alloc::CountingAllocator;
 
 /// Counts Rust heap allocations, for `bench`'s memory figures.
 #[global_allocator]
@@ -89,12 +89,12 @@ enum Command {
 
 fn main() -> ExitCode {
     // Before any numerical work: the same kernels on every CPU (src/kernels.rs).
-    if let Err(e) = vqlab::kernels::pin_or_reexec() {
+    if let Err(e) = vqlab::infra::kernels::pin_or_reexec() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
-    vqlab::threads::set_threads(cli.threads);
+    vqlab::infra::threads::set_threads(cli.threads);
     let result = match cli.command {
         Command::Baseline(cmd) => baseline::execute(cmd).context("baseline failed"),
         Command::Train(cmd) => train::execute(cmd).context("train failed"),

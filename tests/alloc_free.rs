@@ -1,9 +1,9 @@
 //! The manual training loop allocates nothing on the Rust heap once its
 //! buffers exist: batch gathering, gradients and the update (LAPACK SVD).
-use vqlab::alloc::CountingAllocator;
 use vqlab::data::{Dataset, SyntheticSpec};
-use vqlab::model::update::{SvdSource, UpdateWorkspace};
+use vqlab::infra::alloc::CountingAllocator;
 use vqlab::model::{Backend, Estimator, Gradients, MethodKind, MethodSpec, ModelKind, ModelSpec};
+use vqlab::optim::stiefel::{SvdSource, UpdateWorkspace};
 use vqlab::train::{initial_params, BatchSampler, Init, TrainConfig};
 
 #[global_allocator]
@@ -53,7 +53,7 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         );
         let optimizer = config.optimizer();
         let mut draws = vqlab::model::Draws::none();
-        let mut rng = vqlab::rng::rng_for(0, vqlab::rng::Stream::Estimator);
+        let mut rng = vqlab::numerics::rng::rng_for(0, vqlab::numerics::rng::Stream::Estimator);
         let mut step = |params: &mut vqlab::model::Params| {
             // Both entry points: rows read in place, and a gathered batch.
             let rows = sampler.next_indices();
@@ -97,14 +97,14 @@ fn the_training_loop_allocates_nothing_per_step() {
     // only at the end, 150 steps must allocate exactly as much as 50.
     let spec = SyntheticSpec::report_default();
     let data = Dataset::synthetic(&spec, 4_000, 100, 2).unwrap();
-    let count = |steps: usize, optimizer: vqlab::model::optim::OptimizerKind| {
+    let count = |steps: usize, optimizer: vqlab::optim::OptimizerKind| {
         let config = TrainConfig {
             k: 16,
             batch: 256,
             steps,
             log_every: 0,
             svd: vqlab::train::SvdChoice::Lapack,
-            optimizer: vqlab::model::optim::OptimizerSpec {
+            optimizer: vqlab::optim::OptimizerSpec {
                 kind: optimizer,
                 ..Default::default()
             },
@@ -118,7 +118,7 @@ fn the_training_loop_allocates_nothing_per_step() {
         vqlab::train::train(method.as_mut(), &data, &config, Some(start), |_| {}).unwrap();
         ALLOC.allocations() - before
     };
-    use vqlab::model::optim::OptimizerKind;
+    use vqlab::optim::OptimizerKind;
     for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
         let (short, long) = (count(50, optimizer), count(150, optimizer));
         assert_eq!(

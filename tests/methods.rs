@@ -1,12 +1,12 @@
 //! One test body per property, run against every method through a macro.
 use vqlab::data::{Dataset, SyntheticSpec};
-use vqlab::gradcheck::{
-    finite_difference_gradients, max_rel_err, random_state, rows_for_finite_differences, Anchor,
-};
 use vqlab::model::{
     Backend, Draws, Estimator, LossWeights, MethodKind, MethodSpec, ModelKind, ModelSpec,
 };
-use vqlab::rng::{rng_for, Stream};
+use vqlab::numerics::rng::{rng_for, Stream};
+use vqlab::studies::gradcheck::{
+    finite_difference_gradients, max_rel_err, random_state, rows_for_finite_differences, Anchor,
+};
 use vqlab::train::{train, BatchSampler, Init, TrainConfig};
 
 fn small_data(seed: u64) -> Dataset {

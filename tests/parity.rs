@@ -6,13 +6,13 @@
 use ndarray::{array, Array2};
 use tch::{Kind, Tensor};
 use vqlab::data::{Dataset, SyntheticSpec};
-use vqlab::gradcheck::{self, GradcheckOptions, GradcheckReport};
-use vqlab::linalg::stiefel_defect;
+use vqlab::infra::torch_bridge::{to_array2, to_tensor};
 use vqlab::model::estimator::backward_rows;
 use vqlab::model::torch::straight_through;
-use vqlab::model::update::SvdSource;
 use vqlab::model::{Estimator, MethodSpec, ModelKind, ModelSpec};
-use vqlab::torch_bridge::{to_array2, to_tensor};
+use vqlab::numerics::linalg::stiefel_defect;
+use vqlab::optim::stiefel::SvdSource;
+use vqlab::studies::gradcheck::{self, GradcheckOptions, GradcheckReport};
 use vqlab::train::{Init, TrainConfig};
 
 fn data() -> Dataset {

@@ -2,9 +2,9 @@
 use ndarray::Array2;
 use ndarray_linalg::{JobSvd, SVDDC};
 use tch::{Device, Kind, Tensor};
-use vqlab::linalg::gaussian_matrix;
-use vqlab::rng::{rng_for, Stream};
-use vqlab::torch_bridge::{to_array2, to_tensor};
+use vqlab::infra::torch_bridge::{to_array2, to_tensor};
+use vqlab::numerics::linalg::gaussian_matrix;
+use vqlab::numerics::rng::{rng_for, Stream};
 
 #[test]
 fn f64_autograd_gradient_equals_its_hand_value() {

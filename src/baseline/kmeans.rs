@@ -6,7 +6,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::error::{invalid, Result};
-use crate::quantize::assign_nearest;
+use crate::numerics::quantize::assign_nearest;
 
 /// Hyperparameters of k-means, unchecked. Turn into [`KMeansParams`] with
 /// [`KMeansConfig::check`].
@@ -232,8 +232,8 @@ pub fn lloyd(z: ArrayView2<f64>, mut centres: Array2<f64>, iters: usize) -> KMea
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::gaussian_matrix;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::gaussian_matrix;
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn restarts_never_do_worse_and_random_seeding_picks_data_points() {

@@ -65,9 +65,9 @@ impl Baseline {
 mod tests {
     use super::*;
     use crate::data::{Dataset, SyntheticSpec};
-    use crate::linalg::gaussian_matrix;
-    use crate::metrics::evaluate;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::gaussian_matrix;
+    use crate::numerics::metrics::evaluate;
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn one_dimensional_gaussian_reaches_the_lloyd_max_optimum() {

@@ -39,7 +39,7 @@ impl Pca {
         if n == 0 {
             return Err(invalid("n_train", n, "at least 1"));
         }
-        crate::alloc::check_memory(pca_bytes(d), &format!("PCA in dimension D = {d}"))?;
+        crate::infra::alloc::check_memory(pca_bytes(d), &format!("PCA in dimension D = {d}"))?;
         let second_moment = x.t().dot(&x) / n as f64;
         let (values, vectors) = second_moment.eigh(UPLO::Lower)?;
         // eigh returns ascending order; take the last m, largest first.
@@ -68,8 +68,8 @@ impl Pca {
 mod tests {
     use super::*;
     use crate::data::{SyntheticGenerator, SyntheticSpec};
-    use crate::linalg::{largest_principal_angle, stiefel_defect};
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::{largest_principal_angle, stiefel_defect};
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn recovers_a_planted_subspace_at_high_snr() {

@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::{Baseline, KMeansConfig, KMeansSummary};
 use crate::data::{DataSource, Dataset};
 use crate::error::{invalid, Result};
-use crate::metrics::{evaluate, Metrics};
-use crate::rng::{rng_for, Stream};
+use crate::numerics::metrics::{evaluate, Metrics};
+use crate::numerics::rng::{rng_for, Stream};
 
 /// The configuration a baseline run used, echoed in its JSON.
 #[derive(Debug, Clone, Serialize)]

@@ -7,8 +7,8 @@ use super::data_args::DataArgs;
 use crate::data::{Scaling, SyntheticSpec};
 use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::estimator::GumbelSpec;
-use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::model::{Activation, ModelKind, ModelSpec};
+use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::train::{Init, SvdChoice, TrainConfig};
 use crate::VqError;
 

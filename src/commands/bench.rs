@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::output::progress_bar;
-use crate::alloc::CountingAllocator;
+use crate::infra::alloc::CountingAllocator;
 use crate::model::MethodKind;
 
 /// Arguments of `vqlab bench`.
@@ -16,7 +16,7 @@ pub struct BenchCmd {
     /// K=32, B=1024), large (D=512, m=32, K=512, B=4096), or any size as
     /// d=D,m=M,k=K,b=B (optionally n=N training rows; `:` also separates).
     #[arg(long = "config", alias = "configs", num_args = 1.., default_values = ["exp2", "large"])]
-    pub configs: Vec<crate::bench::BenchConfig>,
+    pub configs: Vec<crate::studies::bench::BenchConfig>,
     /// Methods (comma-separated, or "all").
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub method: Vec<String>,
@@ -41,7 +41,7 @@ pub struct BenchCmd {
 #[derive(Args)]
 pub struct BenchWorkerCmd {
     #[arg(long)]
-    pub config: crate::bench::BenchConfig,
+    pub config: crate::studies::bench::BenchConfig,
     #[arg(long)]
     pub method: String,
     #[arg(long)]
@@ -59,7 +59,7 @@ pub struct BenchWorkerCmd {
 pub fn execute_worker(cmd: BenchWorkerCmd, alloc: &CountingAllocator) -> Result<()> {
     let method: MethodKind = cmd.method.parse()?;
     let device = crate::model::parse_device(&cmd.device)?;
-    let report = crate::bench::run_worker(
+    let report = crate::studies::bench::run_worker(
         method,
         cmd.config,
         cmd.worker_threads,
@@ -74,7 +74,7 @@ pub fn execute_worker(cmd: BenchWorkerCmd, alloc: &CountingAllocator) -> Result<
 
 /// Runs `vqlab bench`.
 pub fn execute(cmd: BenchCmd) -> Result<()> {
-    use crate::bench::{
+    use crate::studies::bench::{
         measure_machine, render_markdown, rows, BenchConfig, BenchResults, WorkerReport,
     };
     let methods = super::train::parse_shorthands(&cmd.method)?;
@@ -161,11 +161,11 @@ pub fn execute(cmd: BenchCmd) -> Result<()> {
             r.report.method.name(),
         )
     });
-    crate::io::create_dir(&cmd.out)?;
+    crate::infra::io::create_dir(&cmd.out)?;
     let text = serde_json::to_string_pretty(&results)?;
-    crate::io::write_atomic(&cmd.out.join("bench.json"), format!("{text}\n").as_bytes())?;
+    crate::infra::io::write_atomic(&cmd.out.join("bench.json"), format!("{text}\n").as_bytes())?;
     let md = render_markdown(&results);
-    crate::io::write_atomic(&cmd.out.join("BENCH.md"), md.as_bytes())?;
+    crate::infra::io::write_atomic(&cmd.out.join("BENCH.md"), md.as_bytes())?;
     println!("{md}");
     Ok(())
 }

@@ -24,7 +24,7 @@ pub struct CalibrateCmd {
         value_delimiter = ',',
         default_value = "geometric,power-law"
     )]
-    pub family: Vec<crate::calibrate::SpectrumFamily>,
+    pub family: Vec<crate::studies::calibrate::SpectrumFamily>,
     /// Where to write the preset (JSON). The built-in default is compiled
     /// from presets/report-calibrated.json: rebuild after rewriting it.
     #[arg(
@@ -53,7 +53,7 @@ pub struct CalibrateCmd {
 
 /// Runs `vqlab calibrate`.
 pub fn execute(cmd: CalibrateCmd) -> Result<()> {
-    use crate::calibrate::{calibrate, CalibrationTarget};
+    use crate::studies::calibrate::{calibrate, CalibrationTarget};
     if cmd.seeds == 0 {
         anyhow::bail!("invalid seeds = 0: at least 1");
     }
@@ -95,9 +95,9 @@ pub fn execute(cmd: CalibrateCmd) -> Result<()> {
     );
     let text = serde_json::to_string_pretty(&fit)?;
     if let Some(dir) = cmd.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::io::create_dir(dir)?;
+        crate::infra::io::create_dir(dir)?;
     }
-    crate::io::write_atomic(&cmd.out, format!("{text}\n").as_bytes())?;
+    crate::infra::io::write_atomic(&cmd.out, format!("{text}\n").as_bytes())?;
     if cmd.json {
         println!("{text}");
         return Ok(());
@@ -143,10 +143,10 @@ pub fn execute(cmd: CalibrateCmd) -> Result<()> {
 
 /// `--joint`: every latent law fitted, then its gain measured.
 fn joint(cmd: &CalibrateCmd, seeds: &[u64]) -> Result<()> {
-    use crate::calibrate::{calibrate, CalibrationTarget};
     use crate::data::Latent;
-    use crate::reproduce::c2::{measure_gain, JOINT_CELL_TOLERANCE};
-    use crate::reproduce::stats::Estimate;
+    use crate::studies::calibrate::{calibrate, CalibrationTarget};
+    use crate::studies::reproduce::c2::{measure_gain, JOINT_CELL_TOLERANCE};
+    use crate::study::stats::Estimate;
     let laws = [
         Latent::Gaussian,
         Latent::Laplace,
@@ -180,7 +180,7 @@ fn joint(cmd: &CalibrateCmd, seeds: &[u64]) -> Result<()> {
             cmd.out.display()
         );
         let text = serde_json::to_string_pretty(&fit)?;
-        crate::io::write_atomic(&out, format!("{text}\n").as_bytes())?;
+        crate::infra::io::write_atomic(&out, format!("{text}\n").as_bytes())?;
         bar.set_message(format!("{}: measuring the gain", latent.name()));
         let gains = measure_gain(&fit.spec, seeds, 500)?;
         let gain = Estimate::of(&gains);

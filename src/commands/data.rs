@@ -34,11 +34,14 @@ pub fn execute(cmd: DataCmd) -> Result<()> {
             }
             let args = cmd.data.to_args(20_000, 4_000)?;
             let data = args.load()?;
-            crate::io::create_dir(&cmd.out)?;
-            crate::io::write_npy(&cmd.out.join("train.npy"), &data.train)?;
-            crate::io::write_npy(&cmd.out.join("eval.npy"), &data.eval)?;
+            crate::infra::io::create_dir(&cmd.out)?;
+            crate::infra::io::write_npy(&cmd.out.join("train.npy"), &data.train)?;
+            crate::infra::io::write_npy(&cmd.out.join("eval.npy"), &data.eval)?;
             let info = serde_json::to_string_pretty(&data.describe())?;
-            crate::io::write_atomic(&cmd.out.join("data.json"), format!("{info}\n").as_bytes())?;
+            crate::infra::io::write_atomic(
+                &cmd.out.join("data.json"),
+                format!("{info}\n").as_bytes(),
+            )?;
             println!(
                 "wrote {} ({} × {}) and {} ({} × {})",
                 cmd.out.join("train.npy").display(),

@@ -105,7 +105,7 @@ impl DataArgs {
                 } else {
                     0
                 };
-                crate::alloc::check_memory(
+                crate::infra::alloc::check_memory(
                     data_bytes.saturating_add(pca),
                     &format!(
                         "{n_train} + {n_eval} samples of dimension {dim}{}",

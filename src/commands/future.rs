@@ -5,9 +5,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::output::with_progress;
-use crate::future::studies::StudyId;
-use crate::future::{FutureOptions, Planner};
-use crate::reproduce::runs::StoredUnit;
+use crate::studies::future::studies::StudyId;
+use crate::studies::future::{FutureOptions, Planner};
+use crate::studies::reproduce::runs::StoredUnit;
 
 /// Arguments of `vqlab future`.
 #[derive(Args)]
@@ -42,7 +42,7 @@ pub struct FutureCmd {
     /// store and render nothing; a run without --shard (same flags, same
     /// store) renders. Units are split by estimated cost.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::study::shard::Shard>,
     /// The run store (default: OUT/.runs, or $VQLAB_STORE), shared with
     /// `reproduce`; may be a shared filesystem.
     #[arg(long, value_name = "DIR")]
@@ -73,17 +73,17 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
         jobs: cmd.jobs,
         fresh: cmd.fresh,
         data_dir,
-        store: crate::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
+        store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
     };
     options.validate()?;
     if cmd.plan {
         return print_plan(&options, cmd.shard);
     }
-    crate::threads::set_threads(1);
+    crate::infra::threads::set_threads(1);
     let stop = super::output::stop_on_ctrl_c();
     if let Some(shard) = cmd.shard {
         let summary = with_progress(&format!("future shard {shard}"), |progress| {
-            crate::future::compute_shard(&options, shard, &stop, progress)
+            crate::studies::future::compute_shard(&options, shard, &stop, progress)
         });
         let summary = summary?;
         println!(
@@ -98,10 +98,10 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
         return Ok(());
     }
     let summary = with_progress("future", |progress| {
-        crate::future::future(&options, &stop, progress)
+        crate::studies::future::future(&options, &stop, progress)
     });
     let summary = summary?;
-    crate::future::write_outputs(&summary, &cmd.out)?;
+    crate::studies::future::write_outputs(&summary, &cmd.out)?;
     let verdicts: Vec<String> = summary
         .hypotheses
         .iter()
@@ -119,7 +119,7 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
     Ok(())
 }
 
-fn print_plan(options: &FutureOptions, shard: Option<crate::shard::Shard>) -> Result<()> {
+fn print_plan(options: &FutureOptions, shard: Option<crate::study::shard::Shard>) -> Result<()> {
     let units: Vec<(String, f64, serde_json::Value)> = Planner::new(options)?
         .units()
         .iter()

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::args::{DataOpts, HyperOpts};
 use super::output::progress_bar;
-use crate::gradcheck::{GradcheckOptions, GradcheckReport};
+use crate::studies::gradcheck::{GradcheckOptions, GradcheckReport};
 
 /// Arguments of `vqlab gradcheck`.
 #[derive(Args)]
@@ -54,7 +54,7 @@ pub fn execute(cmd: GradcheckCmd) -> Result<()> {
     };
     let data = cmd.data.to_args(10_000, 2_000)?.load()?;
     let bar = progress_bar(options.work_units(), "gradcheck");
-    let report = crate::gradcheck::run(&data, &options, cmd.dump.as_deref(), |part| {
+    let report = crate::studies::gradcheck::run(&data, &options, cmd.dump.as_deref(), |part| {
         bar.set_message(part.to_string());
         bar.inc(1)
     })?;

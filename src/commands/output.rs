@@ -152,12 +152,12 @@ pub fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// shards split them. A closed pipe (`… --plan | head`) is not an error.
 pub fn print_plan(
     units: &[(String, f64, serde_json::Value)],
-    shard: Option<crate::shard::Shard>,
+    shard: Option<crate::study::shard::Shard>,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let costs: Vec<f64> = units.iter().map(|u| u.1).collect();
     let count = shard.map_or(1, |s| s.count);
-    let owner = crate::shard::assign_by_cost(&costs, count);
+    let owner = crate::study::shard::assign_by_cost(&costs, count);
     let mut out = std::io::stdout().lock();
     for (i, (key, cost, spec)) in units.iter().enumerate() {
         if shard.is_some_and(|s| owner[i] != s.index - 1) {

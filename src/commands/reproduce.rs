@@ -21,7 +21,7 @@ pub struct ReproduceCmd {
     /// Only these parts (comma-separated: exp1,exp2,exp3,exp4, and c2: the
     /// "Why C2" study).
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub only: Vec<crate::reproduce::runs::Experiment>,
+    pub only: Vec<crate::studies::reproduce::runs::Experiment>,
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "results")]
     pub out: PathBuf,
@@ -50,7 +50,7 @@ pub struct ReproduceCmd {
     /// of experiment 2). Scheduler recipes: README, "Running on many
     /// machines".
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::study::shard::Shard>,
     /// The run store, one JSON file per unit (default: OUT/.runs, or
     /// $VQLAB_STORE). May be a shared filesystem that many shards write into
     /// at once.
@@ -64,7 +64,7 @@ pub struct ReproduceCmd {
 
 /// Runs `vqlab reproduce`.
 pub fn execute(cmd: ReproduceCmd) -> Result<()> {
-    use crate::reproduce::{reproduce, ReproduceOptions};
+    use crate::studies::reproduce::{reproduce, ReproduceOptions};
     let (data, data_source) = match &cmd.preset {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -97,7 +97,7 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         batch: cmd.batch,
         data,
         data_source,
-        store: crate::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
+        store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
     };
     options.validate()?;
     if cmd.plan {
@@ -105,11 +105,11 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     }
     // Every run is single-threaded: parallelism comes from --jobs, and the
     // results do not depend on it.
-    crate::threads::set_threads(1);
+    crate::infra::threads::set_threads(1);
     let stop = super::output::stop_on_ctrl_c();
     if let Some(shard) = cmd.shard {
         let summary = with_progress(&format!("reproduce shard {shard}"), |progress| {
-            crate::reproduce::compute_shard(&options, shard, &stop, progress)
+            crate::studies::reproduce::compute_shard(&options, shard, &stop, progress)
         });
         let summary = summary?;
         println!(
@@ -154,10 +154,10 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
 
 /// `--plan`: one JSON line per unit.
 fn print_plan(
-    options: &crate::reproduce::ReproduceOptions,
-    shard: Option<crate::shard::Shard>,
+    options: &crate::studies::reproduce::ReproduceOptions,
+    shard: Option<crate::study::shard::Shard>,
 ) -> Result<()> {
-    let planned = crate::reproduce::planned_units(options)?;
+    let planned = crate::studies::reproduce::planned_units(options)?;
     let units: Vec<(String, f64, serde_json::Value)> = planned
         .iter()
         .map(|u| (u.key(), u.cost(), u.spec_json()))

@@ -6,8 +6,8 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::data::load_matrix_with;
-use crate::metrics::Metrics;
-use crate::model::saved::{load, Manifest};
+use crate::numerics::metrics::Metrics;
+use crate::train::saved::{load, Manifest};
 
 /// Arguments of `vqlab evaluate`.
 #[derive(Args)]
@@ -101,10 +101,10 @@ pub fn execute_encode(cmd: EncodeCmd) -> Result<()> {
     let model = load(&cmd.params)?;
     let x = load_matrix_with(&cmd.data, delimiter(cmd.delimiter)?)?;
     let (codes, recon) = model.encode(x.view(), &cmd.data)?;
-    crate::io::create_dir(&cmd.out)?;
+    crate::infra::io::create_dir(&cmd.out)?;
     let codes = ndarray::Array1::from_iter(codes.iter().map(|&c| c as i64));
-    crate::io::write_npy(&cmd.out.join("codes.npy"), &codes)?;
-    crate::io::write_npy(&cmd.out.join("reconstruction.npy"), &recon)?;
+    crate::infra::io::write_npy(&cmd.out.join("codes.npy"), &codes)?;
+    crate::infra::io::write_npy(&cmd.out.join("reconstruction.npy"), &recon)?;
     println!(
         "wrote {} and {} ({} rows)",
         cmd.out.join("codes.npy").display(),

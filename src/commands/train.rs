@@ -160,7 +160,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
             } else {
                 dir.clone()
             };
-            crate::model::saved::save(
+            crate::train::saved::save(
                 &dir,
                 params,
                 &data.describe(),

@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::path::Path;
 
 use crate::error::{invalid, Result};
-use crate::rng::{rng_for, Stream};
+use crate::numerics::rng::{rng_for, Stream};
 
 /// A training set and an evaluation set with the same dimension.
 #[derive(Debug, Clone)]

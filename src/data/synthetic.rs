@@ -5,11 +5,14 @@ use ndarray::{Array1, Array2};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::super::linalg::{gaussian_matrix, random_stiefel};
 use crate::error::{invalid, Result};
+use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
 
 /// The preset file compiled into the binary.
-pub const REPORT_PRESET: &str = include_str!("../../presets/report-calibrated.json");
+pub const REPORT_PRESET: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/presets/report-calibrated.json"
+));
 
 /// Parameters of the synthetic generator. The rank r is `spectrum.len()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,7 +240,7 @@ impl SyntheticGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn sample_covariance_matches_the_population() {
@@ -286,7 +289,7 @@ mod tests {
 #[cfg(test)]
 mod latent_tests {
     use super::*;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn every_latent_law_has_unit_variance_and_its_own_shape() {

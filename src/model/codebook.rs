@@ -17,7 +17,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{invalid, Result};
-use crate::rng::VqRng;
+use crate::numerics::rng::VqRng;
 
 /// How the codebook is updated.
 #[derive(
@@ -181,8 +181,8 @@ impl CodebookState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::gaussian_matrix;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::gaussian_matrix;
+    use crate::numerics::rng::{rng_for, Stream};
 
     fn ema(gamma: f64, eps: f64) -> CodebookSpec {
         CodebookSpec {

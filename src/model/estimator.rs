@@ -442,9 +442,9 @@ mod tests {
         assert_eq!(g, [0.0, 0.0]);
     }
 
-    use crate::linalg::gaussian_matrix;
-    use crate::quantize::nearest_codes;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::gaussian_matrix;
+    use crate::numerics::quantize::nearest_codes;
+    use crate::numerics::rng::{rng_for, Stream};
 
     fn quantize(z: &Array2<f64>, codebook: &Array2<f64>) -> (Vec<usize>, Array2<f64>) {
         let a = nearest_codes(z.view(), codebook.view());

@@ -47,7 +47,7 @@ use super::{
     GradientMethod, Gradients, LossParts, LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
 };
 use crate::error::{Result, VqError};
-use crate::quantize::NearestCode;
+use crate::numerics::quantize::NearestCode;
 
 /// Indices of the parameters in [`Params::weights`].
 const A1: usize = 0;

@@ -27,12 +27,9 @@
 pub mod codebook;
 pub mod estimator;
 pub mod mlp;
-pub mod optim;
-pub mod saved;
 pub mod tied;
 pub mod torch;
 pub mod untied;
-pub mod update;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -40,6 +37,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{invalid, Result, VqError};
+use crate::numerics::metrics::{self, Metrics};
 pub use estimator::Draws;
 
 /// Which model maps data to codes and back.
@@ -266,6 +264,18 @@ impl Params {
             ModelKind::Untied => q.dot(&self.weights[1].t()),
             ModelKind::Mlp => mlp::decode(self, q),
         }
+    }
+
+    /// The metrics of these parameters on every row of `x` (N×D): z =
+    /// enc(x), the nearest codes, x̂ = dec(q). The tied model goes through
+    /// [`metrics::evaluate`] (and gets a residual); the others get
+    /// `residual: null`.
+    pub fn evaluate(&self, x: ArrayView2<f64>) -> Metrics {
+        if self.model.is_tied() {
+            return metrics::evaluate(x, self.w().view(), self.codebook.view());
+        }
+        let z = self.encode(x);
+        metrics::evaluate_coded(x, z.view(), self.codebook.view(), |q| self.decode(q))
     }
 
     /// Checks that the weights have the shapes of the model's layout
@@ -784,7 +794,7 @@ impl Gathered {
 /// The nearest code of every row of `z`: writes the assignments and the
 /// quantized rows Q (B × m), returns Σ_b ‖z_b − q_b‖².
 pub(crate) fn quantize_rows(
-    nearest: &mut crate::quantize::NearestCode,
+    nearest: &mut crate::numerics::quantize::NearestCode,
     z: ArrayView2<f64>,
     codebook: ArrayView2<f64>,
     assignments: &mut [usize],

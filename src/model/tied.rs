@@ -47,7 +47,7 @@ use super::{
     LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
 };
 use crate::error::{Result, VqError};
-use crate::quantize::{nearest_row, NearestCode, ROW_LOOP_MAX_M};
+use crate::numerics::quantize::{nearest_row, NearestCode, ROW_LOOP_MAX_M};
 
 /// Buffers of one manual step, reused across steps.
 #[derive(Debug, Clone, Default)]

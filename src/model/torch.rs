@@ -23,7 +23,7 @@ use super::{
     ModelKind, Params,
 };
 use crate::error::{Result, VqError};
-use crate::torch_bridge::{to_array2, to_indices, to_tensor};
+use crate::infra::torch_bridge::{to_array2, to_indices, to_tensor};
 
 /// A method whose gradients come from `backward()`.
 #[derive(Debug)]

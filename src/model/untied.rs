@@ -42,7 +42,7 @@ use super::{
     LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
 };
 use crate::error::{Result, VqError};
-use crate::quantize::NearestCode;
+use crate::numerics::quantize::NearestCode;
 
 /// Buffers of the linear models' step (untied, and tied with the
 /// estimators that change q̃'s forward value).

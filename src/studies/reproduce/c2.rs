@@ -22,13 +22,13 @@ use crate::baseline::kmeans::{best_of, restarts, Seeding};
 use crate::baseline::pca::Pca;
 use crate::data::{Dataset, SyntheticSpec};
 use crate::error::Result;
-use crate::metrics::{evaluate, Metrics};
 use crate::model::MethodKind;
-use crate::rng::{rng_for, Stream};
+use crate::numerics::metrics::{evaluate, Metrics};
+use crate::numerics::rng::{rng_for, Stream};
 use crate::train::{initial_params, train, Init, TrainConfig};
 
 use super::runs::{base_config, StoredUnit, Variant, CODE_FINGERPRINT};
-use super::stats::{Estimate, Rule, Verdict};
+use crate::study::stats::{Estimate, Rule, Verdict};
 
 /// The report's claimed gain band, % of baseline recon.
 pub const BAND: Rule = Rule::Band { lo: 1.3, hi: 1.7 };
@@ -36,13 +36,34 @@ pub const BAND: Rule = Rule::Band { lo: 1.3, hi: 1.7 };
 /// The presets of the recalibrated latent laws, compiled in (written by
 /// `vqlab calibrate --latent L --out presets/c2-L.json`).
 pub const LATENT_PRESETS: [(&str, &str); 4] = [
-    ("laplace", include_str!("../../presets/c2-laplace.json")),
-    ("uniform", include_str!("../../presets/c2-uniform.json")),
+    (
+        "laplace",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/presets/c2-laplace.json"
+        )),
+    ),
+    (
+        "uniform",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/presets/c2-uniform.json"
+        )),
+    ),
     (
         "student-t3",
-        include_str!("../../presets/c2-student-t3.json"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/presets/c2-student-t3.json"
+        )),
     ),
-    ("mixture-4", include_str!("../../presets/c2-mixture-4.json")),
+    (
+        "mixture-4",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/presets/c2-mixture-4.json"
+        )),
+    ),
 ];
 
 /// Noise levels tried, as multiples of the calibrated σ.

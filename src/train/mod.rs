@@ -1,4 +1,6 @@
 //! Training: initialisation, seeded mini-batches, the shared update, curves.
+pub mod saved;
+
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
@@ -8,17 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::Dataset;
 use crate::error::{invalid, Result, VqError};
-use crate::linalg::{random_stiefel, stiefel_defect};
-use crate::metrics::{evaluate_params, Metrics};
 use crate::model::codebook::{CodebookSpec, CodebookState};
 use crate::model::estimator::GumbelSpec;
-use crate::model::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
-use crate::model::update::{RiemannianSgd, SvdSource};
 use crate::model::{
     Backend, Draws, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec,
     ModelKind, ModelSpec, Params,
 };
-use crate::rng::{rng_for, Stream, VqRng};
+use crate::numerics::linalg::{random_stiefel, stiefel_defect};
+use crate::numerics::metrics::Metrics;
+use crate::numerics::rng::{rng_for, Stream, VqRng};
+use crate::optim::stiefel::{RiemannianSgd, SvdSource};
+use crate::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
 
 /// Where the parameters start. The report does not say; vqlab offers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -524,7 +526,7 @@ pub fn train(
     let mut draws = Draws::none();
     let mut sampler = BatchSampler::new(config.seed, data.train.nrows(), config.batch);
     let units = |m: Metrics| m.in_units(data.scale);
-    let initial = units(evaluate_params(data.eval.view(), &params));
+    let initial = units(params.evaluate(data.eval.view()));
     let mut curve = Vec::new();
     let mut max_defect = max_stiefel_defect(&params);
     let mut elapsed = 0.0;
@@ -585,15 +587,15 @@ pub fn train(
             curve.push(CurvePoint {
                 step,
                 batch_loss: grads.loss,
-                eval: units(evaluate_params(data.eval.view(), &params)),
+                eval: units(params.evaluate(data.eval.view())),
                 restarts: restarting.then_some(total - restarts_logged),
             });
             restarts_logged = total;
         }
         progress(step);
     }
-    let final_metrics = units(evaluate_params(data.eval.view(), &params));
-    let final_train = units(evaluate_params(data.train.view(), &params));
+    let final_metrics = units(params.evaluate(data.eval.view()));
+    let final_train = units(params.evaluate(data.train.view()));
     let warnings = run_warnings(&initial, &final_metrics, params.codebook.nrows());
     Ok(TrainResult {
         method: kind,

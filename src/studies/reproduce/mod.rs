@@ -13,7 +13,6 @@ pub mod c2;
 pub mod plots;
 pub mod render;
 pub mod runs;
-pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -23,12 +22,12 @@ use serde::Serialize;
 
 use crate::data::SyntheticSpec;
 use crate::error::{invalid, Result};
-use crate::io::{create_dir, write_atomic};
+use crate::infra::io::{create_dir, write_atomic};
 use crate::model::MethodKind;
+use crate::study::stats::Estimate;
 use crate::train::Init;
 use analysis::{cells, claims, metrics_of, Cell, Claim, Results, Source};
 use runs::{execute, plan, Experiment, Scale, UnitResult, Variant};
-use stats::Estimate;
 
 /// Options of a reproduction.
 #[derive(Debug, Clone, Serialize)]
@@ -345,12 +344,12 @@ pub struct ShardSummary {
 /// renders nothing; a later run without a shard reuses the stored units.
 pub fn compute_shard(
     options: &ReproduceOptions,
-    shard: crate::shard::Shard,
+    shard: crate::study::shard::Shard,
     stop: &AtomicBool,
     progress: impl Fn(usize, usize, &str) + Sync,
 ) -> Result<ShardSummary> {
     let started = Instant::now();
-    crate::shard::check_store(&options.store)?;
+    crate::study::shard::check_store(&options.store)?;
     let planned = planned_units(options)?;
     let costs: Vec<f64> = planned.iter().map(PlannedUnit::cost).collect();
     let (mut runs_mine, mut c2_mine) = (Vec::new(), Vec::new());
@@ -432,7 +431,7 @@ pub fn reproduce(
     progress: impl Fn(usize, usize, &str) + Sync,
 ) -> Result<ReproduceSummary> {
     options.validate()?;
-    crate::shard::check_store(&options.store)?;
+    crate::study::shard::check_store(&options.store)?;
     let started = Instant::now();
     let planner = Planner::new(options);
     let store = options.store.clone();

@@ -11,12 +11,12 @@ use std::path::Path;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::{ModelSpec, Params};
 use crate::data::{load_matrix, DataInfo};
 use crate::error::{Result, VqError};
-use crate::io::{create_dir, write_atomic, write_npy};
-use crate::metrics::{evaluate_params, Metrics};
-use crate::quantize::nearest_codes;
+use crate::infra::io::{create_dir, write_atomic, write_npy};
+use crate::model::{ModelSpec, Params};
+use crate::numerics::metrics::Metrics;
+use crate::numerics::quantize::nearest_codes;
 
 /// The manifest of a saved model (`params.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -202,7 +202,10 @@ impl SavedModel {
     /// The metrics of the model on `x` (raw data), in the data's units.
     pub fn evaluate(&self, x: ArrayView2<f64>, path: &Path) -> Result<Metrics> {
         let prepared = self.prepare(x, path)?;
-        Ok(evaluate_params(prepared.view(), &self.params).in_units(self.manifest.scale))
+        Ok(self
+            .params
+            .evaluate(prepared.view())
+            .in_units(self.manifest.scale))
     }
 
     /// The code of every row of `x` (raw data) and its quantized

@@ -14,10 +14,10 @@ use crate::baseline::kmeans::lloyd;
 use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::{Dataset, SyntheticSpec};
 use crate::error::{Result, VqError};
-use crate::io::{create_dir, write_atomic};
-use crate::metrics::{evaluate, Metrics};
+use crate::infra::io::{create_dir, write_atomic};
 use crate::model::MethodKind;
-use crate::rng::{rng_for, Stream};
+use crate::numerics::metrics::{evaluate, Metrics};
+use crate::numerics::rng::{rng_for, Stream};
 use crate::train::{initial_params, train, CurvePoint, Init, SvdChoice, TrainConfig};
 
 /// The report's four experiments.
@@ -508,7 +508,7 @@ pub fn spec_digest(spec: &impl Serialize) -> u64 {
     if let Some(fields) = value.as_object_mut() {
         fields.remove("code");
     }
-    crate::shard::digest(value.to_string().as_bytes())
+    crate::study::shard::digest(value.to_string().as_bytes())
 }
 
 /// A unit of work the run store keeps: a spec that determines its result

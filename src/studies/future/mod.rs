@@ -22,9 +22,9 @@ use serde::Serialize;
 
 use crate::data::RealSet;
 use crate::error::{invalid, Result, VqError};
-use crate::io::create_dir;
+use crate::infra::io::create_dir;
 use crate::model::{Estimator, ModelKind};
-use crate::reproduce::runs::{execute, StoredUnit, CODE_FINGERPRINT};
+use crate::studies::reproduce::runs::{execute, StoredUnit, CODE_FINGERPRINT};
 use analysis::{HypothesisResult, Lookup, ParityLine, StoreLookup, StudyReport};
 use studies::{base_rates, plan, Condition, Plan, RealChoices, Scale, StudyId};
 use unit::{Arm, DataChoice, FutureResult, FutureSpec, Job, Outcome, Sizes};
@@ -197,7 +197,7 @@ impl Planner {
                 Job::Parity {
                     model: first.model,
                     estimators,
-                    optimizer: crate::model::optim::OptimizerKind::Sgd,
+                    optimizer: crate::optim::OptimizerKind::Sgd,
                     steps: self.scale.parity_steps,
                     base: base_rates(&sgd, &condition.data),
                 },
@@ -266,7 +266,7 @@ pub fn future(
     progress: impl Fn(usize, usize, &str) + Sync,
 ) -> Result<FutureSummary> {
     let started = Instant::now();
-    crate::shard::check_store(&options.store)?;
+    crate::study::shard::check_store(&options.store)?;
     let planner = Planner::new(options)?;
     let units = planner.units();
     let total = units.len();
@@ -396,12 +396,12 @@ pub struct ShardSummary {
 /// nothing (a later run without a shard renders from the store).
 pub fn compute_shard(
     options: &FutureOptions,
-    shard: crate::shard::Shard,
+    shard: crate::study::shard::Shard,
     stop: &AtomicBool,
     progress: impl Fn(usize, usize, &str) + Sync,
 ) -> Result<ShardSummary> {
     let started = Instant::now();
-    crate::shard::check_store(&options.store)?;
+    crate::study::shard::check_store(&options.store)?;
     let units = Planner::new(options)?.units();
     let costs: Vec<f64> = units.iter().map(FutureSpec::estimated_cost).collect();
     let mine: Vec<FutureSpec> = shard

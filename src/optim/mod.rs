@@ -17,9 +17,11 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::update::{RiemannianSgd, StiefelWorkspace, SvdSource, UpdateWorkspace};
-use super::{Gradients, Manifold, Params};
+pub mod stiefel;
+
 use crate::error::{invalid, Result};
+use crate::model::{Gradients, Manifold, Params};
+use stiefel::{RiemannianSgd, StiefelWorkspace, SvdSource, UpdateWorkspace};
 
 /// Which optimizer applies the gradients.
 #[derive(
@@ -164,7 +166,7 @@ impl Moments {
             &mut self.tangent,
             &mut self.direction,
         ] {
-            super::fit_buffer(a, shape);
+            crate::model::fit_buffer(a, shape);
         }
     }
 
@@ -331,9 +333,9 @@ impl Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::{gaussian_matrix, random_stiefel, stiefel_defect};
     use crate::model::{ModelKind, ModelSpec};
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::{gaussian_matrix, random_stiefel, stiefel_defect};
+    use crate::numerics::rng::{rng_for, Stream};
 
     fn adam() -> OptimizerSpec {
         OptimizerSpec {
@@ -342,7 +344,7 @@ mod tests {
         }
     }
 
-    fn grads_for(params: &Params, rng: &mut crate::rng::VqRng) -> Gradients {
+    fn grads_for(params: &Params, rng: &mut crate::numerics::rng::VqRng) -> Gradients {
         Gradients {
             grad_weights: params
                 .weights
@@ -423,7 +425,7 @@ mod tests {
         let m_hat = &*m / (1.0 - 0.9f64.powi(t));
         let v_hat = &*v / (1.0 - 0.999f64.powi(t));
         let d = &m_hat / &(v_hat.mapv(f64::sqrt) + 1e-8);
-        *w = crate::linalg::polar_lapack((&*w - &(d * lr)).view()).unwrap();
+        *w = crate::numerics::linalg::polar_lapack((&*w - &(d * lr)).view()).unwrap();
         *m = proj(w, m);
     }
 

@@ -275,8 +275,8 @@ pub fn nearest_codes(z: ArrayView2<f64>, codebook: ArrayView2<f64>) -> Vec<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::gaussian_matrix;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::gaussian_matrix;
+    use crate::numerics::rng::{rng_for, Stream};
     use ndarray::array;
 
     #[test]

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::unit::{Arm, DataChoice, Schedule, Sizes};
 use crate::data::SyntheticSpec;
 use crate::model::codebook::CodebookUpdate;
-use crate::model::optim::OptimizerKind;
 use crate::model::{Estimator, ModelKind};
+use crate::optim::OptimizerKind;
 
 /// One study of the report's future work.
 #[derive(

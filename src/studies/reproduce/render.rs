@@ -3,9 +3,9 @@ use std::fmt::Write;
 
 use super::analysis::{metrics_of, Cell, Results, Source};
 use super::runs::{init_name, Experiment, UnitResult, Variant};
-use super::stats::Estimate;
 use super::ReproduceSummary;
 use crate::model::MethodKind;
+use crate::study::stats::Estimate;
 
 /// Every logged curve point of experiment 2 as CSV.
 pub fn curves_csv(units: &[UnitResult]) -> String {

@@ -4,14 +4,17 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::runs::{Experiment, UnitResult, Variant};
-use super::stats::{bonferroni_level, universal, Estimate, Rule, Verdict};
-use crate::metrics::Metrics;
 use crate::model::MethodKind;
+use crate::numerics::metrics::Metrics;
+use crate::study::stats::{bonferroni_level, universal, Estimate, Rule, Verdict};
 use std::collections::BTreeMap;
 
 /// The report's numbers (`reference/report_numbers.json`, provenance in
 /// `reference/README.md`).
-pub const REPORT_NUMBERS: &str = include_str!("../../reference/report_numbers.json");
+pub const REPORT_NUMBERS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/reference/report_numbers.json"
+));
 
 /// The report's numbers, parsed.
 pub fn report_numbers() -> Value {

@@ -1,9 +1,8 @@
 //! The evaluation metrics (`docs/MODEL.md`), always over a whole data set.
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Params;
-use crate::quantize::assign_nearest;
+use crate::numerics::quantize::assign_nearest;
 
 /// Metrics of a model on a data set. Field names are the JSON names.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -101,23 +100,25 @@ pub fn evaluate(x: ArrayView2<f64>, w: ArrayView2<f64>, codebook: ArrayView2<f64
     }
 }
 
-/// Evaluates any model on every row of `x` (N×D): z = enc(x), the nearest
-/// codes, x̂ = dec(q). The tied model goes through [`evaluate`] (and gets a
-/// residual); the others get `residual: null`.
-pub fn evaluate_params(x: ArrayView2<f64>, params: &Params) -> Metrics {
-    if params.model.is_tied() {
-        return evaluate(x, params.w().view(), params.codebook.view());
-    }
+/// Evaluates a model given as its codes `z` = enc(x) (N×m) of the rows of
+/// `x` (N×D) and its decoder: the nearest codes q, x̂ = `decode`(q).
+/// `residual` is `null` (it means something for the tied model only, see
+/// [`evaluate`]).
+pub fn evaluate_coded(
+    x: ArrayView2<f64>,
+    z: ArrayView2<f64>,
+    codebook: ArrayView2<f64>,
+    decode: impl Fn(ArrayView2<f64>) -> Array2<f64>,
+) -> Metrics {
     let n = x.nrows();
     assert!(n > 0, "evaluate needs at least one sample");
-    let z = params.encode(x);
     let mut assignments = vec![0; n];
-    let insub_total = assign_nearest(z.view(), params.codebook.view(), &mut assignments);
-    let q = params.codebook.select(Axis(0), &assignments);
-    let x_hat = params.decode(q.view());
+    let insub_total = assign_nearest(z, codebook, &mut assignments);
+    let q = codebook.select(Axis(0), &assignments);
+    let x_hat = decode(q.view());
     let recon_total: f64 = (&x - &x_hat).iter().map(|v| v * v).sum();
     let (usage_entropy, utilization, perplexity, dead_code_fraction) =
-        usage_stats(&assignments, params.codebook.nrows());
+        usage_stats(&assignments, codebook.nrows());
     Metrics {
         recon_mse: recon_total / n as f64,
         insub_distortion: insub_total / n as f64,
@@ -132,8 +133,8 @@ pub fn evaluate_params(x: ArrayView2<f64>, params: &Params) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::{gaussian_matrix, random_stiefel};
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
+    use crate::numerics::rng::{rng_for, Stream};
     use ndarray::array;
 
     #[test]

@@ -13,10 +13,10 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use super::{Gradients, Manifold, Params};
 use crate::error::Result;
-use crate::linalg::polar_lapack;
-use crate::torch_bridge::{to_array2, to_tensor};
+use crate::infra::torch_bridge::{to_array2, to_tensor};
+use crate::model::{Gradients, Manifold, Params};
+use crate::numerics::linalg::polar_lapack;
 
 /// Which library computes the SVD of the polar retraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -276,8 +276,8 @@ fn stiefel_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::{gaussian_matrix, random_stiefel, stiefel_defect};
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::linalg::{gaussian_matrix, random_stiefel, stiefel_defect};
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn riemannian_gradient_is_tangent() {

@@ -15,13 +15,13 @@ use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::real::content_digest;
 use crate::data::{DataSource, Dataset, RealSet, Scaling, SyntheticSpec};
 use crate::error::{Result, VqError};
-use crate::metrics::{evaluate, evaluate_params, Metrics};
 use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::estimator::GumbelSpec;
-use crate::model::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::model::{Backend, Estimator, MethodSpec, ModelKind, ModelSpec};
-use crate::reproduce::runs::{spec_digest, StoredUnit, CODE_FINGERPRINT};
-use crate::rng::{rng_for, Stream};
+use crate::numerics::metrics::{evaluate, Metrics};
+use crate::numerics::rng::{rng_for, Stream};
+use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
+use crate::studies::reproduce::runs::{spec_digest, StoredUnit, CODE_FINGERPRINT};
 use crate::train::{initial_params, train, Init, SvdChoice, TrainConfig};
 
 /// Where a unit's data come from. Real data are identified by a digest of
@@ -529,7 +529,8 @@ impl StoredUnit for FutureSpec {
                 config.optimizer.kind = *optimizer;
                 config.steps = *steps;
                 let checked = config.check(unit.data.train.nrows(), unit.data.dim())?;
-                let pairs = crate::gradcheck::lockstep_pairs(&unit.data, &checked, estimators)?;
+                let pairs =
+                    crate::studies::gradcheck::lockstep_pairs(&unit.data, &checked, estimators)?;
                 Outcome::Parity {
                     rows: pairs
                         .into_iter()
@@ -662,7 +663,7 @@ fn train_arm(
     // The start does not depend on the rates: computed once.
     let reference = spec.config(*arm, base).check(n, dim)?;
     let start = initial_params(data.train.view(), &reference)?;
-    let initial = evaluate_params(data.eval.view(), &start).in_units(data.scale);
+    let initial = start.evaluate(data.eval.view()).in_units(data.scale);
     let mut points: Vec<GridPoint> = Vec::new();
     let mut best: Option<(f64, crate::train::TrainResult)> = None;
     let ratio = match grid {
@@ -689,7 +690,7 @@ fn train_arm(
                     .params
                     .as_ref()
                     .expect("train returns its parameters");
-                let val = evaluate_params(unit.val.view(), params).in_units(data.scale);
+                let val = params.evaluate(unit.val.view()).in_units(data.scale);
                 let recon = val.recon_mse;
                 if recon.is_finite() && best.as_ref().is_none_or(|(b, _)| recon < *b) {
                     best = Some((recon, result));

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! // Under `cargo test` the pins come from .cargo/config.toml.
-//! let status = vqlab::kernels::status();
+//! let status = vqlab::infra::kernels::status();
 //! assert!(status.is_pinned(), "{status}");
 //! ```
 use std::ffi::CStr;

@@ -28,16 +28,16 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::io::{create_dir, write_npy};
-use crate::linalg::{gaussian_matrix, random_stiefel};
-use crate::metrics::{evaluate_params, Metrics};
-use crate::model::update::SvdSource;
+use crate::infra::io::{create_dir, write_npy};
 use crate::model::{
     Activation, Backend, Draws, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec,
     ModelKind, ModelSpec, Params,
 };
-use crate::quantize::nearest_codes;
-use crate::rng::{rng_for, Stream};
+use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
+use crate::numerics::metrics::Metrics;
+use crate::numerics::quantize::nearest_codes;
+use crate::numerics::rng::{rng_for, Stream};
+use crate::optim::stiefel::SvdSource;
 use crate::train::{initial_params, max_stiefel_defect, BatchSampler, TrainConfig};
 
 /// ‖a − b‖_max / ‖b‖_max (‖a − b‖_max when b = 0).
@@ -505,8 +505,8 @@ pub fn free_running(
         );
         progress();
     }
-    let final_reference = evaluate_params(data.eval.view(), &p_ref);
-    let final_candidate = evaluate_params(data.eval.view(), &p_cand);
+    let final_reference = p_ref.evaluate(data.eval.view());
+    let final_candidate = p_cand.evaluate(data.eval.view());
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(f64::MIN_POSITIVE);
     Ok(FreeRunReport {
         reference: ref_spec,

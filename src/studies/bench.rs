@@ -18,13 +18,13 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::alloc::{current_rss_bytes, peak_rss_bytes, reset_peak_rss};
 use crate::data::{Dataset, SyntheticSpec};
 use crate::error::{invalid, Result};
-use crate::linalg::{gaussian_matrix, random_stiefel};
-use crate::model::update::UpdateWorkspace;
+use crate::infra::alloc::{current_rss_bytes, peak_rss_bytes, reset_peak_rss};
 use crate::model::{Draws, Gradients, MethodKind, Params};
-use crate::rng::{rng_for, Stream};
+use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
+use crate::numerics::rng::{rng_for, Stream};
+use crate::optim::stiefel::UpdateWorkspace;
 use crate::train::{BatchSampler, SvdChoice, TrainConfig};
 
 /// A benchmark configuration: a named size, or any size given as
@@ -241,12 +241,12 @@ pub fn run_worker(
     warmup: usize,
     steps: usize,
     device: tch::Device,
-    heap: Option<&crate::alloc::CountingAllocator>,
+    heap: Option<&crate::infra::alloc::CountingAllocator>,
 ) -> Result<WorkerReport> {
     if steps == 0 {
         return Err(invalid("steps", steps, "at least 1"));
     }
-    crate::threads::set_threads(threads);
+    crate::infra::threads::set_threads(threads);
     let s = config.sizes();
     let spec = SyntheticSpec {
         dim: s.dim,
@@ -331,7 +331,7 @@ pub struct MachineRates {
 
 /// Measures the f64 GEMM rate and the copy bandwidth.
 pub fn measure_machine(threads: usize) -> MachineRates {
-    crate::threads::set_threads(threads);
+    crate::infra::threads::set_threads(threads);
     let mut rng = rng_for(1, Stream::Harness);
     let n = 512;
     let a = gaussian_matrix(n, n, &mut rng);

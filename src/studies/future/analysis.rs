@@ -1,7 +1,7 @@
 //! The studies' numbers and verdicts: per condition a table of every arm
 //! beside the baselines, the learning-rate grid and its choices; per
 //! hypothesis its parts and a verdict. The rules are `reproduce`'s
-//! ([`crate::reproduce::stats`]), with the studies' words: a hypothesis is
+//! ([`crate::study::stats`]), with the studies' words: a hypothesis is
 //! *supported*, *not supported* or *not significant*.
 //!
 //! * A gain part: the candidate's recon gain over its reference,
@@ -28,8 +28,8 @@ use super::studies::{
     DELTA_PERCENT,
 };
 use super::unit::{Arm, FutureResult, Outcome};
-use crate::metrics::Metrics;
-use crate::reproduce::stats::{bonferroni_level, Estimate, Rule, Verdict};
+use crate::numerics::metrics::Metrics;
+use crate::study::stats::{bonferroni_level, Estimate, Rule, Verdict};
 
 /// The studies' word for a verdict.
 pub fn label(verdict: Verdict) -> &'static str {

@@ -5,9 +5,9 @@ use plotters::prelude::*;
 
 use super::analysis::{metrics_of, report_numbers, Results, Source};
 use super::runs::{Experiment, Variant};
-use super::stats::Estimate;
 use crate::error::{Result, VqError};
 use crate::model::MethodKind;
+use crate::study::stats::Estimate;
 
 const COLOURS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),

@@ -8,9 +8,9 @@ use super::studies::{Combine, StudyId, ADAM_RATES, DELTA_PERCENT, REPORT_RATES};
 use super::unit::DataChoice;
 use super::{FutureSummary, CONVERGED_CAP, REAL_SPLIT};
 use crate::error::Result;
-use crate::io::write_atomic;
-use crate::reproduce::plots::{line_chart_in, Series, MANY_COLOURS};
-use crate::reproduce::stats::Estimate;
+use crate::infra::io::write_atomic;
+use crate::studies::reproduce::plots::{line_chart_in, Series, MANY_COLOURS};
+use crate::study::stats::Estimate;
 use crate::train::significant;
 
 fn est(e: &Option<Estimate>) -> (String, String) {
@@ -67,12 +67,12 @@ pub fn markdown(summary: &FutureSummary) -> String {
         let supported = h
             .parts
             .iter()
-            .filter(|p| p.verdict == crate::reproduce::stats::Verdict::Reproduced)
+            .filter(|p| p.verdict == crate::study::stats::Verdict::Reproduced)
             .count();
         let against = h
             .parts
             .iter()
-            .filter(|p| p.verdict == crate::reproduce::stats::Verdict::NotReproduced)
+            .filter(|p| p.verdict == crate::study::stats::Verdict::NotReproduced)
             .count();
         let _ = writeln!(
             md,

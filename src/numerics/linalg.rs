@@ -84,7 +84,7 @@ pub fn largest_principal_angle(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{rng_for, Stream};
+    use crate::numerics::rng::{rng_for, Stream};
 
     #[test]
     fn random_stiefel_is_orthonormal() {

@@ -1,0 +1,6 @@
+//! Numerics: dense linear algebra on ndarray, nearest-code search, the seeded
+//! random streams and the evaluation metrics. Names nothing above it.
+pub mod linalg;
+pub mod metrics;
+pub mod quantize;
+pub mod rng;

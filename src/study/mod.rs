@@ -1,0 +1,4 @@
+//! The study layer every long command stands on: the run store, the
+//! cost-balanced shards, the statistics (intervals, gains, verdict rules).
+pub mod shard;
+pub mod stats;
