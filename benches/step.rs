@@ -7,7 +7,7 @@ use vqlab::model::{Draws, Gradients, MethodKind, Params};
 use vqlab::numerics::linalg::{gaussian_matrix, random_stiefel};
 use vqlab::numerics::quantize::NearestCode;
 use vqlab::numerics::rng::{rng_for, Stream};
-use vqlab::optim::stiefel::UpdateWorkspace;
+use vqlab::optim::Update;
 use vqlab::train::{BatchSampler, TrainConfig};
 
 fn exp2_setup() -> (Dataset, Params, TrainConfig) {
@@ -33,18 +33,16 @@ fn step(c: &mut Criterion) {
         let mut method = kind.build(config.weights());
         let mut params = start.clone();
         let mut sampler = BatchSampler::new(0, 20_000, 1024);
-        let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());
+        let mut grads = Gradients::empty();
         let svd = config.svd.for_method(kind.spec());
-        let optimizer = config.optimizer();
+        let mut optimizer = config.build_optimizer();
         group.bench_function(BenchmarkId::from_parameter(kind.name()), |b| {
             b.iter(|| {
                 let rows = sampler.next_indices();
                 method
                     .gradients_rows(&params, data.train.view(), rows, &Draws::none(), &mut grads)
                     .unwrap();
-                optimizer
-                    .step_with(&mut params, &grads, svd, &mut update)
-                    .unwrap();
+                optimizer.apply(&mut params, &grads, svd, true).unwrap();
             })
         });
     }

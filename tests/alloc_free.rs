@@ -3,7 +3,8 @@
 use vqlab::data::{Dataset, SyntheticSpec};
 use vqlab::infra::alloc::CountingAllocator;
 use vqlab::model::{Backend, Estimator, Gradients, MethodKind, MethodSpec, ModelKind, ModelSpec};
-use vqlab::optim::stiefel::{SvdSource, UpdateWorkspace};
+use vqlab::optim::stiefel::SvdSource;
+use vqlab::optim::Update;
 use vqlab::train::{initial_params, BatchSampler, Init, TrainConfig};
 
 #[global_allocator]
@@ -46,12 +47,8 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         let mut params = initial_params(data.train.view(), &config).unwrap();
         let mut method = kind.build(config.weights());
         let mut sampler = BatchSampler::new(0, data.train.nrows(), config.batch);
-        let (mut batch, mut grads, mut update) = (
-            ndarray::Array2::zeros((0, 0)),
-            Gradients::empty(),
-            UpdateWorkspace::default(),
-        );
-        let optimizer = config.optimizer();
+        let (mut batch, mut grads) = (ndarray::Array2::zeros((0, 0)), Gradients::empty());
+        let mut optimizer = config.build_optimizer();
         let mut draws = vqlab::model::Draws::none();
         let mut rng = vqlab::numerics::rng::rng_for(0, vqlab::numerics::rng::Stream::Estimator);
         let mut step = |params: &mut vqlab::model::Params| {
@@ -66,7 +63,7 @@ fn manual_steps_allocate_nothing_after_warm_up() {
                 .gradients_into(params, batch.view(), &draws, &mut grads)
                 .unwrap();
             optimizer
-                .step_with(params, &grads, SvdSource::Lapack, &mut update)
+                .apply(params, &grads, SvdSource::Lapack, true)
                 .unwrap();
         };
         for _ in 0..3 {

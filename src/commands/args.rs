@@ -9,36 +9,36 @@ use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::estimator::GumbelSpec;
 use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
-use crate::train::{Init, SvdChoice, TrainConfig};
+use crate::train::{report, Init, SvdChoice, TrainConfig};
 use crate::VqError;
 
 /// Hyperparameters shared by `train` and `gradcheck` (the notation of `docs/MODEL.md`).
 #[derive(Args, Clone)]
 pub struct HyperOpts {
     /// Codebook size K.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 16)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = report::K)]
     pub k: usize,
     /// Code dimension m.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 4)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = report::M)]
     pub m: usize,
     /// Training steps.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = report::STEPS)]
     pub steps: usize,
     /// Mini-batch size B (distinct rows each step, from the seed's own stream:
     /// identical across methods for the same seed).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 512)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = report::BATCH)]
     pub batch: usize,
     /// Learning rate η_W of the Riemannian SGD on W.
-    #[arg(long, default_value_t = 0.08, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = report::LR_W, allow_negative_numbers = true)]
     pub lr_w: f64,
     /// Learning rate η_E of the SGD on the codebook.
-    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = report::LR_E, allow_negative_numbers = true)]
     pub lr_e: f64,
     /// α: weight of the codebook term ‖sg(z) − q‖².
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = report::ALPHA, allow_negative_numbers = true)]
     pub alpha: f64,
     /// β: weight of the commitment term ‖z − sg(q)‖².
-    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = report::BETA, allow_negative_numbers = true)]
     pub beta: f64,
     /// Where the parameters start (the report does not say): pca = the
     /// baseline's W and E (untied: V = W); random = random Stiefel W (untied:
@@ -58,10 +58,10 @@ pub struct HyperOpts {
     #[arg(long, value_enum)]
     pub activation: Option<Activation>,
     /// Lloyd iterations of the initial codebook.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = report::KMEANS_ITERS)]
     pub kmeans_iters: usize,
     /// Evaluate on the whole eval set every this many steps (0: start and end).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = report::LOG_EVERY)]
     pub log_every: usize,
     /// SVD of the polar retraction: per-method = libtorch for autograd
     /// methods, LAPACK for manual ones (as in the original); or one for all.

@@ -4,10 +4,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::output::with_progress;
 use crate::studies::future::studies::StudyId;
-use crate::studies::future::{FutureOptions, Planner};
-use crate::studies::reproduce::runs::StoredUnit;
+use crate::studies::future::FutureOptions;
 
 /// Arguments of `vqlab future`.
 #[derive(Args)]
@@ -76,31 +74,9 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
         store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
     };
     options.validate()?;
-    if cmd.plan {
-        return print_plan(&options, cmd.shard);
-    }
-    crate::infra::threads::set_threads(1);
-    let stop = super::output::stop_on_ctrl_c();
-    if let Some(shard) = cmd.shard {
-        let summary = with_progress(&format!("future shard {shard}"), |progress| {
-            crate::studies::future::compute_shard(&options, shard, &stop, progress)
-        });
-        let summary = summary?;
-        println!(
-            "future shard {shard}: {} units ({} computed, {} reused) in {:.1} s, {:.0} % of the estimated cost; stored in {}; run without --shard to render",
-            summary.units,
-            summary.computed,
-            summary.reused,
-            summary.wall_seconds,
-            100.0 * summary.cost.0 / summary.cost.1.max(f64::MIN_POSITIVE),
-            options.store.display()
-        );
+    let Some(summary) = super::output::drive(&options, cmd.plan, cmd.shard)? else {
         return Ok(());
-    }
-    let summary = with_progress("future", |progress| {
-        crate::studies::future::future(&options, &stop, progress)
-    });
-    let summary = summary?;
+    };
     crate::studies::future::write_outputs(&summary, &cmd.out)?;
     let verdicts: Vec<String> = summary
         .hypotheses
@@ -117,16 +93,4 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
     );
     println!("wrote {}", cmd.out.join("FUTURE.md").display());
     Ok(())
-}
-
-fn print_plan(options: &FutureOptions, shard: Option<crate::study::shard::Shard>) -> Result<()> {
-    let units: Vec<(String, f64, serde_json::Value)> = Planner::new(options)?
-        .units()
-        .iter()
-        .map(|u| {
-            let spec = serde_json::to_value(u).expect("specs serialize");
-            (u.key(), u.estimated_cost(), spec)
-        })
-        .collect();
-    super::output::print_plan(&units, shard)
 }

@@ -194,3 +194,38 @@ pub fn with_progress<T>(
     bar.finish_and_clear();
     out
 }
+
+/// The one driver of the long study commands (`reproduce`, `future`):
+/// `--plan` prints the plan; `--shard` computes one shard into the store
+/// and prints what it did; otherwise the whole study runs with a progress
+/// display, Ctrl-C stopping it after the units in progress, and its summary
+/// comes back for the command to render (`None` after `--plan`/`--shard`).
+/// Every unit runs single-threaded: parallelism comes from `--jobs`, and
+/// the results do not depend on it.
+pub fn drive<S: crate::study::driver::Study>(
+    study: &S,
+    plan: bool,
+    shard: Option<crate::study::shard::Shard>,
+) -> anyhow::Result<Option<S::Summary>> {
+    use crate::study::driver::Planned;
+    if plan {
+        let units: Vec<(String, f64, serde_json::Value)> = study
+            .planned_units()?
+            .iter()
+            .map(|u| (u.store_key(), u.cost(), u.spec_json()))
+            .collect();
+        print_plan(&units, shard)?;
+        return Ok(None);
+    }
+    crate::infra::threads::set_threads(1);
+    let stop = stop_on_ctrl_c();
+    if let Some(shard) = shard {
+        let summary = with_progress(&format!("{} shard {shard}", S::NAME), |progress| {
+            crate::study::driver::compute_shard(study, shard, &stop, progress)
+        })?;
+        println!("{}", summary.line(S::NAME, study.store()));
+        return Ok(None);
+    }
+    let summary = with_progress(S::NAME, |progress| study.run(&stop, progress))?;
+    Ok(Some(summary))
+}

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::output::with_progress;
 use crate::data::SyntheticSpec;
 use crate::train::Init;
 
@@ -64,7 +63,7 @@ pub struct ReproduceCmd {
 
 /// Runs `vqlab reproduce`.
 pub fn execute(cmd: ReproduceCmd) -> Result<()> {
-    use crate::studies::reproduce::{reproduce, ReproduceOptions};
+    use crate::studies::reproduce::ReproduceOptions;
     let (data, data_source) = match &cmd.preset {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -100,32 +99,9 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
     };
     options.validate()?;
-    if cmd.plan {
-        return print_plan(&options, cmd.shard);
-    }
-    // Every run is single-threaded: parallelism comes from --jobs, and the
-    // results do not depend on it.
-    crate::infra::threads::set_threads(1);
-    let stop = super::output::stop_on_ctrl_c();
-    if let Some(shard) = cmd.shard {
-        let summary = with_progress(&format!("reproduce shard {shard}"), |progress| {
-            crate::studies::reproduce::compute_shard(&options, shard, &stop, progress)
-        });
-        let summary = summary?;
-        println!(
-            "reproduce shard {}: {} units ({} computed, {} reused) in {:.1} s, {:.0} % of the estimated cost; stored in {}; run without --shard to render",
-            summary.shard,
-            summary.units,
-            summary.computed,
-            summary.reused,
-            summary.wall_seconds,
-            100.0 * summary.cost.0 / summary.cost.1.max(f64::MIN_POSITIVE),
-            options.store.display()
-        );
+    let Some(summary) = super::output::drive(&options, cmd.plan, cmd.shard)? else {
         return Ok(());
-    }
-    let summary = with_progress("reproduce", |progress| reproduce(&options, &stop, progress));
-    let summary = summary?;
+    };
     let verdicts: Vec<String> = summary
         .claims
         .iter()
@@ -150,17 +126,4 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     );
     println!("wrote {}", cmd.out.join("REPORT.md").display());
     Ok(())
-}
-
-/// `--plan`: one JSON line per unit.
-fn print_plan(
-    options: &crate::studies::reproduce::ReproduceOptions,
-    shard: Option<crate::study::shard::Shard>,
-) -> Result<()> {
-    let planned = crate::studies::reproduce::planned_units(options)?;
-    let units: Vec<(String, f64, serde_json::Value)> = planned
-        .iter()
-        .map(|u| (u.key(), u.cost(), u.spec_json()))
-        .collect();
-    super::output::print_plan(&units, shard)
 }

@@ -1,9 +1,11 @@
 //! Optimizers and learning-rate schedules, written once for every method:
-//! the stateful step that turns a method's gradients into new parameters.
+//! the stateful step that turns a method's gradients into new parameters,
+//! apart from the methods that compute the gradients ([`Update`]).
 //!
-//! * `sgd`: Riemannian SGD on Stiefel parameters (polar retraction), plain SGD
+//! * [`stiefel`]: the geometry (project, retract, polar);
+//! * [`sgd`]: Riemannian SGD on Stiefel parameters (polar retraction), plain SGD
 //!   on the rest ([`RiemannianSgd`], the report's update);
-//! * `adam` (Kingma & Ba 2015) on Euclidean parameters and on E:
+//! * [`adam`] (Kingma & Ba 2015) on Euclidean parameters and on E:
 //!   m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g⊙g, m̂ = m/(1 − β₁ᵗ),
 //!   v̂ = v/(1 − β₂ᵗ), θ ← θ − η m̂/(√v̂ + ε);
 //! * Riemannian Adam on Stiefel parameters (Bécigneul & Ganea 2019, as
@@ -14,14 +16,19 @@
 //! Schedules scale every rate: `constant`, or `cosine`,
 //! η_t = η_final + (η₀ − η_final)(1 + cos(π t/T))/2 with t the steps already
 //! taken and T the run's steps.
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+pub mod adam;
+pub mod schedule;
+pub mod sgd;
 pub mod stiefel;
 
 use crate::error::{invalid, Result};
-use crate::model::{Gradients, Manifold, Params};
-use stiefel::{RiemannianSgd, StiefelWorkspace, SvdSource, UpdateWorkspace};
+use crate::model::{Gradients, Params};
+use adam::Moments;
+pub use schedule::{ScheduleKind, ScheduleSpec};
+pub use sgd::RiemannianSgd;
+pub use stiefel::{SvdSource, UpdateWorkspace};
 
 /// Which optimizer applies the gradients.
 #[derive(
@@ -80,110 +87,31 @@ impl OptimizerSpec {
     }
 }
 
-/// How the learning rates change over a run.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, Default,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScheduleKind {
-    /// The same rates at every step.
-    #[default]
-    Constant,
-    /// Cosine decay from the start rates to the final rates.
-    Cosine,
+/// One step of an optimizer: what the training loop, the harness, the
+/// benches and the allocation test call, apart from the methods that
+/// compute the gradients.
+pub trait Update {
+    /// Applies `grads` to `params`: every network parameter, and the
+    /// codebook when `update_codebook` (false when another rule, such as the
+    /// EMA update, owns E).
+    fn apply(
+        &mut self,
+        params: &mut Params,
+        grads: &Gradients,
+        svd: SvdSource,
+        update_codebook: bool,
+    ) -> Result<()>;
 }
 
-/// A schedule with its final rates (used by `cosine`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct ScheduleSpec {
-    /// Which schedule.
-    pub kind: ScheduleKind,
-    /// η_W at the end of a cosine schedule.
-    pub lr_final_w: f64,
-    /// η_E at the end of a cosine schedule.
-    pub lr_final_e: f64,
-}
-
-impl ScheduleSpec {
-    /// The constant schedule (left out of JSON).
-    pub fn is_default(&self) -> bool {
-        *self == ScheduleSpec::default()
-    }
-
-    /// Checks that each final rate is finite, ≥ 0 and at most its start.
-    pub fn validate(&self, lr_w: f64, lr_e: f64) -> Result<()> {
-        if self.kind == ScheduleKind::Constant {
-            for (field, end) in [
-                ("lr_final_w", self.lr_final_w),
-                ("lr_final_e", self.lr_final_e),
-            ] {
-                if end != 0.0 {
-                    return Err(invalid(field, end, "only used by --schedule cosine"));
-                }
-            }
-        }
-        for (field, end, start) in [
-            ("lr_final_w", self.lr_final_w, lr_w),
-            ("lr_final_e", self.lr_final_e, lr_e),
-        ] {
-            if !end.is_finite() || end < 0.0 || end > start {
-                return Err(invalid(
-                    field,
-                    end,
-                    format!("a finite number between 0 and the start rate {start}"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The rate after `taken` of `total` steps, from `start` to `end`.
-    pub fn rate(&self, start: f64, end: f64, taken: usize, total: usize) -> f64 {
-        match self.kind {
-            ScheduleKind::Constant => start,
-            ScheduleKind::Cosine => {
-                let progress = taken as f64 / total.max(1) as f64;
-                end + (start - end) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
-            }
-        }
-    }
-}
-
-/// Adam's moments of one parameter.
-#[derive(Debug, Clone, Default)]
-struct Moments {
-    first: Array2<f64>,
-    second: Array2<f64>,
-    tangent: Array2<f64>,
-    direction: Array2<f64>,
-}
-
-impl Moments {
-    fn fit(&mut self, shape: (usize, usize)) {
-        for a in [
-            &mut self.first,
-            &mut self.second,
-            &mut self.tangent,
-            &mut self.direction,
-        ] {
-            crate::model::fit_buffer(a, shape);
-        }
-    }
-
-    /// Updates the moments with `grad` and writes the step direction
-    /// m̂/(√v̂ + ε) for step `t` (1-based).
-    fn advance(&mut self, grad: &Array2<f64>, spec: &OptimizerSpec, t: i32) {
-        let (b1, b2) = (spec.beta1, spec.beta2);
-        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-        ndarray::Zip::from(&mut self.first)
-            .and(&mut self.second)
-            .and(&mut self.direction)
-            .and(grad)
-            .for_each(|m, v, d, &g| {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *d = (*m / c1) / ((*v / c2).sqrt() + spec.eps);
-            });
+impl Update for Optimizer {
+    fn apply(
+        &mut self,
+        params: &mut Params,
+        grads: &Gradients,
+        svd: SvdSource,
+        update_codebook: bool,
+    ) -> Result<()> {
+        self.step(params, grads, svd, update_codebook)
     }
 }
 
@@ -273,61 +201,6 @@ impl Optimizer {
             OptimizerKind::Adam => self.adam_step(params, grads, svd, lr_w, lr_e, update_codebook),
         }
     }
-
-    fn adam_step(
-        &mut self,
-        params: &mut Params,
-        grads: &Gradients,
-        svd: SvdSource,
-        lr_w: f64,
-        lr_e: f64,
-        update_codebook: bool,
-    ) -> Result<()> {
-        let n = params.weights.len();
-        if self.moments.len() != n + 1 {
-            self.moments.resize_with(n + 1, Moments::default);
-        }
-        if self.work.stiefel.len() != n {
-            self.work.stiefel.resize_with(n, StiefelWorkspace::default);
-        }
-        let t = i32::try_from(self.taken).unwrap_or(i32::MAX);
-        let spec = self.spec;
-        let model = params.model;
-        for (i, (w, g)) in params
-            .weights
-            .iter_mut()
-            .zip(&grads.grad_weights)
-            .enumerate()
-        {
-            let moments = &mut self.moments[i];
-            moments.fit(w.dim());
-            match model.manifold_of(i) {
-                Manifold::Euclidean => {
-                    moments.advance(g, &spec, t);
-                    w.scaled_add(-lr_w, &moments.direction);
-                }
-                Manifold::Stiefel => {
-                    let work = &mut self.work.stiefel[i];
-                    // ξ, the moments of ξ, the step, then m moved to the new
-                    // tangent space.
-                    let mut xi = std::mem::take(&mut moments.tangent);
-                    work.project(w, g, &mut xi);
-                    moments.advance(&xi, &spec, t);
-                    work.retract(w, lr_w, &moments.direction, svd)?;
-                    work.project(w, &moments.first, &mut xi);
-                    std::mem::swap(&mut moments.first, &mut xi);
-                    moments.tangent = xi;
-                }
-            }
-        }
-        if update_codebook {
-            let moments = &mut self.moments[n];
-            moments.fit(params.codebook.dim());
-            moments.advance(&grads.grad_e, &spec, t);
-            params.codebook.scaled_add(-lr_e, &moments.direction);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -336,6 +209,7 @@ mod tests {
     use crate::model::{ModelKind, ModelSpec};
     use crate::numerics::linalg::{gaussian_matrix, random_stiefel, stiefel_defect};
     use crate::numerics::rng::{rng_for, Stream};
+    use ndarray::Array2;
 
     fn adam() -> OptimizerSpec {
         OptimizerSpec {

@@ -1,21 +1,16 @@
-//! The update, shared by every method and model: Riemannian SGD on the
-//! Stiefel parameters (polar retraction), plain SGD on the Euclidean ones and
-//! on E.
-//!
-//! For a Stiefel parameter W with Euclidean gradient G:
-//! 1. ξ = G − W sym(WᵀG), sym(A) = (A + Aᵀ)/2 (projection of G onto the
-//!    tangent space at W);
-//! 2. W ← polar(W − η_W ξ) = U Vᵀ from the thin SVD U Σ Vᵀ.
-//!
-//! For a Euclidean network parameter θ: θ ← θ − η_W ∂L/∂θ (η_W is the rate of
-//! every network parameter). For the codebook: E ← E − η_E H.
+//! The Stiefel geometry every optimizer uses, written once: for W (D × m,
+//! WᵀW = I) and a matrix G,
+//! 1. project: ξ = G − W sym(WᵀG), sym(A) = (A + Aᵀ)/2, the projection of G
+//!    onto the tangent space at W ([`riemannian_gradient`], and in reused
+//!    buffers [`StiefelWorkspace`]'s `project`);
+//! 2. retract: W ← polar(W − η d) = U Vᵀ from the thin SVD U Σ Vᵀ of
+//!    W − η d ([`polar`], [`PolarWorkspace`]).
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::error::Result;
 use crate::infra::torch_bridge::{to_array2, to_tensor};
-use crate::model::{Gradients, Manifold, Params};
 use crate::numerics::linalg::polar_lapack;
 
 /// Which library computes the SVD of the polar retraction.
@@ -146,9 +141,8 @@ impl StiefelWorkspace {
         }
     }
 
-    /// out ← a − W sym(Wᵀa): the projection of `a` onto the tangent space
-    /// at W (`out` may not alias `a`).
-    pub(crate) fn project(&mut self, w: &Array2<f64>, a: &Array2<f64>, out: &mut Array2<f64>) {
+    /// self.sym ← sym(Wᵀa) = (Wᵀa + aᵀW)/2.
+    fn sym_of(&mut self, w: &Array2<f64>, a: &Array2<f64>) {
         let (d, m) = w.dim();
         self.fit(d, m);
         ndarray::linalg::general_mat_mul(1.0, &w.t(), a, 0.0, &mut self.wtg);
@@ -157,6 +151,23 @@ impl StiefelWorkspace {
                 self.sym[[i, j]] = 0.5 * (self.wtg[[i, j]] + self.wtg[[j, i]]);
             }
         }
+    }
+
+    /// W ← polar(self.moved), the retraction's last step.
+    fn polar_of_moved(&mut self, w: &mut Array2<f64>, svd: SvdSource) -> Result<()> {
+        match svd {
+            SvdSource::Lapack => self.polar.polar_into(self.moved.view(), w),
+            SvdSource::Torch => {
+                *w = polar(self.moved.view(), SvdSource::Torch)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// out ← a − W sym(Wᵀa): the projection of `a` onto the tangent space
+    /// at W (`out` may not alias `a`).
+    pub(crate) fn project(&mut self, w: &Array2<f64>, a: &Array2<f64>, out: &mut Array2<f64>) {
+        self.sym_of(w, a);
         out.assign(a);
         ndarray::linalg::general_mat_mul(-1.0, w, &self.sym, 1.0, out);
     }
@@ -173,104 +184,25 @@ impl StiefelWorkspace {
         self.fit(d, m);
         self.moved.assign(w);
         self.moved.scaled_add(-lr, direction);
-        match svd {
-            SvdSource::Lapack => self.polar.polar_into(self.moved.view(), w)?,
-            SvdSource::Torch => *w = polar(self.moved.view(), SvdSource::Torch)?,
-        }
-        Ok(())
-    }
-}
-
-/// Learning rates of the shared update.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RiemannianSgd {
-    /// η_W: the rate of every network parameter (Stiefel or Euclidean).
-    pub lr_w: f64,
-    /// η_E.
-    pub lr_e: f64,
-}
-
-impl RiemannianSgd {
-    /// Applies `grads` to `params` in place.
-    pub fn step(&self, params: &mut Params, grads: &Gradients, svd: SvdSource) -> Result<()> {
-        self.step_with(params, grads, svd, &mut UpdateWorkspace::default())
+        self.polar_of_moved(w, svd)
     }
 
-    /// Like [`RiemannianSgd::step`] with reused buffers: with
-    /// [`SvdSource::Lapack`] it allocates nothing once the buffers exist.
-    pub fn step_with(
-        &self,
-        params: &mut Params,
-        grads: &Gradients,
+    /// The SGD step W ← polar(W − η ξ), ξ = G − W sym(WᵀG): the projection
+    /// and the retraction fused, as (W − η G) + η W sym(WᵀG), so that ξ is
+    /// never formed (the report's update, in its original summation order).
+    pub(crate) fn sgd_step(
+        &mut self,
+        w: &mut Array2<f64>,
+        lr: f64,
+        grad: &Array2<f64>,
         svd: SvdSource,
-        ws: &mut UpdateWorkspace,
     ) -> Result<()> {
-        self.step_network(params, grads, svd, ws)?;
-        params.codebook.scaled_add(-self.lr_e, &grads.grad_e);
-        Ok(())
+        self.sym_of(w, grad);
+        self.moved.assign(w);
+        self.moved.scaled_add(-lr, grad);
+        ndarray::linalg::general_mat_mul(lr, &*w, &self.sym, 1.0, &mut self.moved);
+        self.polar_of_moved(w, svd)
     }
-
-    /// The network parameters' part of [`RiemannianSgd::step_with`] (the
-    /// codebook is left as it is).
-    pub fn step_network(
-        &self,
-        params: &mut Params,
-        grads: &Gradients,
-        svd: SvdSource,
-        ws: &mut UpdateWorkspace,
-    ) -> Result<()> {
-        let model = params.model;
-        if ws.stiefel.len() != params.weights.len() {
-            ws.stiefel
-                .resize_with(params.weights.len(), StiefelWorkspace::default);
-        }
-        for (i, ((w, g), work)) in params
-            .weights
-            .iter_mut()
-            .zip(&grads.grad_weights)
-            .zip(ws.stiefel.iter_mut())
-            .enumerate()
-        {
-            match model.manifold_of(i) {
-                Manifold::Stiefel => stiefel_step(self.lr_w, w, g, svd, work)?,
-                Manifold::Euclidean => w.scaled_add(-self.lr_w, g),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// W ← polar(W − η ξ), ξ = G − W sym(WᵀG), in the buffers of `ws`.
-fn stiefel_step(
-    lr: f64,
-    w: &mut Array2<f64>,
-    grad: &Array2<f64>,
-    svd: SvdSource,
-    ws: &mut StiefelWorkspace,
-) -> Result<()> {
-    let (d, m) = w.dim();
-    if ws.wtg.dim() != (m, m) {
-        ws.wtg = Array2::zeros((m, m));
-        ws.sym = Array2::zeros((m, m));
-    }
-    if ws.moved.dim() != (d, m) {
-        ws.moved = Array2::zeros((d, m));
-    }
-    // moved = W − η ξ = W − η (G − W sym(WᵀG)).
-    ndarray::linalg::general_mat_mul(1.0, &w.t(), grad, 0.0, &mut ws.wtg);
-    for i in 0..m {
-        for j in 0..m {
-            ws.sym[[i, j]] = 0.5 * (ws.wtg[[i, j]] + ws.wtg[[j, i]]);
-        }
-    }
-    ws.moved.assign(w);
-    ws.moved.scaled_add(-lr, grad);
-    ndarray::linalg::general_mat_mul(lr, &*w, &ws.sym, 1.0, &mut ws.moved);
-    match svd {
-        SvdSource::Lapack => ws.polar.polar_into(ws.moved.view(), w)?,
-        SvdSource::Torch => *w = polar(ws.moved.view(), SvdSource::Torch)?,
-    }
-    Ok(())
 }
 
 #[cfg(test)]

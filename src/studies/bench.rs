@@ -24,7 +24,7 @@ use crate::infra::alloc::{current_rss_bytes, peak_rss_bytes, reset_peak_rss};
 use crate::model::{Draws, Gradients, MethodKind, Params};
 use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
 use crate::numerics::rng::{rng_for, Stream};
-use crate::optim::stiefel::UpdateWorkspace;
+use crate::optim::Update;
 use crate::train::{BatchSampler, SvdChoice, TrainConfig};
 
 /// A benchmark configuration: a named size, or any size given as
@@ -278,13 +278,13 @@ pub fn run_worker(
     });
     let mut m = method.build_on(train.weights(), device);
     let svd = train.svd.for_method(method.spec());
-    let optimizer = train.optimizer();
+    let mut optimizer = train.build_optimizer();
     let mut sampler = BatchSampler::new(0, s.n_train, s.batch);
-    let (mut grads, mut update) = (Gradients::empty(), UpdateWorkspace::default());
+    let mut grads = Gradients::empty();
     let mut step = |params: &mut Params| -> Result<()> {
         let rows = sampler.next_indices();
         m.gradients_rows(params, data.train.view(), rows, &Draws::none(), &mut grads)?;
-        optimizer.step_with(params, &grads, svd, &mut update)
+        optimizer.apply(params, &grads, svd, true)
     };
     for _ in 0..warmup {
         step(&mut params)?;

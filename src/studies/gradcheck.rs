@@ -38,6 +38,7 @@ use crate::numerics::metrics::Metrics;
 use crate::numerics::quantize::nearest_codes;
 use crate::numerics::rng::{rng_for, Stream};
 use crate::optim::stiefel::SvdSource;
+use crate::optim::Update;
 use crate::train::{initial_params, max_stiefel_defect, BatchSampler, TrainConfig};
 
 /// ‖a − b‖_max / ‖b‖_max (‖a − b‖_max when b = 0).
@@ -419,7 +420,7 @@ fn lockstep(
             gap_steps[i].push(network);
             elementwise_max(&mut gap_by_param[i], &gaps);
         }
-        optimizer.step(&mut params, &candidate[0], SvdSource::Lapack, true)?;
+        optimizer.apply(&mut params, &candidate[0], SvdSource::Lapack, true)?;
         if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
             max_defect = Some(seen.max(now));
         }
@@ -493,8 +494,8 @@ pub fn free_running(
         if first_flip.is_none() && g_ref.assignments != g_cand.assignments {
             first_flip = Some(step);
         }
-        opt_ref.step(&mut p_ref, &g_ref, svd_ref, true)?;
-        opt_cand.step(&mut p_cand, &g_cand, svd_cand, true)?;
+        opt_ref.apply(&mut p_ref, &g_ref, svd_ref, true)?;
+        opt_cand.apply(&mut p_cand, &g_cand, svd_cand, true)?;
         param_gap.push(
             p_ref
                 .weights
@@ -1024,7 +1025,7 @@ pub fn long_run(
     for _ in 0..steps {
         let batch = sampler.next_batch(data.train.view());
         let g = method.gradients(&params, batch.view(), &Draws::none())?;
-        optimizer.step(&mut params, &g, svd, true)?;
+        optimizer.apply(&mut params, &g, svd, true)?;
         defect = max_stiefel_defect(&params).unwrap_or(0.0);
         max_defect = max_defect.max(defect);
         progress();

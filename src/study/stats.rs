@@ -242,6 +242,18 @@ pub fn bonferroni_level(parts: usize) -> f64 {
     1.0 - 0.05 / parts.max(1) as f64
 }
 
+/// The gain of `candidate` over `reference` in percent of the reference:
+/// 100 · (reference − candidate) / reference (positive: the candidate is
+/// lower, i.e. better for an error). The one definition every study's gain
+/// claims and tables use.
+///
+/// ```
+/// assert_eq!(vqlab::study::stats::percent_gain(4.0, 3.0), 25.0);
+/// ```
+pub fn percent_gain(reference: f64, candidate: f64) -> f64 {
+    100.0 * (reference - candidate) / reference
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
 //! Training: initialisation, seeded mini-batches, the shared update, curves.
+pub mod report;
 pub mod saved;
 
 use std::time::Instant;
@@ -19,8 +20,8 @@ use crate::model::{
 use crate::numerics::linalg::{random_stiefel, stiefel_defect};
 use crate::numerics::metrics::Metrics;
 use crate::numerics::rng::{rng_for, Stream, VqRng};
-use crate::optim::stiefel::{RiemannianSgd, SvdSource};
-use crate::optim::{Optimizer, OptimizerSpec, ScheduleSpec};
+use crate::optim::stiefel::SvdSource;
+use crate::optim::{Optimizer, OptimizerSpec, ScheduleSpec, Update};
 
 /// Where the parameters start. The report does not say; vqlab offers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -129,18 +130,18 @@ impl TrainConfig {
     pub fn report_default() -> Self {
         TrainConfig {
             model: ModelSpec::default(),
-            k: 16,
-            m: 4,
-            steps: 200,
-            batch: 512,
-            lr_w: 0.08,
-            lr_e: 0.2,
-            alpha: 1.0,
-            beta: 0.25,
+            k: report::K,
+            m: report::M,
+            steps: report::STEPS,
+            batch: report::BATCH,
+            lr_w: report::LR_W,
+            lr_e: report::LR_E,
+            alpha: report::ALPHA,
+            beta: report::BETA,
             init: Init::Pca,
-            kmeans_iters: 20,
+            kmeans_iters: report::KMEANS_ITERS,
             seed: 0,
-            log_every: 25,
+            log_every: report::LOG_EVERY,
             svd: SvdChoice::PerMethod,
             optimizer: OptimizerSpec::default(),
             schedule: ScheduleSpec::default(),
@@ -167,15 +168,6 @@ impl TrainConfig {
             self.schedule,
             self.steps,
         )
-    }
-
-    /// The report's update (Riemannian SGD) with this configuration's
-    /// start rates.
-    pub fn optimizer(&self) -> RiemannianSgd {
-        RiemannianSgd {
-            lr_w: self.lr_w,
-            lr_e: self.lr_e,
-        }
     }
 
     /// Checks every field against the data it will train on; one error per
@@ -552,7 +544,7 @@ pub fn train(
             }
         }
         check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
-        optimizer.step(&mut params, &grads, svd, config.codebook.by_gradient())?;
+        optimizer.apply(&mut params, &grads, svd, config.codebook.by_gradient())?;
         if let Some(state) = codebook_state.as_mut() {
             state.update(
                 &mut params.codebook,

@@ -29,7 +29,7 @@ use super::studies::{
 };
 use super::unit::{Arm, FutureResult, Outcome};
 use crate::numerics::metrics::Metrics;
-use crate::study::stats::{bonferroni_level, Estimate, Rule, Verdict};
+use crate::study::stats::{bonferroni_level, percent_gain, Estimate, Rule, Verdict};
 
 /// The studies' word for a verdict.
 pub fn label(verdict: Verdict) -> &'static str {
@@ -65,7 +65,7 @@ pub fn paired_gain(candidate: &[Option<f64>], reference: &[Option<f64>]) -> Vec<
         .iter()
         .zip(reference)
         .filter_map(|(c, r)| match (c, r) {
-            (Some(c), Some(r)) if *r != 0.0 => Some(100.0 * (r - c) / r),
+            (Some(c), Some(r)) if *r != 0.0 => Some(percent_gain(*r, *c)),
             _ => None,
         })
         .collect()

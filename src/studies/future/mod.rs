@@ -21,10 +21,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::data::RealSet;
-use crate::error::{invalid, Result, VqError};
+use crate::error::{invalid, Result};
 use crate::infra::io::create_dir;
 use crate::model::{Estimator, ModelKind};
-use crate::studies::reproduce::runs::{execute, StoredUnit, CODE_FINGERPRINT};
+use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study, Ticker};
+use crate::study::store::{execute, ExecuteStats, StoredUnit, CODE_FINGERPRINT};
 use analysis::{HypothesisResult, Lookup, ParityLine, StoreLookup, StudyReport};
 use studies::{base_rates, plan, Condition, Plan, RealChoices, Scale, StudyId};
 use unit::{Arm, DataChoice, FutureResult, FutureSpec, Job, Outcome, Sizes};
@@ -263,32 +264,23 @@ pub struct FutureSummary {
 pub fn future(
     options: &FutureOptions,
     stop: &AtomicBool,
-    progress: impl Fn(usize, usize, &str) + Sync,
+    progress: Progress,
 ) -> Result<FutureSummary> {
     let started = Instant::now();
     crate::study::shard::check_store(&options.store)?;
     let planner = Planner::new(options)?;
     let units = planner.units();
     let total = units.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let ticker = Ticker::new(total, progress);
     let (results, stats) = execute(
         &units,
         &options.store,
         options.jobs,
         options.fresh,
         stop,
-        |spec: &FutureSpec, cached| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let how = if cached { " (stored)" } else { "" };
-            progress(n, total, &format!("{}{how}", spec.label()));
-        },
+        |spec: &FutureSpec, cached| ticker.tick(&label_of(spec, cached)),
     )?;
-    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(VqError::Interrupted {
-            kept: stats.computed,
-            store: options.store.clone(),
-        });
-    }
+    check_interrupted(stop, stats.computed, &options.store)?;
     let mut summary = analyse(options, &planner, &results);
     summary.units = total;
     summary.computed = stats.computed;
@@ -377,67 +369,47 @@ pub fn analyse(
     }
 }
 
-/// What one shard did.
-#[derive(Debug, Clone)]
-pub struct ShardSummary {
-    /// Units of this shard.
-    pub units: usize,
-    /// Computed now.
-    pub computed: usize,
-    /// Taken from the store.
-    pub reused: usize,
-    /// This shard's estimated cost and the plan's.
-    pub cost: (f64, f64),
-    /// Wall time, seconds.
-    pub wall_seconds: f64,
+impl Planned for FutureSpec {
+    fn store_key(&self) -> String {
+        StoredUnit::key(self)
+    }
+    fn cost(&self) -> f64 {
+        self.estimated_cost()
+    }
+    fn spec_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("specs serialize")
+    }
+    fn label(&self) -> String {
+        FutureSpec::label(self)
+    }
 }
 
-/// Computes shard `shard` of the plan's units into the store, renders
-/// nothing (a later run without a shard renders from the store).
-pub fn compute_shard(
-    options: &FutureOptions,
-    shard: crate::study::shard::Shard,
-    stop: &AtomicBool,
-    progress: impl Fn(usize, usize, &str) + Sync,
-) -> Result<ShardSummary> {
-    let started = Instant::now();
-    crate::study::shard::check_store(&options.store)?;
-    let units = Planner::new(options)?.units();
-    let costs: Vec<f64> = units.iter().map(FutureSpec::estimated_cost).collect();
-    let mine: Vec<FutureSpec> = shard
-        .select(&costs)
-        .into_iter()
-        .map(|i| units[i].clone())
-        .collect();
-    let total = mine.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let (_, stats) = execute(
-        &mine,
-        &options.store,
-        options.jobs,
-        options.fresh,
-        stop,
-        |spec, _| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(n, total, &spec.label());
-        },
-    )?;
-    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(VqError::Interrupted {
-            kept: stats.computed,
-            store: options.store.clone(),
-        });
+impl Study for FutureOptions {
+    type Unit = FutureSpec;
+    type Summary = FutureSummary;
+    const NAME: &'static str = "future";
+
+    fn store(&self) -> &std::path::Path {
+        &self.store
     }
-    Ok(ShardSummary {
-        units: total,
-        computed: stats.computed,
-        reused: stats.reused,
-        cost: (
-            mine.iter().map(FutureSpec::estimated_cost).sum(),
-            costs.iter().sum(),
-        ),
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+
+    fn planned_units(&self) -> Result<Vec<FutureSpec>> {
+        Ok(Planner::new(self)?.units())
+    }
+
+    fn compute(
+        &self,
+        units: &[FutureSpec],
+        stop: &AtomicBool,
+        tick: &(dyn Fn(&FutureSpec, bool) + Sync),
+    ) -> Result<ExecuteStats> {
+        let (_, stats) = execute(units, &self.store, self.jobs, self.fresh, stop, tick)?;
+        Ok(stats)
+    }
+
+    fn run(&self, stop: &AtomicBool, progress: Progress) -> Result<FutureSummary> {
+        future(self, stop, progress)
+    }
 }
 
 /// Writes FUTURE.md, future.json, future_curves.csv and the plots.

@@ -21,7 +21,7 @@ use crate::model::{Backend, Estimator, MethodSpec, ModelKind, ModelSpec};
 use crate::numerics::metrics::{evaluate, Metrics};
 use crate::numerics::rng::{rng_for, Stream};
 use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
-use crate::studies::reproduce::runs::{spec_digest, StoredUnit, CODE_FINGERPRINT};
+use crate::study::store::{spec_digest, StoredUnit, CODE_FINGERPRINT};
 use crate::train::{initial_params, train, Init, SvdChoice, TrainConfig};
 
 /// Where a unit's data come from. Real data are identified by a digest of
@@ -564,14 +564,14 @@ impl FutureSpec {
             batch,
             lr_w: rates.0,
             lr_e: rates.1,
-            alpha: 1.0,
-            beta: 0.25,
+            alpha: crate::train::report::ALPHA,
+            beta: crate::train::report::BETA,
             init: if arm.model.kind == ModelKind::Mlp {
                 Init::Random
             } else {
                 Init::Pca
             },
-            kmeans_iters: 20,
+            kmeans_iters: crate::train::report::KMEANS_ITERS,
             seed: self.seed,
             log_every: 0,
             svd: SvdChoice::Lapack,

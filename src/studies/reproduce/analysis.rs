@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::runs::{Experiment, UnitResult, Variant};
 use crate::model::MethodKind;
 use crate::numerics::metrics::Metrics;
-use crate::study::stats::{bonferroni_level, universal, Estimate, Rule, Verdict};
+use crate::study::stats::{bonferroni_level, percent_gain, universal, Estimate, Rule, Verdict};
 use std::collections::BTreeMap;
 
 /// The report's numbers (`reference/report_numbers.json`, provenance in
@@ -541,7 +541,7 @@ fn recon(u: &UnitResult, s: Source) -> Option<f64> {
 /// denominator of every gain claim (C2, C7, C12, C13).
 fn gain(u: &UnitResult, s: Source) -> Option<f64> {
     let b = recon(u, Source::Baseline)?;
-    Some(100.0 * (b - recon(u, s)?) / b)
+    Some(percent_gain(b, recon(u, s)?))
 }
 
 const AUTO: Source = Source::Method(MethodKind::AutogradSte);

@@ -27,8 +27,9 @@ use crate::numerics::metrics::{evaluate, Metrics};
 use crate::numerics::rng::{rng_for, Stream};
 use crate::train::{initial_params, train, Init, TrainConfig};
 
-use super::runs::{base_config, StoredUnit, Variant, CODE_FINGERPRINT};
-use crate::study::stats::{Estimate, Rule, Verdict};
+use super::runs::{base_config, Variant};
+use crate::study::stats::{percent_gain as gain, Estimate, Rule, Verdict};
+use crate::study::store::{StoredUnit, CODE_FINGERPRINT};
 
 /// The report's claimed gain band, % of baseline recon.
 pub const BAND: Rule = Rule::Band { lo: 1.3, hi: 1.7 };
@@ -175,7 +176,7 @@ impl StoredUnit for C2Spec {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect::<String>(),
             self.seed,
-            super::runs::spec_digest(self)
+            crate::study::store::spec_digest(self)
         )
     }
 
@@ -545,10 +546,6 @@ pub struct C2Study {
 /// A preset "reproduces the baseline cells" when every fitted cell is within
 /// this relative error (the reference preset's own fit is within 2.5 %).
 pub const JOINT_CELL_TOLERANCE: f64 = 0.03;
-
-fn gain(base: f64, method: f64) -> f64 {
-    100.0 * (base - method) / base
-}
 
 /// Builds the tables from the units.
 pub fn analyse(units: &[C2Result], reference_residual: Option<f64>) -> C2Study {

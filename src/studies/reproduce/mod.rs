@@ -24,10 +24,12 @@ use crate::data::SyntheticSpec;
 use crate::error::{invalid, Result};
 use crate::infra::io::{create_dir, write_atomic};
 use crate::model::MethodKind;
+use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study, Ticker};
 use crate::study::stats::Estimate;
+use crate::study::store::{execute, ExecuteStats};
 use crate::train::Init;
 use analysis::{cells, claims, metrics_of, Cell, Claim, Results, Source};
-use runs::{execute, plan, Experiment, Scale, UnitResult, Variant};
+use runs::{plan, Experiment, Scale, UnitResult, Variant};
 
 /// Options of a reproduction.
 #[derive(Debug, Clone, Serialize)]
@@ -290,7 +292,7 @@ impl PlannedUnit {
     pub fn key(&self) -> String {
         match self {
             PlannedUnit::Run(u) => u.key(),
-            PlannedUnit::C2(u) => runs::StoredUnit::key(u),
+            PlannedUnit::C2(u) => crate::study::store::StoredUnit::key(u),
         }
     }
 
@@ -323,102 +325,87 @@ pub fn planned_units(options: &ReproduceOptions) -> Result<Vec<PlannedUnit>> {
     Ok(units)
 }
 
-/// What one shard did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ShardSummary {
-    /// Which shard, `I/N`.
-    pub shard: String,
-    /// Units in this shard.
-    pub units: usize,
-    /// Units taken from the store.
-    pub reused: usize,
-    /// Units computed now.
-    pub computed: usize,
-    /// Estimated cost of this shard's units and of all units.
-    pub cost: (f64, f64),
-    /// Wall time, seconds.
-    pub wall_seconds: f64,
-}
-
-/// Computes shard `shard` of [`planned_units`] into the run store and
-/// renders nothing; a later run without a shard reuses the stored units.
-pub fn compute_shard(
-    options: &ReproduceOptions,
-    shard: crate::study::shard::Shard,
-    stop: &AtomicBool,
-    progress: impl Fn(usize, usize, &str) + Sync,
-) -> Result<ShardSummary> {
-    let started = Instant::now();
-    crate::study::shard::check_store(&options.store)?;
-    let planned = planned_units(options)?;
-    let costs: Vec<f64> = planned.iter().map(PlannedUnit::cost).collect();
-    let (mut runs_mine, mut c2_mine) = (Vec::new(), Vec::new());
-    for i in shard.select(&costs) {
-        match &planned[i] {
-            PlannedUnit::Run(u) => runs_mine.push(u.clone()),
-            PlannedUnit::C2(u) => c2_mine.push(u.clone()),
+impl Planned for PlannedUnit {
+    fn store_key(&self) -> String {
+        PlannedUnit::key(self)
+    }
+    fn cost(&self) -> f64 {
+        PlannedUnit::cost(self)
+    }
+    fn spec_json(&self) -> serde_json::Value {
+        PlannedUnit::spec_json(self)
+    }
+    fn label(&self) -> String {
+        match self {
+            PlannedUnit::Run(spec) => unit_label(spec),
+            PlannedUnit::C2(spec) => c2_label(spec),
         }
     }
-    let total = runs_mine.len() + c2_mine.len();
-    let mine_cost: f64 = runs_mine.iter().map(|u| u.estimated_cost()).sum::<f64>()
-        + c2_mine.iter().map(|u| u.estimated_cost()).sum::<f64>();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let tick = |label: String| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        progress(n, total, &label);
-    };
-    let (_, s1) = execute(
-        &runs_mine,
-        &options.store,
-        options.jobs,
-        options.fresh,
-        stop,
-        |spec, cached| tick(unit_label(spec, cached)),
-    )?;
-    let (_, s2) = execute(
-        &c2_mine,
-        &options.store,
-        options.jobs,
-        options.fresh,
-        stop,
-        |spec, cached| tick(c2_label(spec, cached)),
-    )?;
-    let stats = runs::ExecuteStats {
-        reused: s1.reused + s2.reused,
-        computed: s1.computed + s2.computed,
-    };
-    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(crate::error::VqError::Interrupted {
-            kept: stats.computed,
-            store: options.store.clone(),
-        });
+}
+
+impl Study for ReproduceOptions {
+    type Unit = PlannedUnit;
+    type Summary = ReproduceSummary;
+    const NAME: &'static str = "reproduce";
+
+    fn store(&self) -> &Path {
+        &self.store
     }
-    Ok(ShardSummary {
-        shard: shard.to_string(),
-        units: total,
-        reused: stats.reused,
-        computed: stats.computed,
-        cost: (mine_cost, costs.iter().sum()),
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+
+    fn planned_units(&self) -> Result<Vec<PlannedUnit>> {
+        planned_units(self)
+    }
+
+    fn compute(
+        &self,
+        units: &[PlannedUnit],
+        stop: &AtomicBool,
+        tick: &(dyn Fn(&PlannedUnit, bool) + Sync),
+    ) -> Result<ExecuteStats> {
+        let (mut runs_mine, mut c2_mine) = (Vec::new(), Vec::new());
+        for unit in units {
+            match unit {
+                PlannedUnit::Run(u) => runs_mine.push(u.clone()),
+                PlannedUnit::C2(u) => c2_mine.push(u.clone()),
+            }
+        }
+        let (_, s1) = execute(
+            &runs_mine,
+            &self.store,
+            self.jobs,
+            self.fresh,
+            stop,
+            |spec, cached| tick(&PlannedUnit::Run(spec.clone()), cached),
+        )?;
+        let (_, s2) = execute(
+            &c2_mine,
+            &self.store,
+            self.jobs,
+            self.fresh,
+            stop,
+            |spec, cached| tick(&PlannedUnit::C2(spec.clone()), cached),
+        )?;
+        Ok(ExecuteStats {
+            reused: s1.reused + s2.reused,
+            computed: s1.computed + s2.computed,
+        })
+    }
+
+    fn run(&self, stop: &AtomicBool, progress: Progress) -> Result<ReproduceSummary> {
+        reproduce(self, stop, progress)
+    }
 }
 
-fn c2_label(spec: &c2::C2Spec, cached: bool) -> String {
-    format!(
-        "c2 {} seed {}{}",
-        spec.data_name,
-        spec.seed,
-        if cached { " (stored)" } else { "" }
-    )
+fn c2_label(spec: &c2::C2Spec) -> String {
+    format!("c2 {} seed {}", spec.data_name, spec.seed)
 }
 
-fn unit_label(spec: &runs::UnitSpec, cached: bool) -> String {
+fn unit_label(spec: &runs::UnitSpec) -> String {
     format!(
-        "{} {} seed {}{}",
+        "{} {} seed {}",
         spec.experiment.name(),
         spec.variant.label(),
-        spec.seed,
-        if cached { " (stored)" } else { "" }
+        spec.seed
     )
 }
 
@@ -428,7 +415,7 @@ fn unit_label(spec: &runs::UnitSpec, cached: bool) -> String {
 pub fn reproduce(
     options: &ReproduceOptions,
     stop: &AtomicBool,
-    progress: impl Fn(usize, usize, &str) + Sync,
+    progress: Progress,
 ) -> Result<ReproduceSummary> {
     options.validate()?;
     crate::study::shard::check_store(&options.store)?;
@@ -442,13 +429,10 @@ pub fn reproduce(
     // number of units does not depend on it.
     let phase2 = |batch: usize| planner.phase2(batch);
     let c2_units = planner.c2();
-    let total = units.len() + phase2(1024).len() + c2_units.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let tick = |label: String| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        progress(n, total, &label);
+    let ticker = Ticker::new(units.len() + phase2(1024).len() + c2_units.len(), progress);
+    let report_progress = |spec: &runs::UnitSpec, cached: bool| {
+        ticker.tick(&label_of(&PlannedUnit::Run(spec.clone()), cached))
     };
-    let report_progress = |spec: &runs::UnitSpec, cached: bool| tick(unit_label(spec, cached));
     let (mut all, stats1) = execute(
         &units,
         &store,
@@ -502,14 +486,13 @@ pub fn reproduce(
         options.jobs,
         options.fresh,
         stop,
-        |spec, cached| tick(c2_label(spec, cached)),
+        |spec, cached| ticker.tick(&label_of(&PlannedUnit::C2(spec.clone()), cached)),
     )?;
-    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(crate::error::VqError::Interrupted {
-            kept: stats1.computed + stats2.computed + stats3.computed,
-            store: store.clone(),
-        });
-    }
+    check_interrupted(
+        stop,
+        stats1.computed + stats2.computed + stats3.computed,
+        &store,
+    )?;
 
     let results = Results { units: &all };
     let (chosen_init, chosen_exp2, chosen_batch) = (decision.init, decision.exp2, decision.batch);

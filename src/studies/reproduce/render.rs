@@ -138,7 +138,7 @@ pub fn report_markdown(
     let _ = writeln!(
         out,
         "Code fingerprint of the runs: `{}` (sources, presets, Cargo.lock).\n",
-        super::runs::CODE_FINGERPRINT
+        crate::study::store::CODE_FINGERPRINT
     );
     out.push_str("Every reported number is in a table below beside ours; each claim of the report has a verdict: *reproduced*, *not reproduced*, *not significant* (the seeds cannot tell), or *not run*.\n\n");
     out.push_str("## How the verdicts are decided\n\n");
