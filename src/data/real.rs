@@ -176,7 +176,7 @@ pub fn content_digest(matrix: &Array2<f64>) -> u64 {
     for v in matrix.iter() {
         bytes.extend_from_slice(&v.to_bits().to_le_bytes());
     }
-    crate::study::shard::digest(&bytes)
+    crate::infra::io::digest(&bytes)
 }
 
 #[cfg(test)]

@@ -69,6 +69,17 @@ where
     })
 }
 
+/// A stable 64-bit digest (FNV-1a) of `bytes`, for file names that must not
+/// change between builds or machines.
+pub fn digest(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

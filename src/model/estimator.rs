@@ -37,8 +37,65 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::{fit_buffer, Estimator};
+use super::fit_buffer;
 use crate::error::{invalid, Result};
+
+/// The backward rule for ∂L/∂z from the q̃ path, g = ∂L/∂q̃.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Estimator {
+    /// Straight-through: g copied unchanged.
+    Ste,
+    /// The report's "rotation" estimator: (g·u) u with u = (q − z)/‖q − z‖
+    /// (0 when q = z). A projection onto the residual direction.
+    ResidualProjection,
+    /// The rotation trick of Fifty et al. (2024): λ Rᵀ g with λ = ‖q‖/‖z‖ and
+    /// R the rotation taking z/‖z‖ to q/‖q‖ (two Householder reflections);
+    /// λ and R are constants.
+    RotationTrick,
+    /// Noise substitution (Vali & Bäckström 2022): q̃ = z + ‖z − q‖ v/‖v‖,
+    /// v ~ N(0, I), differentiated through the formula.
+    Nsvq,
+    /// Gumbel-Softmax (Jang et al. 2017), soft: q̃ = Σ_k y_k e_k,
+    /// y = softmax((−‖z − e_k‖² + G_k)/τ).
+    Gumbel,
+    /// Gumbel-Softmax, straight-through "hard": forward e_{argmax y},
+    /// backward through the soft y.
+    GumbelHard,
+}
+
+impl Estimator {
+    /// Every estimator, in a fixed order.
+    pub const ALL: [Estimator; 6] = [
+        Estimator::Ste,
+        Estimator::ResidualProjection,
+        Estimator::RotationTrick,
+        Estimator::Nsvq,
+        Estimator::Gumbel,
+        Estimator::GumbelHard,
+    ];
+
+    /// The command-line and JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Ste => "ste",
+            Estimator::ResidualProjection => "residual-projection",
+            Estimator::RotationTrick => "rotation-trick",
+            Estimator::Nsvq => "nsvq",
+            Estimator::Gumbel => "gumbel",
+            Estimator::GumbelHard => "gumbel-hard",
+        }
+    }
+
+    /// Whether the forward value of q̃ differs from q (NSVQ, Gumbel), so
+    /// the decoder sees q̃ and the estimator needs random draws.
+    pub fn changes_forward(self) -> bool {
+        matches!(
+            self,
+            Estimator::Nsvq | Estimator::Gumbel | Estimator::GumbelHard
+        )
+    }
+}
 
 /// Smallest ‖z − q‖² NSVQ differentiates through.
 pub const NSVQ_MIN_SQ: f64 = 1e-300;

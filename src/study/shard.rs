@@ -149,17 +149,6 @@ pub fn check_store(dir: &Path) -> Result<()> {
     }
 }
 
-/// A stable 64-bit digest (FNV-1a) of `bytes`, for file names that must not
-/// change between builds or machines.
-pub fn digest(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +205,7 @@ mod tests {
     #[test]
     fn the_digest_is_stable() {
         // FNV-1a test vectors.
-        assert_eq!(digest(b""), 0xcbf29ce484222325);
-        assert_eq!(digest(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(crate::infra::io::digest(b""), 0xcbf29ce484222325);
+        assert_eq!(crate::infra::io::digest(b"a"), 0xaf63dc4c8601ec8c);
     }
 }

@@ -24,7 +24,7 @@ pub fn spec_digest(spec: &impl Serialize) -> u64 {
     if let Some(fields) = value.as_object_mut() {
         fields.remove("code");
     }
-    crate::study::shard::digest(value.to_string().as_bytes())
+    crate::infra::io::digest(value.to_string().as_bytes())
 }
 
 /// A unit of work the run store keeps: a spec that determines its result

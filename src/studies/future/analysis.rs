@@ -29,7 +29,8 @@ use super::studies::{
 };
 use super::unit::{Arm, FutureResult, Outcome};
 use crate::numerics::metrics::Metrics;
-use crate::study::stats::{bonferroni_level, percent_gain, Estimate, Rule, Verdict};
+use crate::study::rules::{combine, judge_gain, judge_ranking, paired_gain, PairResult};
+use crate::study::stats::{bonferroni_level, Estimate, Verdict};
 
 /// The studies' word for a verdict.
 pub fn label(verdict: Verdict) -> &'static str {
@@ -39,145 +40,6 @@ pub fn label(verdict: Verdict) -> &'static str {
         Verdict::NotSignificant => "not significant",
         Verdict::NotRun => "not run",
     }
-}
-
-/// Combines part verdicts as `combine` says.
-pub fn combine(how: Combine, parts: &[Verdict]) -> Verdict {
-    match how {
-        Combine::All => Verdict::combine(parts.iter().copied()),
-        Combine::Any => {
-            if parts.is_empty() || parts.iter().all(|&v| v == Verdict::NotRun) {
-                Verdict::NotRun
-            } else if parts.contains(&Verdict::Reproduced) {
-                Verdict::Reproduced
-            } else if parts.iter().all(|&v| v == Verdict::NotReproduced) {
-                Verdict::NotReproduced
-            } else {
-                Verdict::NotSignificant
-            }
-        }
-    }
-}
-
-/// 100 · (reference − candidate) / reference for every seed where both ran.
-pub fn paired_gain(candidate: &[Option<f64>], reference: &[Option<f64>]) -> Vec<f64> {
-    candidate
-        .iter()
-        .zip(reference)
-        .filter_map(|(c, r)| match (c, r) {
-            (Some(c), Some(r)) if *r != 0.0 => Some(percent_gain(*r, *c)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The estimate and verdict of a gain part at confidence `level`.
-pub fn judge_gain(gains: &[f64], level: f64) -> (Option<Estimate>, Verdict) {
-    if gains.len() < 2 {
-        return (None, Verdict::NotRun);
-    }
-    let e = Estimate::at_level(gains, level).expect("two or more finite values");
-    (
-        Some(e),
-        Rule::AtLeast {
-            delta: DELTA_PERCENT,
-        }
-        .judge(&e),
-    )
-}
-
-/// What happened to one pair in a ranking part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PairOrder {
-    /// Significantly opposite orders in the two settings.
-    Swaps,
-    /// A swap larger than δ either way is excluded.
-    Keeps,
-    /// Neither.
-    Undetermined,
-}
-
-/// The swap rule on two intervals of a pair's relative difference.
-pub fn pair_order(first: &Estimate, second: &Estimate) -> PairOrder {
-    let d = DELTA_PERCENT;
-    if (first.ci_high < 0.0 && second.ci_low > 0.0) || (first.ci_low > 0.0 && second.ci_high < 0.0)
-    {
-        PairOrder::Swaps
-    } else if !((first.ci_low < -d && second.ci_high > d)
-        || (first.ci_high > d && second.ci_low < -d))
-    {
-        PairOrder::Keeps
-    } else {
-        PairOrder::Undetermined
-    }
-}
-
-/// One pair of a ranking part.
-#[derive(Debug, Clone, Serialize)]
-pub struct PairResult {
-    /// Entity a.
-    pub a: String,
-    /// Entity b.
-    pub b: String,
-    /// 100 · (a − b) / b in the first setting.
-    pub first: Option<Estimate>,
-    /// The same in the second setting.
-    pub second: Option<Estimate>,
-    /// The rule's answer.
-    pub order: PairOrder,
-}
-
-/// The verdict of a ranking part from per-seed values of each entity in the
-/// two settings (same entity order), at confidence `level` per interval.
-pub fn judge_ranking(
-    names: &[String],
-    first: &[Vec<Option<f64>>],
-    second: &[Vec<Option<f64>>],
-    level: f64,
-) -> (Vec<PairResult>, Verdict) {
-    let mut pairs = Vec::new();
-    let n = names.len();
-    let rel = |values: &[Vec<Option<f64>>], a: usize, b: usize| -> Option<Estimate> {
-        let diffs: Vec<f64> = values[a]
-            .iter()
-            .zip(&values[b])
-            .filter_map(|(x, y)| match (x, y) {
-                (Some(x), Some(y)) if *y != 0.0 => Some(100.0 * (x - y) / y),
-                _ => None,
-            })
-            .collect();
-        (diffs.len() >= 2).then(|| Estimate::at_level(&diffs, level).expect("finite"))
-    };
-    for a in 0..n {
-        for b in a + 1..n {
-            let (f, s) = (rel(first, a, b), rel(second, a, b));
-            let order = match (&f, &s) {
-                (Some(f), Some(s)) => pair_order(f, s),
-                _ => PairOrder::Undetermined,
-            };
-            pairs.push(PairResult {
-                a: names[a].clone(),
-                b: names[b].clone(),
-                first: f,
-                second: s,
-                order,
-            });
-        }
-    }
-    let verdict = if pairs
-        .iter()
-        .any(|p| p.first.is_none() || p.second.is_none())
-    {
-        Verdict::NotRun
-    } else if pairs.iter().any(|p| p.order == PairOrder::Swaps) {
-        Verdict::Reproduced
-    } else if pairs.iter().all(|p| p.order == PairOrder::Keeps) {
-        Verdict::NotReproduced
-    } else {
-        Verdict::NotSignificant
-    };
-    (pairs, verdict)
 }
 
 /// Looks up the results of a plan: per (condition, arm) and per condition's
@@ -551,7 +413,7 @@ pub fn judge(
                         Reference::Arm(a) => (recon(&lookup.arm(c, a)), a.label()),
                     };
                     let gains = paired_gain(&cand, &reference);
-                    let (estimate, verdict) = judge_gain(&gains, level);
+                    let (estimate, verdict) = judge_gain(&gains, level, DELTA_PERCENT);
                     PartResult {
                         what: format!("{}: {} vs {}", p.condition, p.candidate.label(), ref_name),
                         estimate,
@@ -595,7 +457,8 @@ pub fn judge(
                         .iter()
                         .map(|e| entity_values(c2, e, lookup))
                         .collect();
-                    let (pairs, verdict) = judge_ranking(&names, &first, &second, level);
+                    let (pairs, verdict) =
+                        judge_ranking(&names, &first, &second, level, DELTA_PERCENT);
                     PartResult {
                         what: format!("{} → {}", p.first_name, p.second_name),
                         estimate: None,
@@ -707,6 +570,7 @@ impl Lookup for StoreLookup<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::study::rules::{pair_order, PairOrder};
 
     fn est(values: &[f64]) -> Estimate {
         Estimate::of(values).unwrap()
@@ -716,15 +580,27 @@ mod tests {
     fn gains_are_judged_against_delta() {
         // A clear 2 % gain, a clear 0 (equivalent to none), a straddle, a loss.
         let clear: Vec<f64> = (0..8).map(|i| 2.0 + 0.01 * i as f64).collect();
-        assert_eq!(judge_gain(&clear, 0.95).1, Verdict::Reproduced);
+        assert_eq!(
+            judge_gain(&clear, 0.95, DELTA_PERCENT).1,
+            Verdict::Reproduced
+        );
         let none: Vec<f64> = (0..8).map(|i| 0.01 * (i as f64 - 3.5)).collect();
-        assert_eq!(judge_gain(&none, 0.95).1, Verdict::NotReproduced);
+        assert_eq!(
+            judge_gain(&none, 0.95, DELTA_PERCENT).1,
+            Verdict::NotReproduced
+        );
         let straddle = [0.0, 1.0, 0.2, 0.9, 0.5];
-        assert_eq!(judge_gain(&straddle, 0.95).1, Verdict::NotSignificant);
+        assert_eq!(
+            judge_gain(&straddle, 0.95, DELTA_PERCENT).1,
+            Verdict::NotSignificant
+        );
         let loss: Vec<f64> = (0..5).map(|i| -3.0 - 0.1 * i as f64).collect();
-        assert_eq!(judge_gain(&loss, 0.95).1, Verdict::NotReproduced);
+        assert_eq!(
+            judge_gain(&loss, 0.95, DELTA_PERCENT).1,
+            Verdict::NotReproduced
+        );
         // One seed is not a verdict.
-        assert_eq!(judge_gain(&[5.0], 0.95).1, Verdict::NotRun);
+        assert_eq!(judge_gain(&[5.0], 0.95, DELTA_PERCENT).1, Verdict::NotRun);
         // Paired gains: the reference 10, the candidate 9.8 → 2 %.
         let g = paired_gain(
             &[Some(9.8), None, Some(9.8)],
@@ -740,14 +616,23 @@ mod tests {
         let above = est(&[3.0, 3.1, 2.9, 3.05]);
         let near_zero = est(&[0.01, -0.02, 0.0, 0.015]);
         let wide = est(&[-5.0, 5.0, -4.0, 4.0]);
-        assert_eq!(pair_order(&below, &above), PairOrder::Swaps);
-        assert_eq!(pair_order(&above, &below), PairOrder::Swaps);
-        assert_eq!(pair_order(&below, &below), PairOrder::Keeps);
-        assert_eq!(pair_order(&near_zero, &near_zero), PairOrder::Keeps);
+        assert_eq!(pair_order(&below, &above, DELTA_PERCENT), PairOrder::Swaps);
+        assert_eq!(pair_order(&above, &below, DELTA_PERCENT), PairOrder::Swaps);
+        assert_eq!(pair_order(&below, &below, DELTA_PERCENT), PairOrder::Keeps);
+        assert_eq!(
+            pair_order(&near_zero, &near_zero, DELTA_PERCENT),
+            PairOrder::Keeps
+        );
         // Ordered in one setting, tied in the other: no swap beyond δ.
-        assert_eq!(pair_order(&below, &near_zero), PairOrder::Keeps);
+        assert_eq!(
+            pair_order(&below, &near_zero, DELTA_PERCENT),
+            PairOrder::Keeps
+        );
         // Too wide to tell.
-        assert_eq!(pair_order(&below, &wide), PairOrder::Undetermined);
+        assert_eq!(
+            pair_order(&below, &wide, DELTA_PERCENT),
+            PairOrder::Undetermined
+        );
     }
 
     #[test]
@@ -758,11 +643,11 @@ mod tests {
         };
         let first = vec![seeds(1.0), seeds(2.0), seeds(3.0)];
         // Same order: not supported.
-        let (_, v) = judge_ranking(&names, &first, &first, 0.99);
+        let (_, v) = judge_ranking(&names, &first, &first, 0.99, DELTA_PERCENT);
         assert_eq!(v, Verdict::NotReproduced);
         // a and c swap: supported.
         let second = vec![seeds(3.5), seeds(2.0), seeds(3.0)];
-        let (pairs, v) = judge_ranking(&names, &first, &second, 0.99);
+        let (pairs, v) = judge_ranking(&names, &first, &second, 0.99, DELTA_PERCENT);
         assert_eq!(v, Verdict::Reproduced);
         assert_eq!(
             pairs.iter().filter(|p| p.order == PairOrder::Swaps).count(),
@@ -771,7 +656,7 @@ mod tests {
         // A missing entity: not run.
         let missing = vec![seeds(1.0), vec![None; 6], seeds(3.0)];
         assert_eq!(
-            judge_ranking(&names, &first, &missing, 0.99).1,
+            judge_ranking(&names, &first, &missing, 0.99, DELTA_PERCENT).1,
             Verdict::NotRun
         );
     }

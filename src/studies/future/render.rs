@@ -3,13 +3,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::analysis::{label, ConditionReport, HypothesisResult, PairOrder, StudyReport};
+use super::analysis::{label, ConditionReport, HypothesisResult, StudyReport};
 use super::studies::{Combine, StudyId, ADAM_RATES, DELTA_PERCENT, REPORT_RATES};
 use super::unit::DataChoice;
 use super::{FutureSummary, CONVERGED_CAP, REAL_SPLIT};
 use crate::error::Result;
 use crate::infra::io::write_atomic;
 use crate::studies::reproduce::plots::{line_chart_in, Series, MANY_COLOURS};
+use crate::study::rules::PairOrder;
 use crate::study::stats::Estimate;
 use crate::train::significant;
 

@@ -155,17 +155,7 @@ pub struct RankingPart {
     pub second: (String, Vec<Entity>),
 }
 
-/// How the parts of a hypothesis combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// A claim about every part: not supported if any part is not, supported
-    /// only if every part is.
-    All,
-    /// A claim that some part holds: supported if any part is, not supported
-    /// only if every part is not.
-    Any,
-}
+pub use crate::study::rules::Combine;
 
 /// The test of a hypothesis.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,249 @@
+//! Running a unit: the baselines, one arm at every rate of its grid with the
+//! rate chosen on validation rows, and the stored-unit glue.
+#[allow(unused_imports)]
+use super::*;
+
+impl StoredUnit for FutureSpec {
+    type Output = FutureResult;
+
+    fn key(&self) -> String {
+        let kind = match &self.job {
+            Job::Baselines { .. } => "base",
+            Job::Train { .. } => "train",
+            Job::Parity { .. } => "parity",
+        };
+        format!("future_{kind}_seed{}_{:016x}", self.seed, spec_digest(self))
+    }
+
+    fn spec_of(output: &FutureResult) -> &Self {
+        &output.spec
+    }
+
+    fn run(&self) -> Result<FutureResult> {
+        let started = std::time::Instant::now();
+        let unit = build_data(&self.data, self.seed, &self.dir.0)?;
+        let outcome = match &self.job {
+            Job::Baselines { cap } => Outcome::Baselines(baselines(&unit, self, *cap)?),
+            Job::Train {
+                arm,
+                base,
+                grid,
+                extend,
+                curve_points,
+            } => Outcome::Train(train_arm(
+                &unit,
+                self,
+                arm,
+                *base,
+                (grid, *extend),
+                *curve_points,
+            )?),
+            Job::Parity {
+                model,
+                estimators,
+                optimizer,
+                steps,
+                base,
+            } => {
+                let mut config = self.config(Arm::new(model.kind, Estimator::Ste), *base);
+                config.model = *model;
+                config.optimizer.kind = *optimizer;
+                config.steps = *steps;
+                let checked = config.check(unit.data.train.nrows(), unit.data.dim())?;
+                let pairs =
+                    crate::studies::gradcheck::lockstep_pairs(&unit.data, &checked, estimators)?;
+                Outcome::Parity {
+                    rows: pairs
+                        .into_iter()
+                        .map(|p| ParityRow {
+                            estimator: p.estimator,
+                            max_rel_err_grad: p.max_rel_err_grad,
+                            max_abs_err_loss: p.max_abs_err_loss,
+                        })
+                        .collect(),
+                }
+            }
+        };
+        Ok(FutureResult {
+            spec: self.clone(),
+            outcome,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+impl FutureSpec {
+    /// The training configuration of `arm` at rates `rates` (α = 1,
+    /// β = 0.25 as in the report, for every estimator).
+    fn config(&self, arm: Arm, rates: (f64, f64)) -> TrainConfig {
+        let Sizes { k, m, batch, steps } = self.sizes;
+        TrainConfig {
+            model: arm.model,
+            k,
+            m,
+            steps,
+            batch,
+            lr_w: rates.0,
+            lr_e: rates.1,
+            alpha: crate::train::report::ALPHA,
+            beta: crate::train::report::BETA,
+            init: if arm.model.kind == ModelKind::Mlp {
+                Init::Random
+            } else {
+                Init::Pca
+            },
+            kmeans_iters: crate::train::report::KMEANS_ITERS,
+            seed: self.seed,
+            log_every: 0,
+            svd: SvdChoice::Lapack,
+            optimizer: OptimizerSpec {
+                kind: arm.optimizer,
+                ..OptimizerSpec::default()
+            },
+            schedule: match arm.schedule {
+                Schedule::Constant => ScheduleSpec::default(),
+                Schedule::Cosine => ScheduleSpec {
+                    kind: ScheduleKind::Cosine,
+                    lr_final_w: 0.0,
+                    lr_final_e: 0.0,
+                },
+            },
+            codebook: CodebookSpec {
+                update: arm.codebook,
+                ..CodebookSpec::default()
+            },
+            gumbel: GumbelSpec::default(),
+        }
+    }
+}
+
+pub(crate) fn baselines(unit: &UnitData, spec: &FutureSpec, cap: usize) -> Result<BaselineOutcome> {
+    let data = &unit.data;
+    let Sizes { k, m, .. } = spec.sizes;
+    // The same stream as the `pca` initialisation: the report's baseline is
+    // exactly where the linear models start.
+    let report = Baseline::fit(
+        data.train.view(),
+        m,
+        KMeansConfig { k, iters: 20 },
+        &mut rng_for(spec.seed, Stream::Init),
+    )?;
+    let z = data.train.dot(&report.w);
+    let converged = best_of(
+        z.view(),
+        k,
+        cap,
+        Seeding::KMeansPlusPlus,
+        1,
+        &mut rng_for(spec.seed, Stream::Init),
+    );
+    let units = |c: &Array2<f64>| {
+        evaluate(data.eval.view(), report.w.view(), c.view()).in_units(data.scale)
+    };
+    Ok(BaselineOutcome {
+        report: units(&report.codebook),
+        converged: units(&converged.centres),
+        converged_iterations: converged.iterations,
+    })
+}
+
+/// The multiplier to try next, or None: one `ratio` below the smallest
+/// tried when the best validation recon is there (or when every run
+/// diverged), one `ratio` above the largest when it is there.
+pub fn edge_extension(points: &[GridPoint], ratio: f64) -> Option<f64> {
+    let lowest = points
+        .iter()
+        .map(|p| p.multiplier)
+        .fold(f64::INFINITY, f64::min);
+    let highest = points
+        .iter()
+        .map(|p| p.multiplier)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let best = points
+        .iter()
+        .filter_map(|p| p.val_recon.map(|v| (v, p.multiplier)))
+        .reduce(|a, b| if b.0 < a.0 { b } else { a });
+    match best {
+        None if !points.is_empty() => Some(lowest / ratio),
+        Some((_, m)) if m == lowest => Some(lowest / ratio),
+        Some((_, m)) if m == highest => Some(highest * ratio),
+        _ => None,
+    }
+}
+
+pub(crate) fn train_arm(
+    unit: &UnitData,
+    spec: &FutureSpec,
+    arm: &Arm,
+    base: (f64, f64),
+    (grid, extend): (&[f64], usize),
+    curve_points: usize,
+) -> Result<TrainOutcome> {
+    let data = &unit.data;
+    let (n, dim) = (data.train.nrows(), data.dim());
+    // The start does not depend on the rates: computed once.
+    let reference = spec.config(*arm, base).check(n, dim)?;
+    let start = initial_params(data.train.view(), &reference)?;
+    let initial = start.evaluate(data.eval.view()).in_units(data.scale);
+    let mut points: Vec<GridPoint> = Vec::new();
+    let mut best: Option<(f64, crate::train::TrainResult)> = None;
+    let ratio = match grid {
+        [a, b, ..] if *a > 0.0 && b > a => b / a,
+        _ => 4.0,
+    };
+    // Tried in the grid's order (popped from the back).
+    let mut queue: Vec<f64> = grid.iter().rev().copied().collect();
+    let mut extensions = 0;
+    while let Some(multiplier) = queue.pop().or_else(|| {
+        (extensions < extend)
+            .then(|| edge_extension(&points, ratio))
+            .flatten()
+            .inspect(|_| extensions += 1)
+    }) {
+        let (lr_w, lr_e) = (base.0 * multiplier, base.1 * multiplier);
+        let mut config = spec.config(*arm, (lr_w, lr_e));
+        config.log_every = (spec.sizes.steps / curve_points.max(1)).max(1);
+        let config = config.check(n, dim)?;
+        let mut method = arm.method().build(config.weights());
+        let val_recon = match train(method.as_mut(), data, &config, Some(start.clone()), |_| {}) {
+            Ok(result) => {
+                let params = result
+                    .params
+                    .as_ref()
+                    .expect("train returns its parameters");
+                let val = params.evaluate(unit.val.view()).in_units(data.scale);
+                let recon = val.recon_mse;
+                if recon.is_finite() && best.as_ref().is_none_or(|(b, _)| recon < *b) {
+                    best = Some((recon, result));
+                }
+                recon.is_finite().then_some(recon)
+            }
+            Err(VqError::Diverged { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        points.push(GridPoint {
+            multiplier,
+            lr_w,
+            lr_e,
+            val_recon,
+        });
+    }
+    points.sort_by(|a, b| a.multiplier.total_cmp(&b.multiplier));
+    let chosen = best.as_ref().map(|(recon, _)| {
+        points
+            .iter()
+            .position(|p| p.val_recon == Some(*recon))
+            .expect("the best is a grid point")
+    });
+    Ok(TrainOutcome {
+        grid: points,
+        chosen,
+        eval: best.as_ref().map(|(_, r)| r.final_metrics),
+        train: best.as_ref().map(|(_, r)| r.final_train),
+        curve: best
+            .as_ref()
+            .map(|(_, r)| r.curve.iter().map(|p| (p.step, p.eval.recon_mse)).collect())
+            .unwrap_or_default(),
+        initial,
+    })
+}

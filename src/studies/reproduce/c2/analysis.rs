@@ -1,0 +1,326 @@
+//! The C2 study's analysis: the gain under every condition, the bound, the
+//! joint fit and the verdict sentence.
+#[allow(unused_imports)]
+use super::*;
+
+/// One row of the conditions table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// What moved: `baseline`, `training`, `data`, `evaluation`.
+    pub group: String,
+    /// The setting.
+    pub label: String,
+    /// Baseline recon, mean over seeds.
+    pub baseline_recon: Option<Estimate>,
+    /// Trained model recon.
+    pub method_recon: Option<Estimate>,
+    /// Gain, % of baseline recon, paired by seed.
+    pub gain_pct: Option<Estimate>,
+    /// The gain against the report's band [1.3, 1.7] (reproduced = the
+    /// interval lies inside the band).
+    pub verdict: Verdict,
+}
+
+/// One row of the bound table.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundRow {
+    /// The data variant.
+    pub data: String,
+    /// Eval in-sub distortion: standard baseline, trained (manual STE),
+    /// bound (PCA W, best k-means).
+    pub baseline_insub: Option<Estimate>,
+    /// Trained model's in-sub.
+    pub method_insub: Option<Estimate>,
+    /// The bound's in-sub.
+    pub bound_insub: Option<Estimate>,
+    /// The bound's recon.
+    pub bound_recon: Option<Estimate>,
+    /// The lowest eval in-sub over the bound's restarts (chosen on the
+    /// evaluation set).
+    pub lowest_eval_insub: Option<Estimate>,
+    /// Gain of the bound's codebook over the standard baseline, % of
+    /// baseline recon: the most any codebook can add for the PCA W.
+    pub bound_gain_pct: Option<Estimate>,
+    /// The calibration residual of the data's preset (max |rel|), if
+    /// recalibrated.
+    pub calibration_residual: Option<f64>,
+}
+
+/// The study's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct C2Study {
+    /// Every condition with the gain under it.
+    pub conditions: Vec<Condition>,
+    /// The bound per data variant.
+    pub bounds: Vec<BoundRow>,
+    /// The joint fit: data variants whose preset fits the baseline cells
+    /// within [`JOINT_CELL_TOLERANCE`] and whose gain interval meets the
+    /// band.
+    pub joint: Vec<String>,
+    /// The verdict sentence.
+    pub verdict: String,
+    /// Seeds.
+    pub seeds: usize,
+}
+
+/// A preset "reproduces the baseline cells" when every fitted cell is within
+/// this relative error (the reference preset's own fit is within 2.5 %).
+pub const JOINT_CELL_TOLERANCE: f64 = 0.03;
+
+/// Builds the tables from the units.
+pub fn analyse(units: &[C2Result], reference_residual: Option<f64>) -> C2Study {
+    let mut conditions = Vec::new();
+    let mut bounds = Vec::new();
+    let by_data = |name: &str| -> Vec<&C2Result> {
+        let mut v: Vec<&C2Result> = units.iter().filter(|u| u.spec.data_name == name).collect();
+        v.sort_by_key(|u| u.spec.seed);
+        v
+    };
+    let variants = units
+        .iter()
+        .find(|u| u.spec.trainings.len() > 1)
+        .map(|u| data_variants(&u.spec.data))
+        .unwrap_or_default();
+    let mut names: Vec<String> = Vec::new();
+    for u in units {
+        if !names.contains(&u.spec.data_name) {
+            names.push(u.spec.data_name.clone());
+        }
+    }
+    let row = |group: &str, label: String, pairs: Vec<(f64, f64)>| -> Condition {
+        let base: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+        let method: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+        let gains: Vec<f64> = pairs.iter().map(|p| gain(p.0, p.1)).collect();
+        let gain_pct = Estimate::of(&gains);
+        Condition {
+            group: group.into(),
+            label,
+            baseline_recon: Estimate::of(&base),
+            method_recon: Estimate::of(&method),
+            verdict: gain_pct.map_or(Verdict::NotRun, |e| BAND.judge(&e)),
+            gain_pct,
+        }
+    };
+    // The reference data: baselines, trainings, evaluation on the train set.
+    if let Some(first) = names.first() {
+        let reference = by_data(first);
+        if let Some(u0) = reference.first() {
+            let trained = |u: &C2Result, t: usize| u.trainings.get(t).copied().flatten();
+            for (b, variant) in u0.spec.baselines.iter().enumerate() {
+                let pairs = reference
+                    .iter()
+                    .filter_map(|u| {
+                        Some((
+                            u.baselines.get(b)?.eval.recon_mse,
+                            trained(u, 0)?.eval.recon_mse,
+                        ))
+                    })
+                    .collect();
+                let standard = if b == 0 { " (standard)" } else { "" };
+                conditions.push(row(
+                    "baseline",
+                    format!("{}{standard}", variant.label()),
+                    pairs,
+                ));
+            }
+            for (t, variant) in u0.spec.trainings.iter().enumerate().skip(1) {
+                let pairs = reference
+                    .iter()
+                    .filter_map(|u| {
+                        Some((u.baselines[0].eval.recon_mse, trained(u, t)?.eval.recon_mse))
+                    })
+                    .collect();
+                conditions.push(row(
+                    "training",
+                    format!(
+                        "{} steps, η_E = {}, batch {}",
+                        variant.steps, variant.lr_e, variant.batch
+                    ),
+                    pairs,
+                ));
+            }
+            let pairs = reference
+                .iter()
+                .filter_map(|u| {
+                    Some((
+                        u.baselines[0].train.recon_mse,
+                        trained(u, 0)?.train.recon_mse,
+                    ))
+                })
+                .collect();
+            conditions.push(row(
+                "evaluation",
+                "training set instead of held-out".into(),
+                pairs,
+            ));
+        }
+    }
+    for name in &names {
+        let runs = by_data(name);
+        let pairs = runs
+            .iter()
+            .filter_map(|u| {
+                Some((
+                    u.baselines[0].eval.recon_mse,
+                    u.trainings.first().copied().flatten()?.eval.recon_mse,
+                ))
+            })
+            .collect();
+        if name != &names[0] {
+            conditions.push(row("data", name.clone(), pairs));
+        }
+        let values = |f: &dyn Fn(&C2Result) -> Option<f64>| -> Option<Estimate> {
+            Estimate::of(&runs.iter().filter_map(|u| f(u)).collect::<Vec<_>>())
+        };
+        let residual = if name == &names[0] {
+            reference_residual
+        } else {
+            variants
+                .iter()
+                .find(|d| &d.name == name)
+                .and_then(|d| d.calibration_residual)
+        };
+        bounds.push(BoundRow {
+            data: name.clone(),
+            baseline_insub: values(&|u| Some(u.baselines[0].eval.insub_distortion)),
+            method_insub: values(&|u| {
+                Some(
+                    u.trainings
+                        .first()
+                        .copied()
+                        .flatten()?
+                        .eval
+                        .insub_distortion,
+                )
+            }),
+            bound_insub: values(&|u| Some(u.bound.eval.insub_distortion)),
+            bound_recon: values(&|u| Some(u.bound.eval.recon_mse)),
+            lowest_eval_insub: values(&|u| Some(u.bound_lowest_eval.insub_distortion)),
+            bound_gain_pct: values(&|u| {
+                Some(gain(u.baselines[0].eval.recon_mse, u.bound.eval.recon_mse))
+            }),
+            calibration_residual: residual,
+        });
+    }
+    let joint: Vec<String> = bounds
+        .iter()
+        .filter(|b| {
+            b.calibration_residual
+                .is_some_and(|r| r <= JOINT_CELL_TOLERANCE)
+        })
+        .filter(|b| {
+            conditions
+                .iter()
+                .find(|c| {
+                    (c.group == "data" && c.label == b.data)
+                        || (b.data == names[0] && c.label.ends_with("(standard)"))
+                })
+                .and_then(|c| c.gain_pct)
+                .is_some_and(|e| e.ci_high >= 1.3 && e.ci_low <= 1.7)
+        })
+        .map(|b| b.data.clone())
+        .collect();
+    let verdict = verdict_sentence(&conditions, &bounds, &joint);
+    C2Study {
+        conditions,
+        bounds,
+        joint,
+        verdict,
+        seeds: units
+            .iter()
+            .map(|u| u.spec.seed)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+    }
+}
+
+pub(crate) fn verdict_sentence(
+    conditions: &[Condition],
+    bounds: &[BoundRow],
+    joint: &[String],
+) -> String {
+    let judged: Vec<&Condition> = conditions.iter().filter(|c| c.gain_pct.is_some()).collect();
+    let inside: Vec<&Condition> = judged
+        .iter()
+        .copied()
+        .filter(|c| c.verdict == Verdict::Reproduced)
+        .collect();
+    let meets: Vec<&Condition> = judged
+        .iter()
+        .copied()
+        .filter(|c| c.verdict == Verdict::NotSignificant)
+        .collect();
+    let largest = judged
+        .iter()
+        .max_by(|a, b| {
+            a.gain_pct
+                .map(|e| e.mean)
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&b.gain_pct.map(|e| e.mean).unwrap_or(f64::NEG_INFINITY))
+        })
+        .copied();
+    let mut text = format!(
+        "Of {} conditions, the gain's 95 % interval lies inside the report's 1.3–1.7 % band under {}{} and overlaps it under {}{}.",
+        judged.len(),
+        inside.len(),
+        list(&inside),
+        meets.len(),
+        list(&meets)
+    );
+    if let Some(c) = largest {
+        let e = c.gain_pct.expect("judged");
+        text.push_str(&format!(
+            " The largest mean gain is {:+.3} % (95 % CI [{:.3}, {:.3}]) with {} ({}).",
+            e.mean, e.ci_low, e.ci_high, c.label, c.group
+        ));
+    }
+    if let Some(reference) = bounds.first() {
+        if let (Some(base), Some(b), Some(low), Some(m), Some(g)) = (
+            reference.baseline_insub,
+            reference.bound_insub,
+            reference.lowest_eval_insub,
+            reference.method_insub,
+            reference.bound_gain_pct,
+        ) {
+            text.push_str(&format!(
+                " On the reference data (eval in-sub distortion) the baseline reaches {:.4}, the trained model {:.4}, the k-means codebook with the lowest training distortion over many restarts {:.4} (a recon gain of {:+.3} % over the baseline), and the best of those restarts chosen on the evaluation set itself {:.4}.",
+                base.mean, m.mean, b.mean, g.mean, low.mean
+            ));
+            let report = crate::studies::reproduce::analysis::report_numbers();
+            let cells: Vec<f64> = ["autograd_ste", "manual_ste", "rotation"]
+                .iter()
+                .filter_map(|k| {
+                    report["exp2_convergence"]["results"][k]["insub_distortion"].as_f64()
+                })
+                .collect();
+            if let (Some(lo), Some(hi)) = (
+                cells.iter().cloned().reduce(f64::min),
+                cells.iter().cloned().reduce(f64::max),
+            ) {
+                text.push_str(&format!(
+                    " The report's gradient methods give {lo:.4}–{hi:.4}: {} the converged codebook's 95 % one-run range [{:.4}, {:.4}], i.e. what the report calls a gradient-method gain is about what converging k-means alone gives on such data.",
+                    if hi >= b.prediction_interval().0 && lo <= b.prediction_interval().1 {
+                        "inside"
+                    } else {
+                        "outside"
+                    },
+                    b.prediction_interval().0,
+                    b.prediction_interval().1
+                ));
+            }
+        }
+    }
+    if joint.is_empty() {
+        text.push_str(&format!(
+            " No data variant fits the 8 baseline cells within {:.0} % and gives a gain interval meeting the band (joint fit: none).",
+            100.0 * JOINT_CELL_TOLERANCE
+        ));
+    } else {
+        text.push_str(&format!(
+            " Data variants that fit the baseline cells within {:.0} % and whose gain interval meets the band: {}.",
+            100.0 * JOINT_CELL_TOLERANCE,
+            joint.join(", ")
+        ));
+    }
+    text
+}
