@@ -21,8 +21,11 @@ static ALLOC: CountingAllocator = CountingAllocator::new();
 /// Lloyd baseline, autograd (libtorch) and hand-derived (ndarray) gradients,
 /// a step-by-step comparison of the two), and goes beyond it: every run is a
 /// model (tied, untied, mlp) × estimator (ste, residual-projection,
-/// rotation-trick) × backend (manual, autograd). See the README and
-/// docs/MODEL.md.
+/// rotation-trick, nsvq, gumbel, gumbel-hard) × codebook update (gradient,
+/// EMA, dead-code restarts) × optimizer (SGD, Adam; constant or cosine) ×
+/// backend (manual, autograd). Numerical kernels are pinned, so results are
+/// bit-identical on every x86-64 CPU with AVX2. See the README,
+/// docs/MODEL.md and docs/ARCHITECTURE.md.
 #[derive(Parser)]
 #[command(name = "vqlab", version, about, long_about)]
 struct Cli {
@@ -88,7 +91,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Before any numerical work: the same kernels on every CPU (src/kernels.rs).
+    // Before any numerical work: the same kernels on every CPU (src/infra/kernels.rs).
     if let Err(e) = vqlab::infra::kernels::pin_or_reexec() {
         eprintln!("error: {e}");
         return ExitCode::from(2);

@@ -1,6 +1,6 @@
 //! The next machine, emulated: whatever kernels the environment asks for
 //! (OpenBLAS's core type, libtorch's CPU capability), vqlab runs on its
-//! pinned ones (src/kernels.rs) and gives the same bits. Without the pin,
+//! pinned ones (src/infra/kernels.rs) and gives the same bits. Without the pin,
 //! OpenBLAS's Sandybridge kernels (no FMA) change every manual-path number.
 mod common;
 use common::*;

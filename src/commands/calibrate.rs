@@ -38,12 +38,12 @@ pub struct CalibrateCmd {
     pub json: bool,
     /// The law of the generator's latent coordinates: gaussian (the
     /// report's preset), laplace, uniform, student-t3, mixture-C. The C2
-    /// study of `reproduce` uses presets/c2-<latent>.json fitted this way.
+    /// study of `reproduce` uses `presets/c2-<latent>.json` fitted this way.
     #[arg(long, default_value = "gaussian")]
     pub latent: crate::data::Latent,
     /// The joint fit of the C2 study: for every latent law (gaussian,
     /// laplace, uniform, student-t3, mixture-4) fit the 8 baseline cells,
-    /// write presets/c2-<latent>.json (gaussian: OUT), then measure
+    /// write `presets/c2-<latent>.json` (gaussian: OUT), then measure
     /// experiment 2's gain on the fitted data and say whether any law gives
     /// the baseline cells (within 3 %) and the report's 1.3–1.7 % gain at
     /// once. Takes about 2–3 minutes per law at --seeds 4 --grid 8.

@@ -40,7 +40,7 @@ pub struct TrainCmd {
     /// an array.
     #[arg(long)]
     pub json: bool,
-    /// Write every final parameter as <name>.npy into DIR (tied: W, E;
+    /// Write every final parameter as `<name>.npy` into DIR (tied: W, E;
     /// untied: W, V, E; mlp: A1, a1, A2, a2, B1, b1, B2, b2, E; biases as
     /// 1 × n), the centring mean (mean.npy) and params.json (model, method,
     /// sizes, scale), for `vqlab encode` and `vqlab evaluate`; one subfolder

@@ -27,6 +27,17 @@ impl Backend {
 }
 
 /// A method: model × estimator × backend.
+///
+/// ```
+/// use vqlab::model::{Backend, Estimator, MethodSpec, ModelKind};
+/// let m: MethodSpec = "untied/rotation-trick/manual".parse()?;
+/// assert_eq!((m.model.kind, m.estimator, m.backend),
+///            (ModelKind::Untied, Estimator::RotationTrick, Backend::Manual));
+/// // The report's names are shorthands for tied methods.
+/// let ste: MethodSpec = "manual-ste".parse()?;
+/// assert_eq!(ste.estimator, Estimator::Ste);
+/// # Ok::<(), vqlab::VqError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MethodSpec {
     /// The model and its hyperparameters.
@@ -85,11 +96,9 @@ impl MethodSpec {
             (Backend::Manual, ModelKind::Untied) => {
                 Box::new(untied::UntiedManual::new(self.estimator, weights))
             }
-            (Backend::Manual, ModelKind::Mlp) => Box::new(mlp::MlpManual::new(
-                self.estimator,
-                self.model.activation,
-                weights,
-            )),
+            (Backend::Manual, ModelKind::Mlp) => {
+                Box::new(mlp::MlpManual::new(self.estimator, self.model, weights))
+            }
         }
     }
 }

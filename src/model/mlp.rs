@@ -157,18 +157,19 @@ struct Workspace {
 #[derive(Debug, Clone)]
 pub struct MlpManual {
     estimator: Estimator,
-    activation: Activation,
+    model: ModelSpec,
     weights: LossWeights,
     work: Workspace,
     gathered: Gathered,
 }
 
 impl MlpManual {
-    /// The manual mlp method for `estimator` with nonlinearity `activation`.
-    pub fn new(estimator: Estimator, activation: Activation, weights: LossWeights) -> Self {
+    /// The manual mlp method for `estimator` and the mlp `model` (its hidden
+    /// width and nonlinearity).
+    pub fn new(estimator: Estimator, model: ModelSpec, weights: LossWeights) -> Self {
         MlpManual {
             estimator,
-            activation,
+            model,
             weights,
             work: Workspace::default(),
             gathered: Gathered::default(),
@@ -305,14 +306,7 @@ fn column_sums(a: ArrayView2<f64>, c: f64, out: &mut Array2<f64>) {
 
 impl GradientMethod for MlpManual {
     fn spec(&self) -> MethodSpec {
-        MethodSpec::new(
-            ModelSpec {
-                activation: self.activation,
-                ..ModelSpec::of(ModelKind::Mlp)
-            },
-            self.estimator,
-            Backend::Manual,
-        )
+        MethodSpec::new(self.model, self.estimator, Backend::Manual)
     }
 
     fn gradients_into(
@@ -322,7 +316,7 @@ impl GradientMethod for MlpManual {
         draws: &Draws,
         out: &mut Gradients,
     ) -> Result<()> {
-        let choices = (self.estimator, self.activation, draws);
+        let choices = (self.estimator, self.model.activation, draws);
         self.work.compute(choices, self.weights, params, batch, out)
     }
 
@@ -335,7 +329,7 @@ impl GradientMethod for MlpManual {
         out: &mut Gradients,
     ) -> Result<()> {
         let batch = self.gathered.rows(params, data, rows)?;
-        let choices = (self.estimator, self.activation, draws);
+        let choices = (self.estimator, self.model.activation, draws);
         self.work.compute(choices, self.weights, params, batch, out)
     }
 }

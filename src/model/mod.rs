@@ -8,7 +8,7 @@
 //! * [`Estimator`]: what flows from q̃ back to z;
 //! * [`Backend`]: hand-derived formulas on ndarray, or libtorch autograd
 //!   ([`torch`]);
-//! * the update ([`update`]), written once and shared by every method.
+//! * the update ([`crate::optim`]), written once and shared by every method.
 //!
 //! A *method* ([`MethodSpec`]: model × estimator × backend) takes the
 //! parameters and a batch and returns the loss parts, the gradient of every
@@ -50,6 +50,23 @@ pub use method::*;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_method_reports_its_real_model() {
+        let model = ModelSpec {
+            hidden: 17,
+            activation: Activation::Tanh,
+            ..ModelSpec::of(ModelKind::Mlp)
+        };
+        for backend in [Backend::Manual, Backend::Autograd] {
+            let spec = MethodSpec::new(model, Estimator::Ste, backend);
+            let method = spec.build(LossWeights {
+                alpha: 1.0,
+                beta: 0.25,
+            });
+            assert_eq!(method.spec(), spec, "{backend:?}");
+        }
+    }
 
     #[test]
     fn shorthands_name_their_tied_methods() {

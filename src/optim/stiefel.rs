@@ -2,7 +2,7 @@
 //! WᵀW = I) and a matrix G,
 //! 1. project: ξ = G − W sym(WᵀG), sym(A) = (A + Aᵀ)/2, the projection of G
 //!    onto the tangent space at W ([`riemannian_gradient`], and in reused
-//!    buffers [`StiefelWorkspace`]'s `project`);
+//!    buffers `StiefelWorkspace::project`);
 //! 2. retract: W ← polar(W − η d) = U Vᵀ from the thin SVD U Σ Vᵀ of
 //!    W − η d ([`polar`], [`PolarWorkspace`]).
 use ndarray::{Array2, ArrayView2};

@@ -19,6 +19,19 @@ use std::str::FromStr;
 use crate::error::{invalid, Result, VqError};
 
 /// Shard `index` (1-based) of `count`.
+///
+/// ```
+/// use vqlab::study::shard::Shard;
+/// let shard: Shard = "2/3".parse()?;
+/// assert_eq!((shard.index, shard.count), (2, 3));
+/// // Units split by cost: every unit goes to exactly one shard.
+/// let costs = [5.0, 1.0, 1.0, 3.0];
+/// let all: usize = (1..=3)
+///     .map(|i| Shard { index: i, count: 3 }.select(&costs).len())
+///     .sum();
+/// assert_eq!(all, costs.len());
+/// # Ok::<(), vqlab::VqError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// 1 … count.

@@ -29,7 +29,16 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// A quantity measured once per seed.
+/// A quantity measured once per seed: mean, standard deviation and a
+/// Student-t interval.
+///
+/// ```
+/// use vqlab::study::stats::Estimate;
+/// let e = Estimate::of(&[1.0, 2.0, 3.0]).unwrap();
+/// assert_eq!(e.mean, 2.0);
+/// assert!(e.ci_low < 2.0 && e.ci_high > 2.0);
+/// assert!(Estimate::of(&[]).is_none()); // nothing measured
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Seeds behind it.

@@ -6,7 +6,7 @@
 //!
 //! * A gain part: the candidate's recon gain over its reference,
 //!   100 · (ref − cand) / ref per seed, paired by seed; judged by
-//!   [`Rule::AtLeast`] with δ = [`DELTA_PERCENT`]: supported when the
+//!   [`crate::study::stats::Rule::AtLeast`] with δ = [`DELTA_PERCENT`]: supported when the
 //!   interval lies at or above δ, not supported when at or below δ (worse,
 //!   or equivalent to no gain), not significant when it straddles δ.
 //! * A ranking part: every pair of entities, with its relative difference

@@ -3,7 +3,7 @@
 //! noise), each with seeds, intervals and a verdict per hypothesis.
 //!
 //! * [`studies`]: what each study trains on and compares (data, not code);
-//! * [`unit`]: the units of work (baselines, one arm with its learning rate
+//! * [`mod@unit`]: the units of work (baselines, one arm with its learning rate
 //!   chosen on a validation split, a lockstep parity check), stored in the
 //!   run store like `reproduce`'s, shardable, fingerprinted;
 //! * [`analysis`]: the tables and the verdict rules;
