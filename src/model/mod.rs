@@ -8,7 +8,7 @@
 //! * [`Estimator`]: what flows from q̃ back to z;
 //! * [`Backend`]: hand-derived formulas on ndarray, or libtorch autograd
 //!   ([`torch`]);
-//! * the update ([`crate::optim`]), written once and shared by every method.
+//! * the update (`src/optim/`), written once and shared by every method.
 //!
 //! A *method* ([`MethodSpec`]: model × estimator × backend) takes the
 //! parameters and a batch and returns the loss parts, the gradient of every

@@ -23,7 +23,7 @@
 //!
 //! *Encoder.* z_b = Wᵀx_b, so ∂L/∂W = Xᵀ G_z with G_z = T(G) + (2β/B)(Z − Q).
 //! Only W's Euclidean gradient is computed here; the update projects it onto
-//! the tangent space (the update is shared, [`crate::optim`]).
+//! the tangent space (the update is shared, `src/optim/`).
 //!
 //! *Codebook.* Only the α term reaches E: ∂L/∂e_k = (2α/B) Σ_{a_b = k} (e_k − z_b).
 //!
