@@ -16,7 +16,7 @@ const CORETYPES: [Option<&str>; 5] = [
     Some("Sandybridge"),
     Some("SkylakeX"),
 ];
-const CAPABILITIES: [Option<&str>; 2] = [Some("default"), Some("avx2")];
+const CAPABILITIES: [Option<&str>; 3] = [Some("default"), Some("avx2"), Some("avx512")];
 
 /// `vqlab` with the kernel variables set as another machine might have them.
 fn vqlab_under(coretype: Option<&str>, capability: Option<&str>) -> std::process::Command {
@@ -31,8 +31,31 @@ fn vqlab_under(coretype: Option<&str>, capability: Option<&str>) -> std::process
         };
     }
     cmd.env_remove("MKL_CBWR")
-        .env_remove("VQLAB_KERNELS_PINNED");
+        .env_remove("VQLAB_KERNELS_PINNED")
+        .env_remove("VQLAB_KERNELS");
     cmd
+}
+
+#[test]
+fn a_stale_marker_from_a_parent_does_not_stop_the_pin() {
+    // A vqlab started by another vqlab inherits the marker with the
+    // parent's process id: it must still pin and run.
+    let out = vqlab_under(Some("Zen"), None)
+        .env("VQLAB_KERNELS_PINNED", "1")
+        .args([
+            "--threads",
+            "1",
+            "baseline",
+            "--k",
+            "4",
+            "--n-train",
+            "300",
+            "--n-eval",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out);
 }
 
 fn without_timing(mut runs: Value) -> Value {

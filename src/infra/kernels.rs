@@ -41,8 +41,10 @@ pub const PINS: [(&str, &str); 3] = [
 /// Set to `native` to run with the CPU's own kernels.
 pub const OPT_OUT: &str = "VQLAB_KERNELS";
 
-/// Set by [`pin_or_reexec`] in the re-executed process: a second re-exec
-/// would be a loop.
+/// Set by [`pin_or_reexec`] to the process id before it re-executes (exec
+/// keeps the id): seeing our own id means the pins were set and lost, and a
+/// second re-exec would be a loop. Another id is a stale value inherited
+/// from a parent vqlab, and is ignored.
 const REEXECUTED: &str = "VQLAB_KERNELS_PINNED";
 
 extern "C" {
@@ -135,6 +137,13 @@ pub enum KernelError {
         /// The core OpenBLAS runs.
         found: String,
     },
+    /// The variables were set and the binary re-executed, yet they are gone.
+    #[error(
+        "the kernel variables were set and vqlab re-executed, but they did not reach the new \
+         process; export OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
+         before running vqlab, or set {OPT_OUT}=native"
+    )]
+    Stripped,
     /// Re-executing the binary failed.
     #[error("could not re-execute {exe} with the pinned kernels: {source}")]
     Reexec {
@@ -154,6 +163,13 @@ pub fn pin_or_reexec() -> Result<(), KernelError> {
     if now.opted_out {
         return Ok(());
     }
+    match std::env::var(OPT_OUT) {
+        // Said once: in the process that runs (not the one that re-executes).
+        Ok(value) if now.unpinned.is_empty() => {
+            eprintln!("warning: {OPT_OUT}={value} is not 'native'; running on the pinned kernels")
+        }
+        _ => {}
+    }
     if !cpu_supports_pins() {
         return Err(KernelError::UnsupportedCpu);
     }
@@ -166,11 +182,9 @@ pub fn pin_or_reexec() -> Result<(), KernelError> {
             })
         };
     }
-    if std::env::var_os(REEXECUTED).is_some() {
-        // The variables were set and exec'd once already: something strips them.
-        return Err(KernelError::Ignored {
-            found: now.openblas_core,
-        });
+    if std::env::var(REEXECUTED).is_ok_and(|pid| pid == std::process::id().to_string()) {
+        // This very process set the variables and exec'd: something strips them.
+        return Err(KernelError::Stripped);
     }
     reexec()
 }
@@ -187,7 +201,7 @@ fn reexec() -> Result<(), KernelError> {
     for (var, value) in PINS {
         cmd.env(var, value);
     }
-    cmd.env(REEXECUTED, "1");
+    cmd.env(REEXECUTED, std::process::id().to_string());
     // exec only returns on failure.
     let source = cmd.exec();
     Err(KernelError::Reexec {
