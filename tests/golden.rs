@@ -64,33 +64,5 @@ fn the_five_report_methods_are_bit_identical_to_before() {
 #[test]
 fn the_gemm_path_is_bit_identical_to_before() {
     // m = 12 > 8: the manual methods take the GEMM path, not the fused kernel.
-    matches_golden(
-        "train_m12.json",
-        &[
-            "--threads",
-            "1",
-            "train",
-            "--method",
-            "manual-ste,manual-rotation",
-            "--init",
-            "random",
-            "--m",
-            "12",
-            "--k",
-            "16",
-            "--steps",
-            "40",
-            "--batch",
-            "200",
-            "--n-train",
-            "3000",
-            "--n-eval",
-            "600",
-            "--seed",
-            "5",
-            "--log-every",
-            "0",
-            "--json",
-        ],
-    );
+    matches_golden("train_m12.json", GOLDEN_M12_ARGS);
 }

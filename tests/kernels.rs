@@ -65,44 +65,19 @@ fn without_timing(mut runs: Value) -> Value {
     runs
 }
 
+/// The golden output of [`GOLDEN_M12_ARGS`].
+fn golden_m12() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/train_m12.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn every_kernel_setting_gives_the_golden_runs() {
-    let golden: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/train_m12.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let golden = golden_m12();
     for coretype in CORETYPES {
         for capability in CAPABILITIES.iter().copied().chain([None]) {
             let out = vqlab_under(coretype, capability)
-                .args([
-                    "--threads",
-                    "1",
-                    "train",
-                    "--method",
-                    "manual-ste,manual-rotation",
-                    "--init",
-                    "random",
-                    "--m",
-                    "12",
-                    "--k",
-                    "16",
-                    "--steps",
-                    "40",
-                    "--batch",
-                    "200",
-                    "--n-train",
-                    "3000",
-                    "--n-eval",
-                    "600",
-                    "--seed",
-                    "5",
-                    "--log-every",
-                    "0",
-                    "--json",
-                ])
+                .args(GOLDEN_M12_ARGS)
                 .output()
                 .unwrap();
             assert_eq!(
@@ -118,42 +93,13 @@ fn every_kernel_setting_gives_the_golden_runs() {
 fn opting_out_runs_the_requested_kernels() {
     // The control: with the pin off, Sandybridge's kernels (no FMA) give other
     // bits, so the test above can fail.
-    let golden = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/train_m12.json"),
-    )
-    .unwrap();
+    let golden = golden_m12();
     let out = vqlab_under(Some("Sandybridge"), None)
         .env("VQLAB_KERNELS", "native")
-        .args([
-            "--threads",
-            "1",
-            "train",
-            "--method",
-            "manual-ste,manual-rotation",
-            "--init",
-            "random",
-            "--m",
-            "12",
-            "--k",
-            "16",
-            "--steps",
-            "40",
-            "--batch",
-            "200",
-            "--n-train",
-            "3000",
-            "--n-eval",
-            "600",
-            "--seed",
-            "5",
-            "--log-every",
-            "0",
-            "--json",
-        ])
+        .args(GOLDEN_M12_ARGS)
         .output()
         .unwrap();
     let now = without_timing(json_stdout(&out));
-    let golden: Value = serde_json::from_str(&golden).unwrap();
     assert_ne!(now[0]["curve"], golden[0]["curve"]);
     assert_eq!(now[0]["method"], golden[0]["method"]);
 }

@@ -45,3 +45,32 @@ pub fn assert_finite_metrics(metrics: &serde_json::Value, what: &str) {
         assert!(v.is_finite(), "{what}.{field} = {}", metrics[field]);
     }
 }
+
+/// The command behind tests/golden/train_m12.json (m = 12 > 8: the manual
+/// methods take the GEMM path, not the fused kernel).
+pub const GOLDEN_M12_ARGS: &[&str] = &[
+    "--threads",
+    "1",
+    "train",
+    "--method",
+    "manual-ste,manual-rotation",
+    "--init",
+    "random",
+    "--m",
+    "12",
+    "--k",
+    "16",
+    "--steps",
+    "40",
+    "--batch",
+    "200",
+    "--n-train",
+    "3000",
+    "--n-eval",
+    "600",
+    "--seed",
+    "5",
+    "--log-every",
+    "0",
+    "--json",
+];
