@@ -56,10 +56,17 @@ fn quick_studies_write_every_output_and_rerun_from_the_store() {
         .collect();
     assert_eq!(ids, HYPOTHESES);
     for h in summary["hypotheses"].as_array().unwrap() {
-        assert!(["supported", "not supported", "not significant"]
-            .contains(&h["label"].as_str().unwrap()));
+        assert!([
+            "supported",
+            "real but below δ",
+            "not supported",
+            "not significant",
+            "mixed"
+        ]
+        .contains(&h["label"].as_str().unwrap()));
         assert_eq!(h["seeds"], 2, "{}", h["id"]);
     }
+    assert_eq!(summary["seeds"], serde_json::json!([0, 1]));
     let studies = summary["studies"].as_array().unwrap();
     assert_eq!(studies.len(), 6);
     for study in studies {
@@ -68,6 +75,8 @@ fn quick_studies_write_every_output_and_rerun_from_the_store() {
             assert!(rows.len() >= 3, "{}", c["name"]);
             for r in rows {
                 assert_eq!(r["runs"], 2, "{} {}", c["name"], r["name"]);
+                // The per-seed values behind every row, in the seeds' order.
+                assert_eq!(r["recon_per_seed"].as_array().unwrap().len(), 2);
                 let mean = r["recon"]["mean"].as_f64().unwrap();
                 assert!(mean.is_finite() && mean > 0.0);
                 assert!(r["gain_converged"]["mean"].as_f64().unwrap().is_finite());

@@ -43,12 +43,29 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
     let summary = read_json(&out.join("summary.json"));
     let claims = summary["claims"].as_array().unwrap();
     let ids: Vec<&str> = claims.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, (1..=14).map(|i| format!("C{i}")).collect::<Vec<_>>());
+    let expected: Vec<String> = (1..=14)
+        .flat_map(|i| match i {
+            9 => vec!["C9a".to_string(), "C9b".to_string()],
+            i => vec![format!("C{i}")],
+        })
+        .collect();
+    assert_eq!(ids, expected);
     for c in claims {
-        assert!(
-            ["reproduced", "not_reproduced", "not_significant", "not_run"]
-                .contains(&c["verdict"].as_str().unwrap())
-        );
+        assert!([
+            "reproduced",
+            "below_margin",
+            "not_reproduced",
+            "not_significant",
+            "mixed",
+            "not_run"
+        ]
+        .contains(&c["verdict"].as_str().unwrap()));
+        // Every interval part carries the per-seed values behind it.
+        for p in c["parts"].as_array().unwrap() {
+            if let Some(n) = p["estimate"]["n"].as_u64() {
+                assert_eq!(p["values"].as_array().unwrap().len() as u64, n, "{p}");
+            }
+        }
     }
     // Every report cell has a finite reproduction.
     let cells = summary["cells"].as_array().unwrap();

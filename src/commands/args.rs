@@ -122,16 +122,12 @@ impl HyperOpts {
     /// refused for the linear models, which have no hidden layer.
     pub fn model_spec(&self) -> crate::Result<ModelSpec> {
         let kind = self.model.unwrap_or_default();
-        if kind != ModelKind::Mlp {
+        if !kind.model().has_hidden_layer() {
             if let Some(h) = self.hidden {
                 return Err(invalid_flag("hidden", h, kind));
             }
             if let Some(a) = self.activation {
-                return Err(invalid_flag(
-                    "activation",
-                    format!("{a:?}").to_lowercase(),
-                    kind,
-                ));
+                return Err(invalid_flag("activation", a.name(), kind));
             }
         }
         let mut spec = ModelSpec::of(kind);
@@ -144,10 +140,7 @@ impl HyperOpts {
     /// later, against the data).
     pub fn to_config(&self, seed: u64) -> crate::Result<TrainConfig> {
         let model = self.model_spec()?;
-        let default_init = match model.kind {
-            ModelKind::Mlp => Init::Random,
-            _ => Init::Pca,
-        };
+        let default_init = Init::default_for(&model);
         Ok(TrainConfig {
             model,
             k: self.k,

@@ -81,7 +81,7 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
     let verdicts: Vec<String> = summary
         .hypotheses
         .iter()
-        .map(|h| format!("{} {}", h.id, h.label))
+        .map(|h| format!("{} {}", h.claim.id, h.claim.label))
         .collect();
     println!(
         "future: {} units ({} computed, {} reused) in {:.1} s; {}",

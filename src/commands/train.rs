@@ -184,17 +184,7 @@ fn print_table(results: &[TrainResult]) {
         return;
     };
     let c = &first.config;
-    let model = match c.model.kind {
-        crate::model::ModelKind::Mlp => format!(
-            "mlp (hidden {}, {})",
-            c.model.hidden,
-            match c.model.activation {
-                crate::model::Activation::Relu => "relu",
-                crate::model::Activation::Tanh => "tanh",
-            }
-        ),
-        kind => kind.name().to_string(),
-    };
+    let model = c.model.describe();
     println!(
         "train: model={} K={} m={} steps={} batch={} lr_w={} lr_e={} alpha={} beta={} init={} seed={}",
         model, c.k, c.m, c.steps, c.batch, c.lr_w, c.lr_e, c.alpha, c.beta, c.init.name(), c.seed

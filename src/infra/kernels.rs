@@ -105,8 +105,10 @@ pub fn status() -> KernelStatus {
     }
 }
 
-/// True when this CPU runs the pinned kernels (AVX2 and FMA).
-pub fn cpu_supports_pins() -> bool {
+/// True when this CPU has AVX2 and FMA: what the pinned kernels need, and
+/// what selects vqlab's own vectorised loops (which give the same bits as
+/// their portable versions).
+pub fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -170,7 +172,7 @@ pub fn pin_or_reexec() -> Result<(), KernelError> {
         }
         _ => {}
     }
-    if !cpu_supports_pins() {
+    if !has_avx2_fma() {
         return Err(KernelError::UnsupportedCpu);
     }
     if now.unpinned.is_empty() {

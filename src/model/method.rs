@@ -88,17 +88,9 @@ impl MethodSpec {
     /// Builds the method; autograd computes on `device`, the manual backend
     /// always on the CPU. Every model × estimator × backend is implemented.
     pub fn build_on(self, weights: LossWeights, device: tch::Device) -> Box<dyn GradientMethod> {
-        match (self.backend, self.model.kind) {
-            (Backend::Autograd, _) => Box::new(torch::AutogradMethod::new(self, weights, device)),
-            (Backend::Manual, ModelKind::Tied) => {
-                Box::new(tied::TiedManual::new(self.estimator, weights))
-            }
-            (Backend::Manual, ModelKind::Untied) => {
-                Box::new(untied::UntiedManual::new(self.estimator, weights))
-            }
-            (Backend::Manual, ModelKind::Mlp) => {
-                Box::new(mlp::MlpManual::new(self.estimator, self.model, weights))
-            }
+        match self.backend {
+            Backend::Autograd => Box::new(torch::AutogradMethod::new(self, weights, device)),
+            Backend::Manual => self.model.model().manual(self, weights),
         }
     }
 }

@@ -38,15 +38,19 @@
 //! k-means++ and Lloyd on the initial encoder's codes of the training set.
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, Zip};
-use rand::Rng;
+use rand::{Rng, RngCore};
 
 use super::estimator::{Draws, QuantizerPath};
+use super::torch::activate as activate_tensor;
 use super::untied::codebook_gradient;
 use super::{
     check_batch, fit_buffer, quantize_rows, Activation, Backend, Estimator, Gathered,
-    GradientMethod, Gradients, LossParts, LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
+    GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec, Model, ModelKind,
+    ModelSpec, ParamInfo, Params, Side,
 };
 use crate::error::{Result, VqError};
+use tch::Tensor;
+
 use crate::numerics::quantize::NearestCode;
 
 /// Indices of the parameters in [`Params::weights`].
@@ -135,6 +139,102 @@ pub fn init_network<R: Rng + ?Sized>(
             Array2::from_shape_simple_fn(info.shape, || rng.gen_range(-bound..bound))
         })
         .collect()
+}
+
+/// One hidden layer each way: z = A₂ φ(A₁x + a₁) + a₂,
+/// x̂ = B₂ φ(B₁q̃ + b₁) + b₂, every parameter Euclidean; hidden width and φ
+/// come from the [`ModelSpec`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mlp;
+
+impl Model for Mlp {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Mlp
+    }
+
+    fn param_count(&self) -> usize {
+        8
+    }
+
+    fn param_info(&self, spec: &ModelSpec, index: usize, dim: usize, m: usize) -> ParamInfo {
+        let h = spec.hidden;
+        let (name, shape) = match index {
+            A1 => ("A1", (h, dim)),
+            BIAS_A1 => ("a1", (1, h)),
+            A2 => ("A2", (m, h)),
+            BIAS_A2 => ("a2", (1, m)),
+            B1 => ("B1", (h, m)),
+            BIAS_B1 => ("b1", (1, h)),
+            B2 => ("B2", (dim, h)),
+            BIAS_B2 => ("b2", (1, dim)),
+            i => panic!("the mlp model has no parameter {i}"),
+        };
+        ParamInfo {
+            name,
+            shape,
+            manifold: Manifold::Euclidean,
+        }
+    }
+
+    fn manifold_of(&self, _: usize) -> Manifold {
+        Manifold::Euclidean
+    }
+
+    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
+        weights[A1].ncols()
+    }
+
+    fn has_hidden_layer(&self) -> bool {
+        true
+    }
+
+    fn row_cost(&self, spec: &ModelSpec, _: usize) -> f64 {
+        3.0 * spec.hidden as f64
+    }
+
+    fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64> {
+        encode(params, x)
+    }
+
+    fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64> {
+        decode(params, q)
+    }
+
+    fn starts_from_basis(&self) -> bool {
+        false
+    }
+
+    fn network_from_basis(&self, _: Array2<f64>) -> Vec<Array2<f64>> {
+        panic!("the mlp model does not start from a PCA basis")
+    }
+
+    fn random_network(
+        &self,
+        spec: &ModelSpec,
+        dim: usize,
+        m: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<Vec<Array2<f64>>> {
+        Ok(init_network(spec, dim, m, rng))
+    }
+
+    fn manual(&self, spec: MethodSpec, weights: LossWeights) -> Box<dyn GradientMethod> {
+        Box::new(MlpManual::new(spec.estimator, spec.model, weights))
+    }
+
+    fn forward(&self, spec: &ModelSpec, w: &[Tensor], side: Side, input: &Tensor) -> Tensor {
+        let layer = |first: usize| {
+            let hidden = activate_tensor(
+                spec.activation,
+                &(input.matmul(&w[first].tr()) + &w[first + 1]),
+            );
+            hidden.matmul(&w[first + 2].tr()) + &w[first + 3]
+        };
+        match side {
+            Side::Encode => layer(A1),
+            Side::Decode => layer(B1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -46,6 +46,8 @@ mod params;
 pub use params::*;
 mod method;
 pub use method::*;
+mod network;
+pub use network::*;
 
 #[cfg(test)]
 mod tests {

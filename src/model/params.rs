@@ -32,18 +32,16 @@ impl Params {
     /// For the `mlp` model, which has no W.
     pub fn w(&self) -> &Array2<f64> {
         assert!(
-            self.model.kind != ModelKind::Mlp,
-            "the mlp model has no encoder matrix W"
+            self.model.model().starts_from_basis(),
+            "the {} model has no encoder matrix W",
+            self.model.kind.name()
         );
         &self.weights[0]
     }
 
     /// The data dimension D.
     pub fn dim(&self) -> usize {
-        match self.model.kind {
-            ModelKind::Tied | ModelKind::Untied => self.weights[0].nrows(),
-            ModelKind::Mlp => self.weights[0].ncols(),
-        }
+        self.model.model().data_dim(&self.weights)
     }
 
     /// The code dimension m.
@@ -58,19 +56,12 @@ impl Params {
 
     /// The codes z = enc(x) of every row of `x` (N × D → N × m).
     pub fn encode(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        match self.model.kind {
-            ModelKind::Tied | ModelKind::Untied => x.dot(&self.weights[0]),
-            ModelKind::Mlp => mlp::encode(self, x),
-        }
+        self.model.model().encode(self, x)
     }
 
     /// The reconstructions x̂ = dec(q) of every row of `q` (N × m → N × D).
     pub fn decode(&self, q: ArrayView2<f64>) -> Array2<f64> {
-        match self.model.kind {
-            ModelKind::Tied => q.dot(&self.weights[0].t()),
-            ModelKind::Untied => q.dot(&self.weights[1].t()),
-            ModelKind::Mlp => mlp::decode(self, q),
-        }
+        self.model.model().decode(self, q)
     }
 
     /// The metrics of these parameters on every row of `x` (N×D): z =
@@ -78,11 +69,7 @@ impl Params {
     /// [`metrics::evaluate`] (and gets a residual); the others get
     /// `residual: null`.
     pub fn evaluate(&self, x: ArrayView2<f64>) -> Metrics {
-        if self.model.is_tied() {
-            return metrics::evaluate(x, self.w().view(), self.codebook.view());
-        }
-        let z = self.encode(x);
-        metrics::evaluate_coded(x, z.view(), self.codebook.view(), |q| self.decode(q))
+        self.model.model().evaluate(self, x)
     }
 
     /// Checks that the weights have the shapes of the model's layout

@@ -46,6 +46,16 @@ pub enum Activation {
     Tanh,
 }
 
+impl Activation {
+    /// The command-line and JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+}
+
 /// A model with its hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModelSpec {
@@ -98,27 +108,40 @@ impl ModelSpec {
         }
     }
 
+    /// The model in words: its name, with the hidden width and φ of a model
+    /// that has a hidden layer (`mlp (hidden 64, relu)`).
+    pub fn describe(&self) -> String {
+        if self.model().has_hidden_layer() {
+            format!(
+                "{} (hidden {}, {})",
+                self.kind.name(),
+                self.hidden,
+                self.activation.name()
+            )
+        } else {
+            self.kind.name().to_string()
+        }
+    }
+
     /// Whether this is the report's tied model.
     pub fn is_tied(&self) -> bool {
         self.kind == ModelKind::Tied
     }
 
+    /// The model's implementation ([`ModelKind::model`]).
+    pub fn model(&self) -> &'static dyn Model {
+        self.kind.model()
+    }
+
     /// The manifold of network parameter `index` (without building the
     /// layout: the update calls this every step).
     pub fn manifold_of(&self, index: usize) -> Manifold {
-        match (self.kind, index) {
-            (ModelKind::Tied | ModelKind::Untied, 0) => Manifold::Stiefel,
-            _ => Manifold::Euclidean,
-        }
+        self.model().manifold_of(index)
     }
 
     /// How many network parameters the model has (the codebook aside).
     pub fn param_count(&self) -> usize {
-        match self.kind {
-            ModelKind::Tied => 1,
-            ModelKind::Untied => 2,
-            ModelKind::Mlp => 8,
-        }
+        self.model().param_count()
     }
 
     /// Network parameter `index` (name, shape, manifold) for data of
@@ -127,25 +150,7 @@ impl ModelSpec {
     /// # Panics
     /// When `index` ≥ [`ModelSpec::param_count`].
     pub fn param_info(&self, index: usize, dim: usize, m: usize) -> ParamInfo {
-        let h = self.hidden;
-        let (name, shape) = match (self.kind, index) {
-            (ModelKind::Tied | ModelKind::Untied, 0) => ("W", (dim, m)),
-            (ModelKind::Untied, 1) => ("V", (dim, m)),
-            (ModelKind::Mlp, 0) => ("A1", (h, dim)),
-            (ModelKind::Mlp, 1) => ("a1", (1, h)),
-            (ModelKind::Mlp, 2) => ("A2", (m, h)),
-            (ModelKind::Mlp, 3) => ("a2", (1, m)),
-            (ModelKind::Mlp, 4) => ("B1", (h, m)),
-            (ModelKind::Mlp, 5) => ("b1", (1, h)),
-            (ModelKind::Mlp, 6) => ("B2", (dim, h)),
-            (ModelKind::Mlp, 7) => ("b2", (1, dim)),
-            (kind, i) => panic!("the {} model has no parameter {i}", kind.name()),
-        };
-        ParamInfo {
-            name,
-            shape,
-            manifold: self.manifold_of(index),
-        }
+        self.model().param_info(self, index, dim, m)
     }
 
     /// The network parameters (everything but the codebook), in the order of

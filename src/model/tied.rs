@@ -44,10 +44,93 @@ use ndarray::{Array2, ArrayView2, Zip};
 use super::estimator::{backward_row, backward_rows, Draws};
 use super::{
     check_batch, gather_rows, quantize_rows, Estimator, GradientMethod, Gradients, LossParts,
-    LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
+    LossWeights, Manifold, MethodSpec, Model, ModelKind, ModelSpec, ParamInfo, Params, Side,
 };
 use crate::error::{Result, VqError};
+use crate::numerics::linalg::random_stiefel;
+use crate::numerics::metrics::{self, Metrics};
+use rand::RngCore;
+use tch::Tensor;
+
 use crate::numerics::quantize::{nearest_row, NearestCode, ROW_LOOP_MAX_M};
+
+/// The report's model: z = Wᵀx, x̂ = W q̃, W (D × m) on the Stiefel
+/// manifold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tied;
+
+impl Model for Tied {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Tied
+    }
+
+    fn param_count(&self) -> usize {
+        1
+    }
+
+    fn param_info(&self, _: &ModelSpec, index: usize, dim: usize, m: usize) -> ParamInfo {
+        assert_eq!(index, 0, "the tied model has no parameter {index}");
+        ParamInfo {
+            name: "W",
+            shape: (dim, m),
+            manifold: Manifold::Stiefel,
+        }
+    }
+
+    fn manifold_of(&self, _: usize) -> Manifold {
+        Manifold::Stiefel
+    }
+
+    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
+        weights[0].nrows()
+    }
+
+    fn row_cost(&self, _: &ModelSpec, m: usize) -> f64 {
+        m as f64
+    }
+
+    fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64> {
+        x.dot(&params.weights[0])
+    }
+
+    fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64> {
+        q.dot(&params.weights[0].t())
+    }
+
+    /// The tied model's metrics carry the residual ‖x − WWᵀx‖².
+    fn evaluate(&self, params: &Params, x: ArrayView2<f64>) -> Metrics {
+        metrics::evaluate(x, params.weights[0].view(), params.codebook.view())
+    }
+
+    fn starts_from_basis(&self) -> bool {
+        true
+    }
+
+    fn network_from_basis(&self, w: Array2<f64>) -> Vec<Array2<f64>> {
+        vec![w]
+    }
+
+    fn random_network(
+        &self,
+        _: &ModelSpec,
+        dim: usize,
+        m: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<Vec<Array2<f64>>> {
+        Ok(vec![random_stiefel(dim, m, rng)?])
+    }
+
+    fn manual(&self, spec: MethodSpec, weights: LossWeights) -> Box<dyn GradientMethod> {
+        Box::new(TiedManual::new(spec.estimator, weights))
+    }
+
+    fn forward(&self, _: &ModelSpec, w: &[Tensor], side: Side, input: &Tensor) -> Tensor {
+        match side {
+            Side::Encode => input.matmul(&w[0]),
+            Side::Decode => input.matmul(&w[0].tr()),
+        }
+    }
+}
 
 /// Buffers of one manual step, reused across steps.
 #[derive(Debug, Clone, Default)]
@@ -383,7 +466,7 @@ struct FusedInputs<'a> {
 
 fn run_fused(inp: &FusedInputs, ws: &mut Workspace, out: &mut Gradients, m: usize) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::infra::kernels::has_avx2_fma() {
         // SAFETY: the processor supports AVX2 and FMA (checked just above).
         return unsafe { run_fused_avx2(inp, ws, out, m) };
     }

@@ -1,5 +1,5 @@
 //! Gradients from libtorch's autograd for every model, mirroring the PyTorch
-//! original: each model's forward pass ([`forward`]) on tensors that require
+//! original: each model's forward pass ([`super::Model::forward`]) on tensors that require
 //! gradients, then `backward()`.
 //!
 //! Each estimator is built from `detach` tricks so that the forward value of
@@ -20,7 +20,7 @@ use tch::{Device, Kind, Tensor};
 use super::estimator::TINY;
 use super::{
     Activation, Draws, Estimator, GradientMethod, Gradients, LossParts, LossWeights, MethodSpec,
-    ModelKind, Params,
+    Params, Side,
 };
 use crate::error::{Result, VqError};
 use crate::infra::torch_bridge::{to_array2, to_indices, to_tensor};
@@ -44,45 +44,12 @@ impl AutogradMethod {
     }
 }
 
-fn activate(activation: Activation, h: &Tensor) -> Tensor {
+/// φ on a tensor (the mlp's forward pass).
+pub(crate) fn activate(activation: Activation, h: &Tensor) -> Tensor {
     match activation {
         Activation::Relu => h.relu(),
         Activation::Tanh => h.tanh(),
     }
-}
-
-/// One side of a model as a function of tensors: the encoder x ↦ z or the
-/// decoder q̃ ↦ x̂, for `model` with parameter tensors `w` (in the order of
-/// [`Params::weights`]).
-pub fn forward(
-    model: ModelKind,
-    activation: Activation,
-    w: &[Tensor],
-    side: Side,
-    input: &Tensor,
-) -> Tensor {
-    match (model, side) {
-        (ModelKind::Tied | ModelKind::Untied, Side::Encode) => input.matmul(&w[0]),
-        (ModelKind::Tied, Side::Decode) => input.matmul(&w[0].tr()),
-        (ModelKind::Untied, Side::Decode) => input.matmul(&w[1].tr()),
-        (ModelKind::Mlp, Side::Encode) => {
-            let hidden = activate(activation, &(input.matmul(&w[0].tr()) + &w[1]));
-            hidden.matmul(&w[2].tr()) + &w[3]
-        }
-        (ModelKind::Mlp, Side::Decode) => {
-            let hidden = activate(activation, &(input.matmul(&w[4].tr()) + &w[5]));
-            hidden.matmul(&w[6].tr()) + &w[7]
-        }
-    }
-}
-
-/// Which half of the autoencoder [`forward`] computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// x ↦ z.
-    Encode,
-    /// q̃ ↦ x̂.
-    Decode,
 }
 
 fn row_dot(a: &Tensor, b: &Tensor) -> Tensor {
@@ -196,7 +163,7 @@ impl GradientMethod for AutogradMethod {
                 params.model.kind.name()
             )));
         }
-        let (model, activation) = (params.model.kind, params.model.activation);
+        let (spec, model) = (&params.model, params.model.model());
         let b = batch.nrows() as f64;
         let x = to_tensor(batch, self.device);
         let w: Vec<Tensor> = params
@@ -206,7 +173,7 @@ impl GradientMethod for AutogradMethod {
             .collect();
         let e = to_tensor(params.codebook.view(), self.device).set_requires_grad(true);
 
-        let z = forward(model, activation, &w, Side::Encode, &x);
+        let z = model.forward(spec, &w, Side::Encode, &x);
         // Nearest codes as most VQ-VAE code does it: ‖e_k‖² − 2 z·e_k (the
         // ‖z‖² term is the same for every k), one B × K matrix product, no
         // B × K × m temporary.
@@ -220,7 +187,7 @@ impl GradientMethod for AutogradMethod {
             .changes_forward()
             .then(|| to_tensor(draws.noise.view(), self.device));
         let q_tilde = quantizer_path(estimator, &z, &q, &e, noise.as_ref(), draws.tau);
-        let x_hat = forward(model, activation, &w, Side::Decode, &q_tilde);
+        let x_hat = model.forward(spec, &w, Side::Decode, &q_tilde);
         let recon = (&x - x_hat).square().sum(Kind::Double) / b;
         let insub_cb = (z.detach() - &q).square().sum(Kind::Double) / b;
         let insub_commit = (&z - q.detach()).square().sum(Kind::Double) / b;

@@ -39,10 +39,96 @@ use ndarray::{Array2, ArrayView2, Zip};
 use super::estimator::{Draws, QuantizerPath};
 use super::{
     check_batch, quantize_rows, Backend, Estimator, Gathered, GradientMethod, Gradients, LossParts,
-    LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
+    LossWeights, Manifold, MethodSpec, Model, ModelKind, ModelSpec, ParamInfo, Params, Side,
 };
 use crate::error::{Result, VqError};
+use crate::numerics::linalg::random_stiefel;
+use rand::RngCore;
+use tch::Tensor;
+
 use crate::numerics::quantize::NearestCode;
+
+/// z = Wᵀx with W (D × m) on the Stiefel manifold, x̂ = V q̃ with V (D × m)
+/// free.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Untied;
+
+impl Model for Untied {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Untied
+    }
+
+    fn param_count(&self) -> usize {
+        2
+    }
+
+    fn param_info(&self, _: &ModelSpec, index: usize, dim: usize, m: usize) -> ParamInfo {
+        let name = match index {
+            0 => "W",
+            1 => "V",
+            i => panic!("the untied model has no parameter {i}"),
+        };
+        ParamInfo {
+            name,
+            shape: (dim, m),
+            manifold: self.manifold_of(index),
+        }
+    }
+
+    fn manifold_of(&self, index: usize) -> Manifold {
+        if index == 0 {
+            Manifold::Stiefel
+        } else {
+            Manifold::Euclidean
+        }
+    }
+
+    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
+        weights[0].nrows()
+    }
+
+    fn row_cost(&self, _: &ModelSpec, m: usize) -> f64 {
+        2.0 * m as f64
+    }
+
+    fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64> {
+        x.dot(&params.weights[0])
+    }
+
+    fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64> {
+        q.dot(&params.weights[1].t())
+    }
+
+    fn starts_from_basis(&self) -> bool {
+        true
+    }
+
+    /// W = V = the basis.
+    fn network_from_basis(&self, w: Array2<f64>) -> Vec<Array2<f64>> {
+        vec![w.clone(), w]
+    }
+
+    fn random_network(
+        &self,
+        _: &ModelSpec,
+        dim: usize,
+        m: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<Vec<Array2<f64>>> {
+        Ok(self.network_from_basis(random_stiefel(dim, m, rng)?))
+    }
+
+    fn manual(&self, spec: MethodSpec, weights: LossWeights) -> Box<dyn GradientMethod> {
+        Box::new(UntiedManual::new(spec.estimator, weights))
+    }
+
+    fn forward(&self, _: &ModelSpec, w: &[Tensor], side: Side, input: &Tensor) -> Tensor {
+        match side {
+            Side::Encode => input.matmul(&w[0]),
+            Side::Decode => input.matmul(&w[1].tr()),
+        }
+    }
+}
 
 /// Buffers of the linear models' step (untied, and tied with the
 /// estimators that change q̃'s forward value).

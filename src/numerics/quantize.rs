@@ -91,8 +91,7 @@ impl NearestCode {
         out: &mut [usize],
     ) -> f64 {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if crate::infra::kernels::has_avx2_fma() {
             // SAFETY: the processor supports AVX2 and FMA (checked just above).
             return unsafe { self.assign_small_avx2(z, codebook, out) };
         }

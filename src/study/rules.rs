@@ -4,7 +4,7 @@
 //! `docs/ARCHITECTURE.md`).
 use serde::Serialize;
 
-use super::stats::{percent_gain, Estimate, Rule, Verdict};
+use super::stats::{percent_gain, Estimate, Verdict};
 
 /// How the parts of a hypothesis combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -14,9 +14,18 @@ pub enum Combine {
     /// only if every part is.
     All,
     /// A claim that some part holds: supported if any part is, not supported
-    /// only if every part is not.
+    /// only if every part is not, real but below δ when every part is that
+    /// or not supported.
     Any,
 }
+
+/// The one margin of every "gain over a reference" claim, REPORT.md's and
+/// FUTURE.md's alike, in % of the reference's recon: the smallest gain of
+/// interest.
+pub const GAIN_MARGIN_PERCENT: f64 = 0.5;
+
+/// Why [`GAIN_MARGIN_PERCENT`] is what it is, in the reports' words.
+pub const GAIN_MARGIN_WHY: &str = "a third of the smallest gain the report calls its result (1.3 %, C2); a smaller gain that is real is reported as such (\"real but below δ\"), never as no gain";
 
 /// Combines part verdicts as `combine` says.
 pub fn combine(how: Combine, parts: &[Verdict]) -> Verdict {
@@ -29,6 +38,11 @@ pub fn combine(how: Combine, parts: &[Verdict]) -> Verdict {
                 Verdict::Reproduced
             } else if parts.iter().all(|&v| v == Verdict::NotReproduced) {
                 Verdict::NotReproduced
+            } else if parts
+                .iter()
+                .all(|&v| matches!(v, Verdict::NotReproduced | Verdict::BelowMargin))
+            {
+                Verdict::BelowMargin
             } else {
                 Verdict::NotSignificant
             }
@@ -48,16 +62,6 @@ pub fn paired_gain(candidate: &[Option<f64>], reference: &[Option<f64>]) -> Vec<
         .collect()
 }
 
-/// The estimate and verdict of a gain part at confidence `level`, judged by
-/// [`Rule::AtLeast`] with margin `delta` (percent).
-pub fn judge_gain(gains: &[f64], level: f64, delta: f64) -> (Option<Estimate>, Verdict) {
-    if gains.len() < 2 {
-        return (None, Verdict::NotRun);
-    }
-    let e = Estimate::at_level(gains, level).expect("two or more finite values");
-    (Some(e), Rule::AtLeast { delta }.judge(&e))
-}
-
 /// What happened to one pair in a ranking part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,12 +74,14 @@ pub enum PairOrder {
     Undetermined,
 }
 
-/// The swap rule on two intervals of a pair's relative difference, with
-/// margin `delta` (percent).
+/// The swap rule on two intervals of a pair's difference, with margin
+/// `delta` (percent), symmetric: the pair *swaps* when one interval lies
+/// below −δ and the other above δ (a swap needs the margin too); it *keeps
+/// its order* when a swap beyond δ either way is excluded; otherwise
+/// undetermined.
 pub fn pair_order(first: &Estimate, second: &Estimate, delta: f64) -> PairOrder {
     let d = delta;
-    if (first.ci_high < 0.0 && second.ci_low > 0.0) || (first.ci_low > 0.0 && second.ci_high < 0.0)
-    {
+    if (first.ci_high < -d && second.ci_low > d) || (first.ci_low > d && second.ci_high < -d) {
         PairOrder::Swaps
     } else if !((first.ci_low < -d && second.ci_high > d)
         || (first.ci_high > d && second.ci_low < -d))
@@ -93,16 +99,27 @@ pub struct PairResult {
     pub a: String,
     /// Entity b.
     pub b: String,
-    /// 100 · (a − b) / b in the first setting.
+    /// The common scale of both settings' differences: b's mean in the
+    /// first setting.
+    pub scale: Option<f64>,
+    /// 100 · (a − b) / scale in the first setting.
     pub first: Option<Estimate>,
     /// The same in the second setting.
     pub second: Option<Estimate>,
+    /// The per-seed differences behind `first`.
+    pub first_values: Vec<f64>,
+    /// The per-seed differences behind `second`.
+    pub second_values: Vec<f64>,
     /// The rule's answer.
     pub order: PairOrder,
 }
 
 /// The verdict of a ranking part from per-seed values of each entity in the
 /// two settings (same entity order), at confidence `level` per interval.
+/// Each pair's differences a − b are in % of one scale for both settings
+/// (b's mean in the first), so that δ means the same absolute gap in both
+/// (a relative difference would let a noisier setting's larger values
+/// stretch it).
 pub fn judge_ranking(
     names: &[String],
     first: &[Vec<Option<f64>>],
@@ -112,20 +129,30 @@ pub fn judge_ranking(
 ) -> (Vec<PairResult>, Verdict) {
     let mut pairs = Vec::new();
     let n = names.len();
-    let rel = |values: &[Vec<Option<f64>>], a: usize, b: usize| -> Option<Estimate> {
-        let diffs: Vec<f64> = values[a]
+    let diffs = |values: &[Vec<Option<f64>>], a: usize, b: usize, scale: f64| -> Vec<f64> {
+        values[a]
             .iter()
             .zip(&values[b])
             .filter_map(|(x, y)| match (x, y) {
-                (Some(x), Some(y)) if *y != 0.0 => Some(100.0 * (x - y) / y),
+                (Some(x), Some(y)) => Some(100.0 * (x - y) / scale),
                 _ => None,
             })
-            .collect();
-        (diffs.len() >= 2).then(|| Estimate::at_level(&diffs, level).expect("finite"))
+            .collect()
+    };
+    let estimate = |values: &[f64]| {
+        (values.len() >= 2).then(|| Estimate::at_level(values, level).expect("finite"))
     };
     for a in 0..n {
         for b in a + 1..n {
-            let (f, s) = (rel(first, a, b), rel(second, a, b));
+            let present: Vec<f64> = first[b].iter().flatten().copied().collect();
+            let scale = (!present.is_empty())
+                .then(|| present.iter().sum::<f64>() / present.len() as f64)
+                .filter(|m| *m != 0.0);
+            let (first_values, second_values) = match scale {
+                Some(scale) => (diffs(first, a, b, scale), diffs(second, a, b, scale)),
+                None => (Vec::new(), Vec::new()),
+            };
+            let (f, s) = (estimate(&first_values), estimate(&second_values));
             let order = match (&f, &s) {
                 (Some(f), Some(s)) => pair_order(f, s, delta),
                 _ => PairOrder::Undetermined,
@@ -133,8 +160,11 @@ pub fn judge_ranking(
             pairs.push(PairResult {
                 a: names[a].clone(),
                 b: names[b].clone(),
+                scale,
                 first: f,
                 second: s,
+                first_values,
+                second_values,
                 order,
             });
         }

@@ -9,11 +9,12 @@
 //!     lies inside the band, *not reproduced* when it is disjoint from it,
 //!     *not significant* otherwise;
 //!   - `AtLeast` (an effect of at least δ in the claimed direction, δ the
-//!     smallest effect of interest): *reproduced* when the interval lies at
-//!     or above δ, *not reproduced* when it lies at or below δ — this covers
-//!     an effect in the wrong direction and an effect equivalent to zero
-//!     (interval inside [−δ, δ], a TOST at 2.5 % per side) — *not
-//!     significant* when it straddles δ;
+//!     smallest effect of interest), three outcomes: *reproduced* when the
+//!     interval lies at or above δ; *real but below δ* when it lies strictly
+//!     between 0 and δ (a real effect in the claimed direction, smaller than
+//!     the margin); *not reproduced* when it lies at or below δ and reaches
+//!     0 or below (no effect shown, an effect equivalent to zero, or one in
+//!     the wrong direction); *not significant* when it straddles δ;
 //!   - `AtMost` (the quantity is at most a bound): *reproduced* when the
 //!     interval lies at or below the bound, *not reproduced* when it lies
 //!     above it, *not significant* otherwise.
@@ -128,10 +129,17 @@ impl Estimate {
 pub enum Verdict {
     /// The claim holds in the measurements.
     Reproduced,
+    /// An "at least δ" claim: the effect is real and in the claimed
+    /// direction, but smaller than δ (the interval lies strictly between 0
+    /// and δ). Never filed with "no effect".
+    BelowMargin,
     /// The measurements contradict the claim.
     NotReproduced,
     /// The seeds cannot tell.
     NotSignificant,
+    /// A claim whose parts are significantly opposite: some effect is
+    /// significantly positive, another significantly negative.
+    Mixed,
     /// No data: the experiment behind it was not run (or every run failed),
     /// or the quantity is measured elsewhere.
     NotRun,
@@ -142,26 +150,38 @@ impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Reproduced => "reproduced",
+            Verdict::BelowMargin => "real but below δ",
             Verdict::NotReproduced => "not reproduced",
             Verdict::NotSignificant => "not significant",
+            Verdict::Mixed => "mixed",
             Verdict::NotRun => "not run",
         }
     }
 
-    /// The verdict of a claim made of parts: not reproduced if any part is;
-    /// else not significant if any part is; else not run if any part was
-    /// not run; else reproduced.
+    /// The verdict of a claim that every part holds: not reproduced if any
+    /// part is; else real but below δ if any part is (some part is
+    /// established below its margin); else not significant if any part is;
+    /// else not run if any part was not run; else reproduced. (A part is
+    /// never `Mixed`; that is a claim's verdict, see
+    /// [`crate::study::claim`].)
     pub fn combine(parts: impl IntoIterator<Item = Verdict>) -> Verdict {
-        let mut out = Verdict::Reproduced;
-        for v in parts {
-            match v {
-                Verdict::NotReproduced => return Verdict::NotReproduced,
-                Verdict::NotSignificant => out = Verdict::NotSignificant,
-                Verdict::NotRun if out == Verdict::Reproduced => out = Verdict::NotRun,
-                _ => {}
-            }
-        }
-        out
+        let rank = |v: Verdict| match v {
+            Verdict::NotReproduced | Verdict::Mixed => 4,
+            Verdict::BelowMargin => 3,
+            Verdict::NotSignificant => 2,
+            Verdict::NotRun => 1,
+            Verdict::Reproduced => 0,
+        };
+        parts
+            .into_iter()
+            .max_by_key(|&v| rank(v))
+            .map_or(Verdict::Reproduced, |v| {
+                if v == Verdict::Mixed {
+                    Verdict::NotReproduced
+                } else {
+                    v
+                }
+            })
     }
 }
 
@@ -205,6 +225,8 @@ impl Rule {
             Rule::AtLeast { delta } => {
                 if lo >= delta {
                     Verdict::Reproduced
+                } else if lo > 0.0 && hi < delta {
+                    Verdict::BelowMargin
                 } else if hi <= delta {
                     Verdict::NotReproduced
                 } else {
@@ -261,6 +283,47 @@ pub fn bonferroni_level(parts: usize) -> f64 {
 /// ```
 pub fn percent_gain(reference: f64, candidate: f64) -> f64 {
     100.0 * (reference - candidate) / reference
+}
+
+/// `text` with every negative zero a rounding printed (`-0.0000`,
+/// `-0.00 %`, `[-0.000,`) written without its sign: a figure rounded to
+/// zero has no direction. Any other number is left as it is.
+///
+/// ```
+/// use vqlab::study::stats::no_negative_zero;
+/// assert_eq!(no_negative_zero("spread -0.0000, gain -0.012, [-0.00, 1]"),
+///            "spread 0.0000, gain -0.012, [0.00, 1]");
+/// ```
+pub fn no_negative_zero(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let c = bytes[i];
+        let starts_number =
+            i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'.');
+        if c == b'-' && starts_number {
+            // The number after the sign: digits and at most one point.
+            let rest = &bytes[i + 1..];
+            let len = rest
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || **b == b'.')
+                .count();
+            let number = &text[i + 1..i + 1 + len];
+            let is_zero = !number.is_empty()
+                && number.bytes().any(|b| b.is_ascii_digit())
+                && number.bytes().all(|b| b == b'0' || b == b'.');
+            let followed_by_exponent = rest.get(len).is_some_and(|b| *b == b'e' || *b == b'E');
+            if is_zero && !followed_by_exponent {
+                i += 1; // drop the sign
+                continue;
+            }
+        }
+        let ch = text[i..].chars().next().expect("inside the text");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
 }
 
 #[cfg(test)]

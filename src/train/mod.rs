@@ -15,9 +15,9 @@ use crate::model::codebook::{CodebookSpec, CodebookState};
 use crate::model::estimator::GumbelSpec;
 use crate::model::{
     Backend, Draws, GradientMethod, Gradients, LossParts, LossWeights, Manifold, MethodSpec,
-    ModelKind, ModelSpec, Params,
+    ModelSpec, Params,
 };
-use crate::numerics::linalg::{random_stiefel, stiefel_defect};
+use crate::numerics::linalg::stiefel_defect;
 use crate::numerics::metrics::Metrics;
 use crate::numerics::rng::{rng_for, Stream, VqRng};
 use crate::optim::stiefel::SvdSource;
@@ -36,6 +36,16 @@ pub enum Init {
 }
 
 impl Init {
+    /// The default for `model`: the baseline's start (`pca`) where the
+    /// model can take a PCA basis, else `random`.
+    pub fn default_for(model: &ModelSpec) -> Init {
+        if model.model().starts_from_basis() {
+            Init::Pca
+        } else {
+            Init::Random
+        }
+    }
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
@@ -173,7 +183,7 @@ impl TrainConfig {
     /// Checks every field against the data it will train on; one error per
     /// bad field, naming it, its value and what is allowed.
     pub fn validate(&self, n_train: usize, dim: usize) -> Result<()> {
-        if self.model.kind == ModelKind::Mlp {
+        if self.model.model().has_hidden_layer() {
             if self.model.hidden == 0 || self.model.hidden > MAX_HIDDEN {
                 return Err(invalid(
                     "hidden",
@@ -290,26 +300,26 @@ pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Pa
         k: config.k,
         iters: config.kmeans_iters,
     };
-    let linear = |w: Array2<f64>, codebook: Array2<f64>| {
-        let weights = match config.model.kind {
-            ModelKind::Untied => vec![w.clone(), w],
-            _ => vec![w],
-        };
-        Params {
-            model: config.model,
-            weights,
-            codebook,
-        }
-    };
-    match (config.model.kind, config.init) {
-        (ModelKind::Mlp, Init::Pca) => Err(invalid(
+    let model = config.model.model();
+    match config.init {
+        Init::Pca if !model.starts_from_basis() => Err(invalid(
             "init",
             "pca",
-            "random for the mlp model (PyTorch's nn.Linear default)",
+            format!(
+                "random for the {} model (PyTorch's nn.Linear default)",
+                config.model.kind.name()
+            ),
         )),
-        (ModelKind::Mlp, Init::Random) => {
-            let weights =
-                crate::model::mlp::init_network(&config.model, train.ncols(), config.m, &mut rng);
+        Init::Pca => {
+            let base = Baseline::fit(train, config.m, kmeans, &mut rng)?;
+            Ok(Params {
+                model: config.model,
+                weights: model.network_from_basis(base.w),
+                codebook: base.codebook,
+            })
+        }
+        Init::Random => {
+            let weights = model.random_network(&config.model, train.ncols(), config.m, &mut rng)?;
             let mut params = Params {
                 model: config.model,
                 weights,
@@ -318,16 +328,6 @@ pub fn initial_params(train: ArrayView2<f64>, config: &TrainConfig) -> Result<Pa
             let z = params.encode(train);
             params.codebook = kmeans.check(train.nrows())?.fit(z.view(), &mut rng).centres;
             Ok(params)
-        }
-        (_, Init::Pca) => {
-            let base = Baseline::fit(train, config.m, kmeans, &mut rng)?;
-            Ok(linear(base.w, base.codebook))
-        }
-        (_, Init::Random) => {
-            let w = random_stiefel(train.ncols(), config.m, &mut rng)?;
-            let z = train.dot(&w);
-            let fit = kmeans.check(train.nrows())?.fit(z.view(), &mut rng);
-            Ok(linear(w, fit.centres))
         }
     }
 }

@@ -1,42 +1,49 @@
 //! The studies' numbers and verdicts: per condition a table of every arm
 //! beside the baselines, the learning-rate grid and its choices; per
-//! hypothesis its parts and a verdict. The rules are `reproduce`'s
-//! ([`crate::study::stats`]), with the studies' words: a hypothesis is
-//! *supported*, *not supported* or *not significant*.
+//! hypothesis its parts and a verdict. Every hypothesis is a
+//! [`crate::study::claim::Claim`], judged by the rules REPORT.md's claims
+//! use, with the studies' words: *supported*, *real but below δ*, *not
+//! supported*, *not significant*, *mixed*.
 //!
 //! * A gain part: the candidate's recon gain over its reference,
 //!   100 · (ref − cand) / ref per seed, paired by seed; judged by
-//!   [`crate::study::stats::Rule::AtLeast`] with δ = [`DELTA_PERCENT`]: supported when the
-//!   interval lies at or above δ, not supported when at or below δ (worse,
-//!   or equivalent to no gain), not significant when it straddles δ.
-//! * A ranking part: every pair of entities, with its relative difference
-//!   100 · (a − b) / b per seed in each of two settings. The pair *swaps*
-//!   when the two intervals lie strictly on opposite sides of 0; it *keeps
-//!   its order* when a swap larger than δ either way is excluded (not both
-//!   "first interval reaches below −δ" and "second reaches above δ", nor the
-//!   mirror). The part is supported when some pair swaps, not supported when
-//!   every pair keeps its order, not significant otherwise.
+//!   [`crate::study::stats::Rule::AtLeast`] with the one gain margin
+//!   δ = [`GAIN_MARGIN_PERCENT`]: supported when the interval lies at or
+//!   above δ, real but below δ when it lies strictly between 0 and δ, not
+//!   supported when it lies at or below δ and reaches 0, not significant
+//!   when it straddles δ. Parts significantly opposite make a hypothesis
+//!   *mixed*; the tied model's parts and the added models' are also judged
+//!   apart ([`ModelGroupVerdict`]).
+//! * A ranking part: every pair of entities, with its difference a − b per
+//!   seed in % of one scale for both settings (b's mean in the first). The
+//!   pair *swaps* when one setting's interval lies below −δ and the other's
+//!   above δ; it *keeps its order* when a swap larger than δ either way is
+//!   excluded. The part is supported when some pair swaps, not supported
+//!   when every pair keeps its order, not significant otherwise.
 //! * Error rates: the intervals of one hypothesis share a family-wise error
-//!   rate of 5 % (Bonferroni over its parts; for rankings over every
-//!   interval). `all` hypotheses need every part, `any` hypotheses one.
+//!   rate of 5 % (Bonferroni over its distinct parts; for rankings over
+//!   every interval). `all` hypotheses need every part, `any` hypotheses
+//!   one.
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use super::studies::{
-    Combine, Condition, Entity, GainPart, Hypothesis, RankingPart, Reference, StudyId, Test,
-    DELTA_PERCENT,
+    Condition, Entity, GainPart, Hypothesis, RankingPart, Reference, StudyId, Test,
 };
 use super::unit::{Arm, FutureResult, Outcome};
 use crate::numerics::metrics::Metrics;
-use crate::study::rules::{combine, judge_gain, judge_ranking, paired_gain, PairResult};
-use crate::study::stats::{bonferroni_level, Estimate, Verdict};
+use crate::study::claim::{verdict_of, Claim, Part, Statement};
+use crate::study::rules::{paired_gain, GAIN_MARGIN_PERCENT, GAIN_MARGIN_WHY};
+use crate::study::stats::{Estimate, Rule, Verdict};
 
 /// The studies' word for a verdict.
 pub fn label(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Reproduced => "supported",
+        Verdict::BelowMargin => "real but below δ",
         Verdict::NotReproduced => "not supported",
+        Verdict::Mixed => "mixed",
         Verdict::NotSignificant => "not significant",
         Verdict::NotRun => "not run",
     }
@@ -66,6 +73,9 @@ pub struct MethodRow {
     pub name: String,
     /// Eval recon over seeds.
     pub recon: Option<Estimate>,
+    /// Eval recon per seed, in the order of the run's seeds (null: not run
+    /// or diverged): every gain in FUTURE.md can be recomputed from these.
+    pub recon_per_seed: Vec<Option<f64>>,
     /// Gain over the converged baseline (%).
     pub gain_converged: Option<Estimate>,
     /// Gain over the report's 20-iteration baseline (%).
@@ -155,48 +165,31 @@ pub struct StudyReport {
     pub parity: Vec<ParityLine>,
 }
 
-/// One part's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct PartResult {
-    /// What is compared, in words.
-    pub what: String,
-    /// The gain's estimate (gain parts).
-    pub estimate: Option<Estimate>,
-    /// Gain parts: the seeds where the candidate did better than the
-    /// reference, and the seeds compared (the per-run count).
-    pub better_runs: (usize, usize),
-    /// The pairs (ranking parts).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pairs: Vec<PairResult>,
-    /// The part's verdict.
-    pub verdict: Verdict,
-}
-
-/// A hypothesis with its verdict.
+/// A hypothesis with its verdict: the study it belongs to and the claim,
+/// judged by the rules every study shares ([`crate::study::claim`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct HypothesisResult {
-    /// `H1`, ….
-    pub id: &'static str,
     /// Its study.
     pub study: StudyId,
-    /// In words.
-    pub text: String,
-    /// The rule in words.
-    pub rule: String,
-    /// δ in %.
-    pub delta_percent: f64,
-    /// all / any.
-    pub combine: Combine,
-    /// The confidence level of each interval.
-    pub level: f64,
-    /// The parts.
-    pub parts: Vec<PartResult>,
-    /// The verdict.
+    /// The verdict over the report's own (tied) model's parts and over the
+    /// parts of the models vqlab added, judged apart (gain hypotheses).
+    pub by_model: Vec<ModelGroupVerdict>,
+    /// The hypothesis, its parts and its verdict.
+    #[serde(flatten)]
+    pub claim: Claim,
+}
+
+/// The verdict of a hypothesis's parts on one group of models.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelGroupVerdict {
+    /// `tied (the report's model)` or `untied, mlp (added)`.
+    pub models: String,
+    /// Its parts (indices into the hypothesis's parts).
+    pub parts: Vec<usize>,
+    /// Their verdict, combined as the hypothesis's.
     pub verdict: Verdict,
     /// Its word.
     pub label: &'static str,
-    /// Seeds behind it (the smallest count of any part's interval).
-    pub seeds: usize,
 }
 
 fn recon(values: &[Option<Metrics>]) -> Vec<Option<f64>> {
@@ -226,6 +219,7 @@ fn row(
     MethodRow {
         name,
         recon: estimate(&r),
+        recon_per_seed: r.clone(),
         gain_converged: estimate(
             &paired_gain(&r, converged)
                 .into_iter()
@@ -397,10 +391,9 @@ pub fn judge(
             .find(|c| c.study == hypothesis.study && c.name == name)
             .expect("a hypothesis names conditions of its own study")
     };
-    let (parts, level, rule) = match &hypothesis.test {
+    let (parts, rule) = match &hypothesis.test {
         Test::Gains(parts) => {
-            let level = bonferroni_level(parts.len());
-            let results = parts
+            let parts = parts
                 .iter()
                 .map(|p: &GainPart| {
                     let c = find(&p.condition);
@@ -412,98 +405,129 @@ pub fn judge(
                         ),
                         Reference::Arm(a) => (recon(&lookup.arm(c, a)), a.label()),
                     };
-                    let gains = paired_gain(&cand, &reference);
-                    let (estimate, verdict) = judge_gain(&gains, level, DELTA_PERCENT);
-                    PartResult {
+                    let mut edges = edge_note(&lookup.arm_outcomes(c, &p.candidate), &p.candidate);
+                    if let Reference::Arm(a) = &p.reference {
+                        edges.extend(edge_note(&lookup.arm_outcomes(c, a), a));
+                    }
+                    Part::Interval {
                         what: format!("{}: {} vs {}", p.condition, p.candidate.label(), ref_name),
-                        estimate,
-                        better_runs: (gains.iter().filter(|g| **g > 0.0).count(), gains.len()),
-                        pairs: Vec::new(),
-                        verdict,
+                        rule: Rule::AtLeast {
+                            delta: GAIN_MARGIN_PERCENT,
+                        },
+                        values: paired_gain(&cand, &reference),
+                        flags: edges,
                     }
                 })
                 .collect::<Vec<_>>();
             (
-                results,
-                level,
+                parts,
                 format!(
-                    "gain = 100·(ref − cand)/ref paired by seed; supported when its interval ≥ δ = {DELTA_PERCENT} %, not supported when ≤ δ"
+                    "gain = 100·(ref − cand)/ref paired by seed; supported when its interval ≥ δ = {GAIN_MARGIN_PERCENT} % ({GAIN_MARGIN_WHY}); real but below δ when it lies strictly between 0 and δ; not supported when it lies ≤ δ and reaches 0; mixed when parts are significantly opposite"
                 ),
             )
         }
         Test::Rankings(parts) => {
-            let intervals: usize = parts
+            let parts = parts
                 .iter()
                 .map(|p: &RankingPart| {
-                    let n = p.first.1.len();
-                    n * (n - 1)
-                })
-                .sum();
-            let level = bonferroni_level(intervals);
-            let results = parts
-                .iter()
-                .map(|p| {
                     let (c1, c2) = (find(&p.first.0), find(&p.second.0));
-                    let names: Vec<String> = p.first.1.iter().map(entity_name).collect();
-                    let first: Vec<_> = p
-                        .first
-                        .1
-                        .iter()
-                        .map(|e| entity_values(c1, e, lookup))
-                        .collect();
-                    let second: Vec<_> = p
-                        .second
-                        .1
-                        .iter()
-                        .map(|e| entity_values(c2, e, lookup))
-                        .collect();
-                    let (pairs, verdict) =
-                        judge_ranking(&names, &first, &second, level, DELTA_PERCENT);
-                    PartResult {
+                    let values = |c: &Condition, entities: &[Entity]| -> Vec<Vec<Option<f64>>> {
+                        entities
+                            .iter()
+                            .map(|e| entity_values(c, e, lookup))
+                            .collect()
+                    };
+                    Part::Ranking {
                         what: format!("{} → {}", p.first_name, p.second_name),
-                        estimate: None,
-                        better_runs: (0, 0),
-                        pairs,
-                        verdict,
+                        names: p.first.1.iter().map(entity_name).collect(),
+                        first: values(c1, &p.first.1),
+                        second: values(c2, &p.second.1),
+                        delta: GAIN_MARGIN_PERCENT,
                     }
                 })
                 .collect();
             (
-                results,
-                level,
-                format!("a pair swaps when its relative differences in the two settings lie strictly on opposite sides of 0; keeps its order when a swap beyond δ = {DELTA_PERCENT} % is excluded; supported when some pair swaps, not supported when all keep their order"),
+                parts,
+                format!("each pair's difference a − b per seed, in % of b's mean in the first setting (one scale for both settings); the pair swaps when one setting's interval lies below −δ and the other's above δ (δ = {GAIN_MARGIN_PERCENT} %); keeps its order when a swap beyond δ is excluded; supported when some pair swaps, not supported when all keep their order"),
             )
         }
     };
-    let verdicts: Vec<Verdict> = parts.iter().map(|p| p.verdict).collect();
-    let verdict = combine(hypothesis.combine, &verdicts);
-    let seeds = parts
-        .iter()
-        .flat_map(|p| {
-            p.estimate
-                .iter()
-                .map(|e| e.n)
-                .chain(
-                    p.pairs
-                        .iter()
-                        .flat_map(|q| q.first.iter().chain(q.second.iter()).map(|e| e.n)),
-                )
-                .collect::<Vec<_>>()
-        })
-        .min()
-        .unwrap_or(0);
-    HypothesisResult {
-        id: hypothesis.id,
-        study: hypothesis.study,
+    let statement = Statement {
+        id: hypothesis.id.to_string(),
         text: hypothesis.text.clone(),
         rule,
-        delta_percent: DELTA_PERCENT,
         combine: hypothesis.combine,
-        level,
-        parts,
-        verdict,
-        label: label(verdict),
-        seeds,
+        note: String::new(),
+    };
+    let claim = statement.judge(parts, label);
+    let by_model = match &hypothesis.test {
+        Test::Gains(gains) => {
+            let groups = [
+                ("tied (the report's model)", true),
+                ("untied, mlp (added by vqlab)", false),
+            ];
+            groups
+                .into_iter()
+                .filter_map(|(models, tied)| {
+                    let indices: Vec<usize> = gains
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, g)| g.candidate.model.is_tied() == tied)
+                        .map(|(i, _)| i)
+                        .collect();
+                    if indices.is_empty() {
+                        return None;
+                    }
+                    let parts: Vec<_> = indices.iter().map(|&i| &claim.parts[i]).collect();
+                    let (verdict, _) = verdict_of(hypothesis.combine, &parts);
+                    Some(ModelGroupVerdict {
+                        models: models.to_string(),
+                        parts: indices,
+                        verdict,
+                        label: label(verdict),
+                    })
+                })
+                .collect()
+        }
+        Test::Rankings(_) => Vec::new(),
+    };
+    HypothesisResult {
+        study: hypothesis.study,
+        by_model,
+        claim,
+    }
+}
+
+/// A flag for a gain part when `arm` chose the edge of the multipliers it
+/// tried on some seed (the best rate may lie beyond the grid).
+fn edge_note(outcomes: &[Option<&super::unit::TrainOutcome>], arm: &Arm) -> Vec<String> {
+    let ran: Vec<_> = outcomes.iter().flatten().collect();
+    let at_edge = ran
+        .iter()
+        .filter(|o| {
+            let Some(c) = o.chosen else { return false };
+            let chosen = o.grid[c].multiplier;
+            let lowest = o
+                .grid
+                .iter()
+                .map(|p| p.multiplier)
+                .fold(f64::INFINITY, f64::min);
+            let highest = o
+                .grid
+                .iter()
+                .map(|p| p.multiplier)
+                .fold(f64::NEG_INFINITY, f64::max);
+            chosen == lowest || chosen == highest
+        })
+        .count();
+    if at_edge == 0 {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{}: grid edge chosen on {at_edge} of {} seeds",
+            arm.label(),
+            ran.len()
+        )]
     }
 }
 
@@ -511,10 +535,8 @@ pub fn judge(
 pub struct StoreLookup<'a> {
     /// Results by key.
     pub by_key: HashMap<String, &'a FutureResult>,
-    /// The spec of (condition, arm or baselines, seed) → key.
-    pub keys: &'a dyn Fn(&Condition, Option<&Arm>, u64) -> String,
-    /// The parity keys of a condition.
-    pub parity_keys: &'a dyn Fn(&Condition) -> Vec<String>,
+    /// Where each slot of the plan finds its unit.
+    pub index: &'a super::PlanIndex,
     /// The seeds.
     pub seeds: Vec<u64>,
 }
@@ -535,8 +557,9 @@ impl Lookup for StoreLookup<'_> {
         self.seeds
             .iter()
             .map(|&seed| {
-                self.by_key
-                    .get(&(self.keys)(condition, Some(arm), seed))
+                self.index
+                    .key(condition, Some(arm), seed)
+                    .and_then(|key| self.by_key.get(key))
                     .and_then(|r| match &r.outcome {
                         Outcome::Train(t) => Some(t),
                         _ => None,
@@ -549,8 +572,9 @@ impl Lookup for StoreLookup<'_> {
         self.seeds
             .iter()
             .map(|&seed| {
-                self.by_key
-                    .get(&(self.keys)(condition, None, seed))
+                self.index
+                    .key(condition, None, seed)
+                    .and_then(|key| self.by_key.get(key))
                     .and_then(|r| match &r.outcome {
                         Outcome::Baselines(b) => Some(b),
                         _ => None,
@@ -560,127 +584,10 @@ impl Lookup for StoreLookup<'_> {
     }
 
     fn parity(&self, condition: &Condition) -> Vec<&FutureResult> {
-        (self.parity_keys)(condition)
+        self.index
+            .parity_keys(condition)
             .iter()
             .filter_map(|k| self.by_key.get(k).copied())
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::study::rules::{pair_order, PairOrder};
-
-    fn est(values: &[f64]) -> Estimate {
-        Estimate::of(values).unwrap()
-    }
-
-    #[test]
-    fn gains_are_judged_against_delta() {
-        // A clear 2 % gain, a clear 0 (equivalent to none), a straddle, a loss.
-        let clear: Vec<f64> = (0..8).map(|i| 2.0 + 0.01 * i as f64).collect();
-        assert_eq!(
-            judge_gain(&clear, 0.95, DELTA_PERCENT).1,
-            Verdict::Reproduced
-        );
-        let none: Vec<f64> = (0..8).map(|i| 0.01 * (i as f64 - 3.5)).collect();
-        assert_eq!(
-            judge_gain(&none, 0.95, DELTA_PERCENT).1,
-            Verdict::NotReproduced
-        );
-        let straddle = [0.0, 1.0, 0.2, 0.9, 0.5];
-        assert_eq!(
-            judge_gain(&straddle, 0.95, DELTA_PERCENT).1,
-            Verdict::NotSignificant
-        );
-        let loss: Vec<f64> = (0..5).map(|i| -3.0 - 0.1 * i as f64).collect();
-        assert_eq!(
-            judge_gain(&loss, 0.95, DELTA_PERCENT).1,
-            Verdict::NotReproduced
-        );
-        // One seed is not a verdict.
-        assert_eq!(judge_gain(&[5.0], 0.95, DELTA_PERCENT).1, Verdict::NotRun);
-        // Paired gains: the reference 10, the candidate 9.8 → 2 %.
-        let g = paired_gain(
-            &[Some(9.8), None, Some(9.8)],
-            &[Some(10.0), Some(10.0), Some(10.0)],
-        );
-        assert_eq!(g.len(), 2);
-        assert!((g[0] - 2.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn the_swap_rule_on_known_intervals() {
-        let below = est(&[-3.0, -3.1, -2.9, -3.05]);
-        let above = est(&[3.0, 3.1, 2.9, 3.05]);
-        let near_zero = est(&[0.01, -0.02, 0.0, 0.015]);
-        let wide = est(&[-5.0, 5.0, -4.0, 4.0]);
-        assert_eq!(pair_order(&below, &above, DELTA_PERCENT), PairOrder::Swaps);
-        assert_eq!(pair_order(&above, &below, DELTA_PERCENT), PairOrder::Swaps);
-        assert_eq!(pair_order(&below, &below, DELTA_PERCENT), PairOrder::Keeps);
-        assert_eq!(
-            pair_order(&near_zero, &near_zero, DELTA_PERCENT),
-            PairOrder::Keeps
-        );
-        // Ordered in one setting, tied in the other: no swap beyond δ.
-        assert_eq!(
-            pair_order(&below, &near_zero, DELTA_PERCENT),
-            PairOrder::Keeps
-        );
-        // Too wide to tell.
-        assert_eq!(
-            pair_order(&below, &wide, DELTA_PERCENT),
-            PairOrder::Undetermined
-        );
-    }
-
-    #[test]
-    fn rankings_from_per_seed_values() {
-        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let seeds = |v: f64| -> Vec<Option<f64>> {
-            (0..6).map(|i| Some(v * (1.0 + 0.001 * i as f64))).collect()
-        };
-        let first = vec![seeds(1.0), seeds(2.0), seeds(3.0)];
-        // Same order: not supported.
-        let (_, v) = judge_ranking(&names, &first, &first, 0.99, DELTA_PERCENT);
-        assert_eq!(v, Verdict::NotReproduced);
-        // a and c swap: supported.
-        let second = vec![seeds(3.5), seeds(2.0), seeds(3.0)];
-        let (pairs, v) = judge_ranking(&names, &first, &second, 0.99, DELTA_PERCENT);
-        assert_eq!(v, Verdict::Reproduced);
-        assert_eq!(
-            pairs.iter().filter(|p| p.order == PairOrder::Swaps).count(),
-            2
-        );
-        // A missing entity: not run.
-        let missing = vec![seeds(1.0), vec![None; 6], seeds(3.0)];
-        assert_eq!(
-            judge_ranking(&names, &first, &missing, 0.99, DELTA_PERCENT).1,
-            Verdict::NotRun
-        );
-    }
-
-    #[test]
-    fn any_and_all_combine_as_documented() {
-        use Verdict::*;
-        assert_eq!(
-            combine(Combine::Any, &[NotReproduced, Reproduced]),
-            Reproduced
-        );
-        assert_eq!(
-            combine(Combine::Any, &[NotReproduced, NotReproduced]),
-            NotReproduced
-        );
-        assert_eq!(
-            combine(Combine::Any, &[NotReproduced, NotSignificant]),
-            NotSignificant
-        );
-        assert_eq!(
-            combine(Combine::All, &[NotReproduced, Reproduced]),
-            NotReproduced
-        );
-        assert_eq!(combine(Combine::All, &[Reproduced, Reproduced]), Reproduced);
-        assert_eq!(combine(Combine::Any, &[]), NotRun);
     }
 }

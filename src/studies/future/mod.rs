@@ -13,7 +13,7 @@ pub mod render;
 pub mod studies;
 pub mod unit;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -26,8 +26,9 @@ use crate::infra::io::create_dir;
 use crate::model::{Estimator, ModelKind};
 use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study, Ticker};
 use crate::study::store::{execute, ExecuteStats, StoredUnit, CODE_FINGERPRINT};
+use crate::study::Scale;
 use analysis::{HypothesisResult, Lookup, ParityLine, StoreLookup, StudyReport};
-use studies::{base_rates, plan, Condition, Plan, RealChoices, Scale, StudyId};
+use studies::{base_rates, plan, Condition, FutureScale, Plan, RealChoices, StudyId};
 use unit::{Arm, DataChoice, FutureResult, FutureSpec, Job, Outcome, Sizes};
 
 /// The iteration cap of the converged baseline (it stops earlier once no
@@ -45,7 +46,7 @@ pub struct FutureOptions {
     pub studies: Vec<StudyId>,
     /// Seeds 0 … seeds − 1.
     pub seeds: u64,
-    /// The smoke version ([`Scale::quick`]).
+    /// The smoke version ([`FutureScale::quick`]).
     pub quick: bool,
     /// Where FUTURE.md and the rest go.
     pub out_dir: PathBuf,
@@ -91,12 +92,8 @@ impl FutureOptions {
     }
 
     /// The sizes.
-    pub fn scale(&self) -> Scale {
-        if self.quick {
-            Scale::quick()
-        } else {
-            Scale::full()
-        }
+    pub fn scale(&self) -> FutureScale {
+        FutureScale::of(self.quick)
     }
 
     fn seed_list(&self) -> Vec<u64> {
@@ -121,7 +118,7 @@ pub fn real_choices(data_dir: &std::path::Path) -> Result<RealChoices> {
 pub struct Planner {
     /// The conditions and hypotheses.
     pub plan: Plan,
-    scale: Scale,
+    scale: FutureScale,
     seeds: Vec<u64>,
     data_dir: PathBuf,
 }
@@ -153,7 +150,10 @@ impl Planner {
                     steps: 0,
                     ..condition.sizes
                 },
-                Job::Baselines { cap: CONVERGED_CAP },
+                Job::Baselines {
+                    cap: CONVERGED_CAP,
+                    restarts: self.scale.grid.len() + self.scale.grid_extensions,
+                },
                 self.data_dir.clone(),
             ),
             Some(arm) => FutureSpec::new(
@@ -211,14 +211,35 @@ impl Planner {
     /// Every unit of the plan, each once (units shared by studies appear
     /// once), in plan order.
     pub fn units(&self) -> Vec<FutureSpec> {
+        self.layout().0
+    }
+
+    /// The units of the plan (each once, in plan order) and where every
+    /// slot of the plan finds its unit: one planning pass gives both, so
+    /// the analysis reads the plan's own answer.
+    pub fn layout(&self) -> (Vec<FutureSpec>, PlanIndex) {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
+        let mut index = PlanIndex::default();
         for c in &self.plan.conditions {
-            let mut specs = self.parity_specs(c);
+            let condition = (c.study, c.name.clone());
+            let parity = self.parity_specs(c);
+            index
+                .parity
+                .insert(condition.clone(), parity.iter().map(|s| s.key()).collect());
+            let mut specs = parity;
             for &seed in &self.seeds {
-                specs.push(self.spec(c, None, seed));
-                for arm in &c.arms {
-                    specs.push(self.spec(c, Some(arm), seed));
+                let baselines = self.spec(c, None, seed);
+                index
+                    .slots
+                    .insert((condition.clone(), None, seed), baselines.key());
+                specs.push(baselines);
+                for (i, arm) in c.arms.iter().enumerate() {
+                    let spec = self.spec(c, Some(arm), seed);
+                    index
+                        .slots
+                        .insert((condition.clone(), Some(i), seed), spec.key());
+                    specs.push(spec);
                 }
             }
             for s in specs {
@@ -227,7 +248,40 @@ impl Planner {
                 }
             }
         }
-        out
+        (out, index)
+    }
+}
+
+/// A condition of the plan: its study and name.
+type ConditionId = (StudyId, String);
+
+/// Where each slot of the plan finds its unit (by store key): the baselines
+/// (arm `None`) and every arm (by its position in the condition) per seed,
+/// and the parity units of each condition.
+#[derive(Debug, Clone, Default)]
+pub struct PlanIndex {
+    slots: HashMap<(ConditionId, Option<usize>, u64), String>,
+    parity: HashMap<ConditionId, Vec<String>>,
+}
+
+impl PlanIndex {
+    /// The key of `arm`'s unit (or the baselines', for `None`) in
+    /// `condition` at `seed`.
+    pub fn key(&self, condition: &Condition, arm: Option<&Arm>, seed: u64) -> Option<&str> {
+        let position = match arm {
+            Some(arm) => Some(condition.arms.iter().position(|a| a == arm)?),
+            None => None,
+        };
+        self.slots
+            .get(&((condition.study, condition.name.clone()), position, seed))
+            .map(String::as_str)
+    }
+
+    /// The keys of `condition`'s parity units.
+    pub fn parity_keys(&self, condition: &Condition) -> &[String] {
+        self.parity
+            .get(&(condition.study, condition.name.clone()))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -240,7 +294,10 @@ pub struct FutureSummary {
     /// The options.
     pub options: FutureOptions,
     /// The sizes.
-    pub scale: Scale,
+    pub scale: FutureScale,
+    /// The seeds, in the order of every per-seed list (`recon_per_seed`,
+    /// a part's `values`).
+    pub seeds: Vec<u64>,
     /// The real data sets used (name, rows, dimension, split).
     pub data: Vec<DataChoice>,
     /// One per study.
@@ -269,7 +326,7 @@ pub fn future(
     let started = Instant::now();
     crate::study::shard::check_store(&options.store)?;
     let planner = Planner::new(options)?;
-    let units = planner.units();
+    let (units, index) = planner.layout();
     let total = units.len();
     let ticker = Ticker::new(total, progress);
     let (results, stats) = execute(
@@ -281,7 +338,7 @@ pub fn future(
         |spec: &FutureSpec, cached| ticker.tick(&label_of(spec, cached)),
     )?;
     check_interrupted(stop, stats.computed, &options.store)?;
-    let mut summary = analyse(options, &planner, &results);
+    let mut summary = analyse(options, &planner, &index, &results);
     summary.units = total;
     summary.computed = stats.computed;
     summary.reused = stats.reused;
@@ -289,18 +346,17 @@ pub fn future(
     Ok(summary)
 }
 
-/// The tables and verdicts of `results` under `planner`'s plan.
+/// The tables and verdicts of `results` under `planner`'s plan, whose
+/// slots `index` maps to units.
 pub fn analyse(
     options: &FutureOptions,
     planner: &Planner,
+    index: &PlanIndex,
     results: &[FutureResult],
 ) -> FutureSummary {
-    let keys = |c: &Condition, arm: Option<&Arm>, seed: u64| planner.spec(c, arm, seed).key();
-    let parity_keys = |c: &Condition| planner.parity_specs(c).iter().map(|s| s.key()).collect();
     let lookup = StoreLookup {
         by_key: results.iter().map(|r| (r.spec.key(), r)).collect(),
-        keys: &keys,
-        parity_keys: &parity_keys,
+        index,
         seeds: options.seed_list(),
     };
     let plan = &planner.plan;
@@ -358,6 +414,7 @@ pub fn analyse(
         code: CODE_FINGERPRINT,
         options: options.clone(),
         scale: planner.scale.clone(),
+        seeds: options.seed_list(),
         data,
         studies,
         hypotheses,

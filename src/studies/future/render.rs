@@ -4,14 +4,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::analysis::{label, ConditionReport, HypothesisResult, StudyReport};
-use super::studies::{Combine, StudyId, ADAM_RATES, DELTA_PERCENT, REPORT_RATES};
+use super::studies::{Combine, StudyId, ADAM_RATES, REPORT_RATES};
 use super::unit::DataChoice;
 use super::{FutureSummary, CONVERGED_CAP, REAL_SPLIT};
 use crate::error::Result;
 use crate::infra::io::write_atomic;
 use crate::studies::reproduce::plots::{line_chart_in, Series, MANY_COLOURS};
 use crate::study::rules::PairOrder;
+use crate::study::rules::{GAIN_MARGIN_PERCENT, GAIN_MARGIN_WHY};
 use crate::study::stats::Estimate;
+use crate::study::stats::Verdict;
 use crate::train::significant;
 
 fn est(e: &Option<Estimate>) -> (String, String) {
@@ -62,35 +64,37 @@ pub fn markdown(summary: &FutureSummary) -> String {
     let _ = writeln!(md, "## Verdicts\n");
     let _ = writeln!(
         md,
-        "| id | study | hypothesis | parts | combine | seeds | verdict |\n|---|---|---|---|---|---|---|"
+        "| id | study | hypothesis | parts | combine | seeds | tied (the report's model) | untied, mlp (added) | verdict |\n|---|---|---|---|---|---|---|---|---|"
     );
     for h in &summary.hypotheses {
-        let supported = h
-            .parts
-            .iter()
-            .filter(|p| p.verdict == crate::study::stats::Verdict::Reproduced)
-            .count();
-        let against = h
-            .parts
-            .iter()
-            .filter(|p| p.verdict == crate::study::stats::Verdict::NotReproduced)
-            .count();
+        let count = |v: Verdict| h.claim.parts.iter().filter(|p| p.verdict == v).count();
+        let group = |tied: bool| {
+            h.by_model
+                .iter()
+                .find(|g| g.models.starts_with("tied") == tied)
+                .map_or("—".to_string(), |g| {
+                    format!("{} ({} parts)", g.label, g.parts.len())
+                })
+        };
         let _ = writeln!(
             md,
-            "| {} | {} {} | {} | {} ({} supported, {} not) | {} | {} | **{}** |",
-            h.id,
+            "| {} | {} {} | {} | {} ({} supported, {} real but below δ, {} not) | {} | {} | {} | {} | **{}** |",
+            h.claim.id,
             h.study.name(),
             h.study.title(),
-            h.text,
-            h.parts.len(),
-            supported,
-            against,
-            match h.combine {
+            h.claim.text,
+            h.claim.parts.len(),
+            count(Verdict::Reproduced),
+            count(Verdict::BelowMargin),
+            count(Verdict::NotReproduced),
+            match h.claim.combine {
                 Combine::All => "all parts",
                 Combine::Any => "any part",
             },
-            h.seeds,
-            h.label
+            h.claim.seeds,
+            group(true),
+            group(false),
+            h.claim.label
         );
     }
     md.push('\n');
@@ -112,7 +116,8 @@ fn method_notes(summary: &FutureSummary) -> String {
     );
     let _ = writeln!(
         md,
-        "- **Baselines**: PCA (m directions of the rows trained on) + k-means++ + Lloyd, at 20 iterations (the report's; the linear models start there) and run to convergence (same seeding, until no assignment changes, at most {CONVERGED_CAP} iterations). Gains are over the converged baseline unless said."
+        "- **Baselines**: PCA (m directions of the rows trained on) + k-means++ + Lloyd, at 20 iterations (the report's; the linear models start there) and run to convergence (until no assignment changes, at most {CONVERGED_CAP} iterations), tuned as the arms are: as many k-means++ restarts as an arm may try learning rates ({} here), the one with the lowest recon on the same validation rows kept (restart 1 has the 20-iteration baseline's seeding). Gains are over the converged baseline unless said.",
+        summary.scale.grid.len() + summary.scale.grid_extensions
     );
     let _ = writeln!(
         md,
@@ -125,7 +130,7 @@ fn method_notes(summary: &FutureSummary) -> String {
     );
     let _ = writeln!(
         md,
-        "- **Sizes**: {} steps (F2: {}), batch {} (synthetic) / {} (real), synthetic data {} / {} / {} rows (train / validation / eval, new data per seed), real data split once: {} % eval, {} % of the rest validation, centred and scaled to unit mean square by the rows trained on; metrics in the data's own units.",
+        "- **Sizes**: {} steps (F2: {}), batch {} (synthetic) / {} (real), synthetic data {} / {} / {} rows (train / validation / eval, new data per seed), real data split anew per seed: {} % eval, {} % of the rest validation, centred and scaled to unit mean square by the rows trained on; metrics in the data's own units.",
         s.steps,
         2 * s.steps,
         s.synthetic_batch,
@@ -138,7 +143,7 @@ fn method_notes(summary: &FutureSummary) -> String {
     );
     let _ = writeln!(
         md,
-        "- **Verdicts**: a gain is 100·(ref − cand)/ref of eval recon, paired by seed; a part is *supported* when its interval lies at or above δ = {DELTA_PERCENT} % (a third of the report's smallest claimed gain), *not supported* when it lies at or below δ (no gain, or a loss), *not significant* otherwise. Ranking parts: a pair *swaps* when its relative differences in the two settings lie strictly on opposite sides of 0, *keeps its order* when a swap beyond δ is excluded. The intervals of one hypothesis share a 5 % family-wise error rate (Bonferroni; the level is in each table). \"All parts\" hypotheses need every part supported (one part not supported refutes them); \"any part\" hypotheses need one.\n"
+        "- **Verdicts**: a gain is 100·(ref − cand)/ref of eval recon, paired by seed. A part is *supported* when its interval lies at or above δ = {GAIN_MARGIN_PERCENT} % ({GAIN_MARGIN_WHY}; REPORT.md's gain claims use the same δ); *real but below δ* when it lies strictly between 0 and δ; *not supported* when it lies at or below δ and reaches 0 (no gain shown, or a loss); *not significant* otherwise. A hypothesis whose parts are significantly opposite (one interval above 0, another below) is *mixed*, with both sides named. The report's own (tied) model and the models vqlab added are also judged apart (the verdict table's two middle columns). Ranking parts: each pair's difference per seed in % of one scale for both settings (the second entity's mean in the first setting); the pair *swaps* when one setting's interval lies below −δ and the other's above δ, *keeps its order* when a swap beyond δ is excluded. Parts with the same numbers to rounding (the tied model's STE and residual projection, which differ by about 10⁻¹³) count once. The intervals of one hypothesis share a 5 % family-wise error rate (Bonferroni; each table names its level). \"All parts\" hypotheses need every part supported; \"any part\" hypotheses need one. ⚠ marks a part whose arm chose the edge of its learning-rate grid on some seed (its best rate may lie beyond the grid). future.json carries every per-seed value (`recon_per_seed` per row, `values` per part) and the seeds.\n"
     );
     if !summary.data.is_empty() {
         let _ = writeln!(md, "**Real data** (installed by `data-setup.sh`):\n");
@@ -240,22 +245,43 @@ fn hypothesis_markdown(h: &HypothesisResult) -> String {
     let _ = writeln!(
         md,
         "### {} — {}: **{}**\n\nRule: {}. Each interval at {:.2} % confidence ({} of the parts needed).\n",
-        h.id,
-        h.text,
-        h.label,
-        h.rule,
-        100.0 * h.level,
-        match h.combine {
+        h.claim.id,
+        h.claim.text,
+        h.claim.label,
+        h.claim.rule,
+        100.0 * h.claim.level,
+        match h.claim.combine {
             Combine::All => "all",
             Combine::Any => "any one",
         }
     );
-    if h.parts.iter().all(|p| p.pairs.is_empty()) {
+    for g in &h.by_model {
         let _ = writeln!(
             md,
-            "| comparison | gain, % (mean ± std) | interval | runs better | verdict |\n|---|---|---|---|---|"
+            "- {}: **{}** ({} parts)",
+            g.models,
+            g.label,
+            g.parts.len()
         );
-        for p in &h.parts {
+    }
+    if let Some(sides) = &h.claim.sides {
+        let _ = writeln!(
+            md,
+            "- mixed: significantly positive: {}; significantly negative: {}",
+            sides.positive.join("; "),
+            sides.negative.join("; ")
+        );
+    }
+    if !h.by_model.is_empty() || h.claim.sides.is_some() {
+        md.push('\n');
+    }
+    if h.claim.parts.iter().all(|p| p.pairs.is_empty()) {
+        let _ = writeln!(
+            md,
+            "| comparison | gain, % (mean ± std) | {:.2} % interval | runs better | verdict |\n|---|---|---|---|---|",
+            100.0 * h.claim.level
+        );
+        for p in &h.claim.parts {
             let (m, ci) = match &p.estimate {
                 Some(e) => (
                     format!("{:+.3} ± {:.3}", e.mean, e.std),
@@ -263,17 +289,24 @@ fn hypothesis_markdown(h: &HypothesisResult) -> String {
                 ),
                 None => ("—".into(), "—".into()),
             };
+            let mut notes = String::new();
+            if let Some(j) = p.same_as {
+                let _ = write!(notes, " (= part {}: counted once)", j + 1);
+            }
+            for flag in &p.flags {
+                let _ = write!(notes, " ⚠ {flag}");
+            }
             let _ = writeln!(
                 md,
-                "| {} | {m} | {ci} | {} of {} | {} |",
+                "| {}{notes} | {m} | {ci} | {} of {} | {} |",
                 p.what,
-                p.better_runs.0,
-                p.better_runs.1,
+                p.better_runs.map_or(0, |b| b.0),
+                p.better_runs.map_or(0, |b| b.1),
                 label(p.verdict)
             );
         }
     } else {
-        for p in &h.parts {
+        for p in &h.claim.parts {
             let interval = |e: &Option<Estimate>| {
                 e.map_or("—".into(), |e| {
                     format!("{:+.2} [{:+.2}, {:+.2}]", e.mean, e.ci_low, e.ci_high)
@@ -499,7 +532,10 @@ fn write_plots(summary: &FutureSummary, dir: &Path) -> Result<()> {
 /// Writes FUTURE.md, future.json, future_curves.csv and the SVG plots into
 /// `dir`.
 pub fn write_all(summary: &FutureSummary, dir: &Path) -> Result<()> {
-    write_atomic(&dir.join("FUTURE.md"), markdown(summary).as_bytes())?;
+    write_atomic(
+        &dir.join("FUTURE.md"),
+        crate::study::stats::no_negative_zero(&markdown(summary)).as_bytes(),
+    )?;
     let json = serde_json::to_string_pretty(summary).expect("the summary serializes");
     write_atomic(&dir.join("future.json"), json.as_bytes())?;
     write_atomic(

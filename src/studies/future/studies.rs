@@ -3,6 +3,8 @@
 //! adding an arm or a data set is one more value in these lists.
 use serde::{Deserialize, Serialize};
 
+use crate::study::Scale;
+
 use super::unit::{Arm, DataChoice, Schedule, Sizes};
 use crate::data::SyntheticSpec;
 use crate::model::codebook::CodebookUpdate;
@@ -182,13 +184,9 @@ pub struct Hypothesis {
     pub test: Test,
 }
 
-/// The smallest effect of interest, in % of the reference recon: a third of
-/// the smallest gain the report claims for its gradient methods (1.3 %).
-pub const DELTA_PERCENT: f64 = 0.5;
-
 /// The sizes of the studies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scale {
+pub struct FutureScale {
     /// Synthetic rows trained on, validation rows, evaluation rows.
     pub synthetic_rows: (usize, usize, usize),
     /// Steps of every run (F2: twice this).
@@ -215,10 +213,10 @@ pub struct Scale {
     pub parity_steps: usize,
 }
 
-impl Scale {
+impl Scale for FutureScale {
     /// The full studies (≥ 5 seeds given by the caller).
-    pub fn full() -> Self {
-        Scale {
+    fn full() -> Self {
+        FutureScale {
             synthetic_rows: (8000, 2000, 2000),
             steps: 500,
             synthetic_batch: 1024,
@@ -236,8 +234,8 @@ impl Scale {
 
     /// The smoke version: seconds, for tests and CI (runs on the slice in
     /// tests/data).
-    pub fn quick() -> Self {
-        Scale {
+    fn quick() -> Self {
+        FutureScale {
             synthetic_rows: (1600, 400, 400),
             steps: 60,
             synthetic_batch: 256,
@@ -326,7 +324,7 @@ fn arms(model: ModelKind, estimators: &[Estimator]) -> Vec<Arm> {
 const REPORT_ESTIMATORS: [Estimator; 2] = [Estimator::Ste, Estimator::ResidualProjection];
 
 /// The conditions and hypotheses of `studies` at `scale`.
-pub fn plan(studies: &[StudyId], scale: &Scale, real: &RealChoices) -> Plan {
+pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Plan {
     let report = SyntheticSpec::report_default();
     let (n_fit, n_val, n_eval) = scale.synthetic_rows;
     let synthetic = |spec: SyntheticSpec| DataChoice::Synthetic {

@@ -27,9 +27,10 @@ use crate::model::MethodKind;
 use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study, Ticker};
 use crate::study::stats::Estimate;
 use crate::study::store::{execute, ExecuteStats};
+use crate::study::Scale;
 use crate::train::Init;
 use analysis::{cells, claims, metrics_of, Cell, Claim, Results, Source};
-use runs::{plan, Experiment, Scale, UnitResult, Variant};
+use runs::{plan, Experiment, ReproduceScale, UnitResult, Variant};
 
 /// Options of a reproduction.
 #[derive(Debug, Clone, Serialize)]
@@ -178,17 +179,13 @@ fn exp2_score(results: &Results, variant: Variant) -> f64 {
 /// (2 decides the batch size), then experiments 3 and 4 at a batch size.
 struct Planner<'a> {
     options: &'a ReproduceOptions,
-    scale: Scale,
+    scale: ReproduceScale,
     seeds: Vec<u64>,
 }
 
 impl<'a> Planner<'a> {
     fn new(options: &'a ReproduceOptions) -> Self {
-        let scale = if options.quick {
-            Scale::quick()
-        } else {
-            Scale::full()
-        };
+        let scale = ReproduceScale::of(options.quick);
         Planner {
             options,
             scale,
@@ -250,11 +247,7 @@ impl<'a> Planner<'a> {
         if !self.options.runs(Experiment::C2) {
             return Vec::new();
         }
-        let scale = if self.options.quick {
-            c2::C2Scale::quick()
-        } else {
-            c2::C2Scale::full()
-        };
+        let scale = c2::C2Scale::of(self.options.quick);
         c2::plan(
             &self.options.data,
             &self.seeds,
@@ -597,7 +590,8 @@ fn write_outputs(
     plots::write_all(dir, &results, chosen)?;
     write_atomic(
         &dir.join("REPORT.md"),
-        render::report_markdown(summary, &results, chosen).as_bytes(),
+        crate::study::stats::no_negative_zero(&render::report_markdown(summary, &results, chosen))
+            .as_bytes(),
     )?;
     Ok(())
 }

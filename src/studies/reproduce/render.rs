@@ -301,19 +301,15 @@ pub fn report_markdown(
         let _ = writeln!(
             out,
             "| {} | {} | **{}** | {} | {} |",
-            c.id,
-            c.claim,
-            c.verdict.label(),
-            c.seeds,
-            c.rule
+            c.id, c.text, c.label, c.seeds, c.rule
         );
     }
     out.push('\n');
     for c in &s.claims {
-        let _ = writeln!(out, "### {} — {}: {}\n", c.id, c.claim, c.verdict.label());
+        let _ = writeln!(out, "### {} — {}: {}\n", c.id, c.text, c.label);
         for p in &c.parts {
             let measured = match (&p.estimate, p.violations, p.rule) {
-                (_, Some((bad, runs)), _) => format!("{bad} of {runs} runs"),
+                (_, Some((bad, runs)), _) => format!("{bad} of {runs} runs; {}", p.margin),
                 (Some(e), _, Some(rule)) => {
                     let (mean, ci) = fmt_est(&Some(*e), false);
                     format!(
@@ -326,11 +322,36 @@ pub fn report_markdown(
                 (None, None, Some(rule)) => format!("no data (rule {})", rule.describe()),
                 _ => String::new(),
             };
-            if measured.is_empty() {
-                let _ = writeln!(out, "- {} → {}", p.what, p.verdict.label());
-            } else {
-                let _ = writeln!(out, "- {}: {} → {}", p.what, measured, p.verdict.label());
+            let mut extra = String::new();
+            if let Some(j) = p.same_as {
+                let _ = write!(
+                    extra,
+                    " (the same numbers as part {} of this claim, to rounding: counted once)",
+                    j + 1
+                );
             }
+            for flag in &p.flags {
+                let _ = write!(extra, " ⚠ {flag}");
+            }
+            let _ = if measured.is_empty() {
+                writeln!(out, "- {} → {}{extra}", p.what, p.verdict.label())
+            } else {
+                writeln!(
+                    out,
+                    "- {}: {} → {}{extra}",
+                    p.what,
+                    measured,
+                    p.verdict.label()
+                )
+            };
+        }
+        if let Some(sides) = &c.sides {
+            let _ = writeln!(
+                out,
+                "\nMixed: significantly in the claimed direction: {}; significantly against it: {}.",
+                sides.positive.join("; "),
+                sides.negative.join("; ")
+            );
         }
         let _ = writeln!(out, "\nError rate: {}.", c.error_rate);
         if !c.note.is_empty() {

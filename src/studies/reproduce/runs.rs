@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::study::Scale;
+
 use crate::baseline::kmeans::lloyd;
 use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::{Dataset, SyntheticSpec};
@@ -344,7 +346,7 @@ pub fn run_unit(spec: &UnitSpec) -> Result<UnitResult> {
 
 /// Sizes and schedules of a reproduction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scale {
+pub struct ReproduceScale {
     /// Steps of experiment 1.
     pub exp1_steps: usize,
     /// Steps of experiments 2–4.
@@ -353,10 +355,10 @@ pub struct Scale {
     pub log_every: usize,
 }
 
-impl Scale {
+impl Scale for ReproduceScale {
     /// The report's schedule.
-    pub fn full() -> Self {
-        Scale {
+    fn full() -> Self {
+        ReproduceScale {
             exp1_steps: 200,
             steps: 500,
             log_every: 25,
@@ -364,8 +366,8 @@ impl Scale {
     }
 
     /// A reduced schedule for smoke tests (one fifth of the steps).
-    pub fn quick() -> Self {
-        Scale {
+    fn quick() -> Self {
+        ReproduceScale {
             exp1_steps: 40,
             steps: 100,
             log_every: 5,
@@ -399,7 +401,7 @@ pub fn plan(
     variants: &[Variant],
     seeds: &[u64],
     data: &SyntheticSpec,
-    scale: &Scale,
+    scale: &ReproduceScale,
 ) -> Vec<UnitSpec> {
     let mut out = Vec::new();
     for &variant in variants {

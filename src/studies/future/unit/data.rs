@@ -21,8 +21,8 @@ pub enum DataChoice {
         /// Evaluation rows (every reported number).
         n_eval: usize,
     },
-    /// A real data set, split once (the same for every seed): evaluation
-    /// rows, then validation rows, then the rows trained on; centred and
+    /// A real data set, split anew for every seed: evaluation rows, then
+    /// validation rows, then the rows trained on; centred and
     /// divided by the root mean square of the rows trained on.
     Real {
         /// Which set.
@@ -132,9 +132,10 @@ pub fn build_data(choice: &DataChoice, seed: u64, dir: &std::path::Path) -> Resu
                     ),
                 });
             }
-            // One fixed split for every seed: the seeds vary the training.
+            // A split per seed: the intervals over seeds include the
+            // split's variation.
             let mut order: Vec<usize> = (0..*rows).collect();
-            order.shuffle(&mut rng_for(0, Stream::Split));
+            order.shuffle(&mut rng_for(seed, Stream::Split));
             let eval = matrix.select(Axis(0), &order[..*n_eval]);
             let mut val = matrix.select(Axis(0), &order[*n_eval..n_eval + n_val]);
             let train = matrix.select(Axis(0), &order[n_eval + n_val..]);

@@ -10,7 +10,7 @@ use ndarray::{s, Array2, Axis};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::kmeans::{best_of, Seeding};
+use crate::baseline::kmeans::{restarts, Seeding};
 use crate::baseline::{Baseline, KMeansConfig};
 use crate::data::real::content_digest;
 use crate::data::{DataSource, Dataset, RealSet, Scaling, SyntheticSpec};
@@ -128,6 +128,10 @@ pub enum Job {
     Baselines {
         /// The iteration cap of the converged baseline.
         cap: usize,
+        /// k-means++ restarts of the converged baseline, the one with the
+        /// lowest validation recon kept: as many as an arm may try
+        /// learning rates, so the baseline is tuned as the arms are.
+        restarts: usize,
     },
     /// One arm, trained once per learning-rate multiplier on the training
     /// rows; the multiplier with the lowest validation recon is chosen and
@@ -225,15 +229,13 @@ impl FutureSpec {
         let (k, m, b, steps) = (k as f64, m as f64, batch as f64, steps as f64);
         let n = self.data.n_fit() as f64;
         let cost = match &self.job {
-            Job::Baselines { cap } => n * d * d + n * k * m * (*cap as f64).min(100.0),
+            Job::Baselines { cap, restarts } => {
+                n * d * d + n * k * m * (*cap as f64).min(100.0) * (*restarts).max(1) as f64
+            }
             Job::Train {
                 arm, grid, extend, ..
             } => {
-                let width = match arm.model.kind {
-                    ModelKind::Mlp => 3.0 * arm.model.hidden as f64,
-                    ModelKind::Untied => 2.0 * m,
-                    ModelKind::Tied => m,
-                };
+                let width = arm.model.model().row_cost(&arm.model, m as usize);
                 // Extensions happen about half the time.
                 (grid.len() as f64 + 0.5 * *extend as f64)
                     * steps
@@ -254,10 +256,13 @@ pub struct BaselineOutcome {
     /// k-means++ and 20 Lloyd iterations (the report's; the linear
     /// models' start).
     pub report: Metrics,
-    /// Lloyd to convergence from the same seeding.
+    /// Lloyd to convergence, the restart with the lowest validation recon
+    /// (restart 0 has the report baseline's seeding).
     pub converged: Metrics,
-    /// Lloyd iterations the converged baseline took.
+    /// Lloyd iterations the chosen restart took.
     pub converged_iterations: usize,
+    /// The chosen restart and the restarts tried.
+    pub converged_restart: (usize, usize),
 }
 
 /// One learning-rate multiplier of a training unit.
@@ -337,20 +342,22 @@ mod tests {
     }
 
     #[test]
-    fn real_splits_are_disjoint_fixed_and_scaled_by_the_rows_trained_on() {
+    fn real_splits_are_disjoint_per_seed_and_scaled_by_the_rows_trained_on() {
         let dir = slice_dir();
         let matrix = RealSet::Digits.load(&dir).unwrap();
         let choice = DataChoice::real(RealSet::Digits, &matrix, 0.2, 0.125);
         let a = build_data(&choice, 0, &dir).unwrap();
         let b = build_data(&choice, 7, &dir).unwrap();
-        // 300 rows: 60 eval, 30 validation, 210 trained on; the same for
-        // every seed.
+        // 300 rows: 60 eval, 30 validation, 210 trained on, split anew per
+        // seed (the same split for the same seed).
         assert_eq!(
             (a.data.eval.nrows(), a.val.nrows(), a.data.train.nrows()),
             (60, 30, 210)
         );
-        assert_eq!(a.data.train, b.data.train);
-        assert_eq!(a.val, b.val);
+        assert_ne!(a.data.eval, b.data.eval);
+        let again = build_data(&choice, 0, &dir).unwrap();
+        assert_eq!(a.data.train, again.data.train);
+        assert_eq!(a.val, again.val);
         // Centred and unit mean square on the rows trained on only.
         let mean = a.data.train.mean_axis(Axis(0)).unwrap();
         assert!(mean.iter().all(|v| v.abs() < 1e-12));
@@ -515,7 +522,10 @@ mod tests {
             choice.clone(),
             2,
             sizes,
-            Job::Baselines { cap: 1000 },
+            Job::Baselines {
+                cap: 1000,
+                restarts: 3,
+            },
             PathBuf::new(),
         )
         .run()

@@ -23,7 +23,9 @@ impl StoredUnit for FutureSpec {
         let started = std::time::Instant::now();
         let unit = build_data(&self.data, self.seed, &self.dir.0)?;
         let outcome = match &self.job {
-            Job::Baselines { cap } => Outcome::Baselines(baselines(&unit, self, *cap)?),
+            Job::Baselines { cap, restarts } => {
+                Outcome::Baselines(baselines(&unit, self, *cap, *restarts)?)
+            }
             Job::Train {
                 arm,
                 base,
@@ -87,11 +89,7 @@ impl FutureSpec {
             lr_e: rates.1,
             alpha: crate::train::report::ALPHA,
             beta: crate::train::report::BETA,
-            init: if arm.model.kind == ModelKind::Mlp {
-                Init::Random
-            } else {
-                Init::Pca
-            },
+            init: Init::default_for(&arm.model),
             kmeans_iters: crate::train::report::KMEANS_ITERS,
             seed: self.seed,
             log_every: 0,
@@ -117,7 +115,12 @@ impl FutureSpec {
     }
 }
 
-pub(crate) fn baselines(unit: &UnitData, spec: &FutureSpec, cap: usize) -> Result<BaselineOutcome> {
+pub(crate) fn baselines(
+    unit: &UnitData,
+    spec: &FutureSpec,
+    cap: usize,
+    tries: usize,
+) -> Result<BaselineOutcome> {
     let data = &unit.data;
     let Sizes { k, m, .. } = spec.sizes;
     // The same stream as the `pca` initialisation: the report's baseline is
@@ -129,14 +132,19 @@ pub(crate) fn baselines(unit: &UnitData, spec: &FutureSpec, cap: usize) -> Resul
         &mut rng_for(spec.seed, Stream::Init),
     )?;
     let z = data.train.dot(&report.w);
-    let converged = best_of(
-        z.view(),
-        k,
-        cap,
-        Seeding::KMeansPlusPlus,
-        1,
-        &mut rng_for(spec.seed, Stream::Init),
-    );
+    // Restarts to convergence (the first with the report baseline's
+    // seeding), the one with the lowest validation recon kept (the earliest
+    // on ties): the baseline is tuned on the rows the arms tune on.
+    let mut best: Option<(f64, usize, crate::baseline::kmeans::KMeansFit)> = None;
+    let mut rng = rng_for(spec.seed, Stream::Init);
+    let fits = restarts(z.view(), k, cap, Seeding::KMeansPlusPlus, tries, &mut rng);
+    for (i, fit) in fits.enumerate() {
+        let val = evaluate(unit.val.view(), report.w.view(), fit.centres.view()).recon_mse;
+        if best.as_ref().is_none_or(|(b, _, _)| val < *b) {
+            best = Some((val, i, fit));
+        }
+    }
+    let (_, chosen, converged) = best.expect("at least one restart");
     let units = |c: &Array2<f64>| {
         evaluate(data.eval.view(), report.w.view(), c.view()).in_units(data.scale)
     };
@@ -144,6 +152,7 @@ pub(crate) fn baselines(unit: &UnitData, spec: &FutureSpec, cap: usize) -> Resul
         report: units(&report.codebook),
         converged: units(&converged.centres),
         converged_iterations: converged.iterations,
+        converged_restart: (chosen, tries.max(1)),
     })
 }
 

@@ -28,8 +28,9 @@ use crate::numerics::rng::{rng_for, Stream};
 use crate::train::{initial_params, train, Init, TrainConfig};
 
 use super::runs::{base_config, Variant};
-use crate::study::stats::{percent_gain as gain, Estimate, Rule, Verdict};
+use crate::study::stats::{bonferroni_level, percent_gain as gain, Estimate, Rule, Verdict};
 use crate::study::store::{StoredUnit, CODE_FINGERPRINT};
+use crate::study::Scale;
 
 mod unit;
 pub(crate) use unit::*;
@@ -291,6 +292,37 @@ mod tests {
             );
             assert!(study.verdict.contains("conditions"));
         }
+    }
+
+    #[test]
+    fn the_c2_conclusion_follows_its_test() {
+        // The bound's gain inside the band, then below it: the sentence
+        // about converged k-means flips with the band test.
+        let study = analyse(&units(1.5), Some(0.01));
+        let mut bounds = study.bounds.clone();
+        let with_bound_gain = |bounds: &mut Vec<BoundRow>, gains: &[f64]| {
+            let e = Estimate::of(gains).unwrap();
+            bounds[0].bound_gain_pct = Some(e);
+            bounds[0].bound_verdict = BAND.judge(&e);
+            verdict_sentence(&study.conditions, bounds, &study.joint, study.level)
+        };
+        let inside = with_bound_gain(&mut bounds, &[1.45, 1.5, 1.55, 1.5, 1.48, 1.52]);
+        assert!(
+            inside.contains("converging k-means alone gives what the report calls"),
+            "{inside}"
+        );
+        let below = with_bound_gain(&mut bounds, &[0.9, 0.95, 1.0, 0.92, 0.97, 0.99]);
+        assert!(
+            below.contains("gives less than the report's 1.3–1.7 %"),
+            "{below}"
+        );
+        assert!(!below.contains("gives what the report calls"), "{below}");
+        let straddle = with_bound_gain(&mut bounds, &[0.5, 2.5, 1.0, 2.0]);
+        assert!(straddle.contains("not significant"), "{straddle}");
+        // Rows are judged at the corrected level and say so.
+        let rows = study.conditions.len();
+        assert_eq!(study.level, bonferroni_level(rows));
+        assert!(inside.contains(&format!("{:.2} %", 100.0 * study.level)));
     }
 
     #[test]

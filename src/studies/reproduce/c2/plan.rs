@@ -2,6 +2,7 @@
 //! variants, and the units they make.
 #[allow(unused_imports)]
 use super::*;
+use crate::study::Scale;
 
 /// The study's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -16,9 +17,9 @@ pub struct C2Scale {
     pub restarts: usize,
 }
 
-impl C2Scale {
+impl Scale for C2Scale {
     /// The schedule.
-    pub fn full() -> Self {
+    fn full() -> Self {
         C2Scale {
             steps: 500,
             longer: [2_000, 10_000],
@@ -29,7 +30,7 @@ impl C2Scale {
 
     /// A smoke-test schedule (a fifth of the steps, short "longer" runs,
     /// two restarts).
-    pub fn quick() -> Self {
+    fn quick() -> Self {
         C2Scale {
             steps: 100,
             longer: [200, 400],

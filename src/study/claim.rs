@@ -1,0 +1,682 @@
+//! The one claim type every study judges: a statement (id, words, rule,
+//! how its parts combine) and its parts, each measured data judged by a
+//! rule; the verdict, the confidence level and the error rate follow from
+//! them the same way in REPORT.md (the report's claims C1–C14) and
+//! FUTURE.md (the open questions' hypotheses). Each study supplies only its
+//! words and its measurements.
+//!
+//! ```
+//! use vqlab::study::claim::{Part, Statement};
+//! use vqlab::study::rules::Combine;
+//! use vqlab::study::stats::{Rule, Verdict};
+//!
+//! let statement = Statement {
+//!     id: "G1".into(),
+//!     text: "the candidate gains at least 0.5 %".into(),
+//!     rule: "at least δ = 0.5 %".into(),
+//!     combine: Combine::All,
+//!     note: String::new(),
+//! };
+//! let gains = vec![2.1, 1.9, 2.3, 2.0, 2.2];
+//! let claim = statement.judge(
+//!     vec![Part::interval("gain, %", Rule::AtLeast { delta: 0.5 }, gains)],
+//!     Verdict::label,
+//! );
+//! assert_eq!(claim.verdict, Verdict::Reproduced);
+//! assert_eq!(claim.parts[0].better_runs, Some((5, 5)));
+//! assert_eq!(claim.seeds, 5);
+//! ```
+use serde::Serialize;
+
+use super::rules::{combine, judge_ranking, Combine, PairResult};
+use super::stats::{bonferroni_level, universal, Estimate, Rule, Verdict};
+
+/// What a claim says and how it is judged, before any data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// `C1`, `H2a`, ….
+    pub id: String,
+    /// The claim in words.
+    pub text: String,
+    /// The rule with its margin δ and why, in words.
+    pub rule: String,
+    /// How the parts' verdicts combine.
+    pub combine: Combine,
+    /// Context printed beside the verdict.
+    pub note: String,
+}
+
+/// A part's data before judging.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Per-seed values judged by a rule on their interval (the level is
+    /// Bonferroni-corrected over the claim's intervals; fewer than two
+    /// values: not run).
+    Interval {
+        /// What was measured.
+        what: String,
+        /// The rule.
+        rule: Rule,
+        /// One value per seed.
+        values: Vec<f64>,
+        /// Warnings printed beside the part (e.g. a learning rate chosen at
+        /// the edge of its grid).
+        flags: Vec<String>,
+    },
+    /// The same entities in two settings, per seed: does any pair swap
+    /// places? Each pair contributes two intervals to the correction.
+    Ranking {
+        /// The two settings, in words.
+        what: String,
+        /// The entities.
+        names: Vec<String>,
+        /// Per entity, per seed, the first setting's values.
+        first: Vec<Vec<Option<f64>>>,
+        /// The same in the second setting (same entity order).
+        second: Vec<Vec<Option<f64>>>,
+        /// The margin δ, in % of the second entity of a pair.
+        delta: f64,
+    },
+    /// A claim about every run: violating runs out of runs, and the seeds
+    /// they come from.
+    Universal {
+        /// What was counted.
+        what: String,
+        /// Runs that violate the claim.
+        violations: usize,
+        /// Runs looked at.
+        runs: usize,
+        /// The seeds behind them.
+        seeds: usize,
+        /// The threshold, the tolerance and the worst run, in words (the
+        /// margin by which the claim holds or fails).
+        margin: String,
+    },
+    /// Measured by another command.
+    Elsewhere {
+        /// What.
+        what: String,
+    },
+}
+
+impl Part {
+    /// An interval part.
+    pub fn interval(what: impl Into<String>, rule: Rule, values: Vec<f64>) -> Part {
+        Part::Interval {
+            what: what.into(),
+            rule,
+            values,
+            flags: Vec::new(),
+        }
+    }
+
+    /// How many intervals this part adds to the claim's correction.
+    fn intervals(&self) -> usize {
+        match self {
+            Part::Interval { .. } => 1,
+            Part::Ranking { names, .. } => names.len() * names.len().saturating_sub(1),
+            Part::Universal { .. } | Part::Elsewhere { .. } => 0,
+        }
+    }
+}
+
+/// One judged part of a claim.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimPart {
+    /// What was measured.
+    pub what: String,
+    /// The rule of an interval part.
+    pub rule: Option<Rule>,
+    /// Its estimate over seeds (interval parts, at the claim's level).
+    pub estimate: Option<Estimate>,
+    /// The per-seed values behind the estimate (interval parts), so that a
+    /// reader can recompute it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<f64>,
+    /// The earlier part (index) whose values are the same as this one's to
+    /// rounding ([`SAME_TO_ROUNDING`]): it is shown, but counted once in the
+    /// correction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<usize>,
+    /// Interval parts with an "at least δ" rule: the seeds whose value is
+    /// positive (the candidate did better), and the seeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub better_runs: Option<(usize, usize)>,
+    /// A universal part: (violating runs, runs).
+    pub violations: Option<(usize, usize)>,
+    /// A universal part: the seeds its runs come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_seeds: Option<usize>,
+    /// A universal part: its threshold, tolerance and worst run in words.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub margin: String,
+    /// Warnings about the part (e.g. a grid edge chosen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// The pairs of a ranking part.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<PairResult>,
+    /// The part's verdict.
+    pub verdict: Verdict,
+}
+
+/// A judged claim.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    /// `C1`, `H2a`, ….
+    pub id: String,
+    /// The claim in words.
+    pub text: String,
+    /// The overall verdict (the parts combined as `combine` says).
+    pub verdict: Verdict,
+    /// The verdict in the study's words.
+    pub label: &'static str,
+    /// The measurements behind it.
+    pub parts: Vec<ClaimPart>,
+    /// A mixed verdict's two sides: the parts significantly in the claimed
+    /// direction and those significantly against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sides: Option<Sides>,
+    /// Seeds behind it: the smallest count over its intervals (for a claim
+    /// of universal parts only, the seeds of their runs).
+    pub seeds: usize,
+    /// The rule with its margin and why.
+    pub rule: String,
+    /// How the parts combine.
+    pub combine: Combine,
+    /// The confidence level of each interval.
+    pub level: f64,
+    /// The error rate its verdict controls.
+    pub error_rate: String,
+    /// Context.
+    pub note: String,
+}
+
+/// The two sides of a mixed verdict, by part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sides {
+    /// Parts whose effect is significantly in the claimed direction
+    /// (interval above 0).
+    pub positive: Vec<String>,
+    /// Parts whose effect is significantly against it (interval below 0).
+    pub negative: Vec<String>,
+}
+
+/// The verdict of judged `parts` combined as `how` says, with one addition
+/// the combination rules cannot see: when some "at least δ" part is
+/// significantly positive and another significantly negative, the verdict
+/// is [`Verdict::Mixed`] and both sides are named.
+pub fn verdict_of(how: Combine, parts: &[&ClaimPart]) -> (Verdict, Option<Sides>) {
+    let side = |positive: bool| -> Vec<String> {
+        parts
+            .iter()
+            .filter(|p| matches!(p.rule, Some(Rule::AtLeast { .. })))
+            .filter(|p| {
+                p.estimate.is_some_and(|e| {
+                    if positive {
+                        e.ci_low > 0.0
+                    } else {
+                        e.ci_high < 0.0
+                    }
+                })
+            })
+            .map(|p| p.what.clone())
+            .collect()
+    };
+    let (positive, negative) = (side(true), side(false));
+    if !positive.is_empty() && !negative.is_empty() {
+        return (Verdict::Mixed, Some(Sides { positive, negative }));
+    }
+    let verdicts: Vec<Verdict> = parts.iter().map(|p| p.verdict).collect();
+    (combine(how, &verdicts), None)
+}
+
+impl Statement {
+    /// Judges `parts`: parts with the same values to rounding are counted
+    /// once;
+    /// every interval at the Bonferroni level over the claim's distinct
+    /// intervals, each part by its rule, the claim by [`verdict_of`];
+    /// `words` names the verdict in the study's language.
+    pub fn judge(self, parts: Vec<Part>, words: fn(Verdict) -> &'static str) -> Claim {
+        let same_as = duplicates(&parts);
+        let intervals: usize = parts
+            .iter()
+            .zip(&same_as)
+            .filter(|(_, same)| same.is_none())
+            .map(|(p, _)| p.intervals())
+            .sum();
+        let level = bonferroni_level(intervals);
+        let judged: Vec<ClaimPart> = parts
+            .into_iter()
+            .zip(same_as)
+            .map(|(p, same)| ClaimPart {
+                same_as: same,
+                ..judge_part(p, level)
+            })
+            .collect();
+        let (verdict, sides) = verdict_of(self.combine, &judged.iter().collect::<Vec<_>>());
+        let duplicates = judged.iter().filter(|p| p.same_as.is_some()).count();
+        let counted = if duplicates > 0 {
+            format!(" ({duplicates} part(s) equal to an earlier one to rounding counted once)")
+        } else {
+            String::new()
+        };
+        let error_rate = if intervals > 1 {
+            format!("family-wise 5 % over its {intervals} distinct intervals{counted} (Bonferroni: each uses a {:.2} % interval)", 100.0 * level)
+        } else if intervals == 1 {
+            format!("5 % (one 95 % interval{counted})")
+        } else {
+            "none: a count of violating runs".to_string()
+        };
+        Claim {
+            id: self.id,
+            text: self.text,
+            verdict,
+            label: words(verdict),
+            seeds: seeds_behind(&judged),
+            sides,
+            parts: judged,
+            rule: self.rule,
+            combine: self.combine,
+            level,
+            error_rate,
+            note: self.note,
+        }
+    }
+}
+
+/// The smallest seed count over a claim's intervals, else over its
+/// universal parts' runs; 0 when nothing ran.
+fn seeds_behind(parts: &[ClaimPart]) -> usize {
+    parts
+        .iter()
+        .flat_map(|p| {
+            let pair_estimates = p.pairs.iter().flat_map(|q| q.first.iter().chain(&q.second));
+            let universal = p.violations.filter(|&(_, runs)| runs > 0).and(p.run_seeds);
+            p.estimate
+                .iter()
+                .chain(pair_estimates)
+                .map(|e| e.n)
+                .chain(universal)
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+/// Two parts are the same measurement when every per-seed value agrees to
+/// this relative difference: the same method computed along two
+/// mathematically equal paths (the tied model's STE and residual
+/// projection) differs only by rounding, about 10⁻¹³.
+pub const SAME_TO_ROUNDING: f64 = 1e-9;
+
+/// For each part, the first earlier interval part with the same rule and the
+/// same values to rounding, if any.
+fn duplicates(parts: &[Part]) -> Vec<Option<usize>> {
+    fn interval(p: &Part) -> Option<(Rule, &[f64])> {
+        match p {
+            Part::Interval { rule, values, .. } if !values.is_empty() => {
+                Some((*rule, values.as_slice()))
+            }
+            _ => None,
+        }
+    }
+    let same = |a: &[f64], b: &[f64]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                (x - y).abs() <= SAME_TO_ROUNDING * x.abs().max(y.abs()).max(f64::MIN_POSITIVE)
+            })
+    };
+    (0..parts.len())
+        .map(|i| {
+            let (rule, values) = interval(&parts[i])?;
+            (0..i).find(|&j| interval(&parts[j]).is_some_and(|(r, v)| r == rule && same(v, values)))
+        })
+        .collect()
+}
+
+fn judge_part(part: Part, level: f64) -> ClaimPart {
+    let empty = |what: String, verdict: Verdict| ClaimPart {
+        what,
+        rule: None,
+        estimate: None,
+        values: Vec::new(),
+        same_as: None,
+        margin: String::new(),
+        flags: Vec::new(),
+        better_runs: None,
+        violations: None,
+        pairs: Vec::new(),
+        verdict,
+        run_seeds: None,
+    };
+    match part {
+        Part::Interval {
+            what,
+            rule,
+            values,
+            flags,
+        } => {
+            // An interval needs two seeds: fewer is "not run".
+            let estimate = (values.len() >= 2)
+                .then(|| Estimate::at_level(&values, level))
+                .flatten();
+            let better_runs = matches!(rule, Rule::AtLeast { .. })
+                .then(|| (values.iter().filter(|v| **v > 0.0).count(), values.len()));
+            ClaimPart {
+                rule: Some(rule),
+                verdict: estimate.as_ref().map_or(Verdict::NotRun, |e| rule.judge(e)),
+                estimate,
+                values,
+                flags,
+                better_runs,
+                ..empty(what, Verdict::NotRun)
+            }
+        }
+        Part::Ranking {
+            what,
+            names,
+            first,
+            second,
+            delta,
+        } => {
+            let (pairs, verdict) = judge_ranking(&names, &first, &second, level, delta);
+            ClaimPart {
+                pairs,
+                ..empty(what, verdict)
+            }
+        }
+        Part::Universal {
+            what,
+            violations,
+            runs,
+            seeds,
+            margin,
+        } => ClaimPart {
+            violations: Some((violations, runs)),
+            run_seeds: Some(seeds),
+            margin,
+            ..empty(what, universal(violations, runs))
+        },
+        Part::Elsewhere { what } => empty(what, Verdict::NotRun),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::rules::{pair_order, paired_gain, PairOrder};
+
+    const DELTA: f64 = 0.5;
+
+    fn est(values: &[f64]) -> Estimate {
+        Estimate::of(values).unwrap()
+    }
+
+    fn statement(combine: Combine) -> Statement {
+        Statement {
+            id: "T".into(),
+            text: "a test".into(),
+            rule: "δ = 0.5".into(),
+            combine,
+            note: String::new(),
+        }
+    }
+
+    /// The verdict of one "at least δ" part on `gains`.
+    fn gain_verdict(gains: &[f64]) -> Verdict {
+        let part = Part::interval("gain", Rule::AtLeast { delta: DELTA }, gains.to_vec());
+        statement(Combine::All)
+            .judge(vec![part], Verdict::label)
+            .verdict
+    }
+
+    #[test]
+    fn gains_are_judged_against_delta() {
+        // A clear 2 % gain, a clear 0 (equivalent to none), a straddle, a loss.
+        let clear: Vec<f64> = (0..8).map(|i| 2.0 + 0.01 * i as f64).collect();
+        assert_eq!(gain_verdict(&clear), Verdict::Reproduced);
+        let none: Vec<f64> = (0..8).map(|i| 0.01 * (i as f64 - 3.5)).collect();
+        assert_eq!(gain_verdict(&none), Verdict::NotReproduced);
+        assert_eq!(
+            gain_verdict(&[0.0, 1.0, 0.2, 0.9, 0.5]),
+            Verdict::NotSignificant
+        );
+        let loss: Vec<f64> = (0..5).map(|i| -3.0 - 0.1 * i as f64).collect();
+        assert_eq!(gain_verdict(&loss), Verdict::NotReproduced);
+        // One seed is not a verdict.
+        assert_eq!(gain_verdict(&[5.0]), Verdict::NotRun);
+        // Paired gains: the reference 10, the candidate 9.8 → 2 %.
+        let g = paired_gain(
+            &[Some(9.8), None, Some(9.8)],
+            &[Some(10.0), Some(10.0), Some(10.0)],
+        );
+        assert_eq!(g.len(), 2);
+        assert!((g[0] - 2.0).abs() < 1e-12);
+    }
+
+    /// Eight seeds around `mean`, spread ±0.035.
+    fn around(mean: f64) -> Vec<f64> {
+        (0..8).map(|i| mean + 0.01 * (i as f64 - 3.5)).collect()
+    }
+
+    #[test]
+    fn a_gain_has_three_outcomes() {
+        // 0: no gain; δ/2: a real gain below the margin; 2δ: at least δ.
+        assert_eq!(gain_verdict(&around(0.0)), Verdict::NotReproduced);
+        assert_eq!(gain_verdict(&around(DELTA / 2.0)), Verdict::BelowMargin);
+        assert_eq!(gain_verdict(&around(2.0 * DELTA)), Verdict::Reproduced);
+        // A loss is filed with no gain, never with the small real gain.
+        assert_eq!(gain_verdict(&around(-DELTA)), Verdict::NotReproduced);
+        assert_eq!(Verdict::BelowMargin.label(), "real but below δ");
+        // "All" parts: one part below the margin makes the claim so; "any":
+        // one part at least δ is enough.
+        let parts = || {
+            vec![
+                Part::interval("big", Rule::AtLeast { delta: DELTA }, around(2.0 * DELTA)),
+                Part::interval("small", Rule::AtLeast { delta: DELTA }, around(DELTA / 2.0)),
+            ]
+        };
+        let all = statement(Combine::All).judge(parts(), Verdict::label);
+        assert_eq!(all.verdict, Verdict::BelowMargin);
+        let any = statement(Combine::Any).judge(parts(), Verdict::label);
+        assert_eq!(any.verdict, Verdict::Reproduced);
+    }
+
+    #[test]
+    fn opposite_parts_make_a_mixed_verdict_naming_both_sides() {
+        for combine in [Combine::All, Combine::Any] {
+            let claim = statement(combine).judge(
+                vec![
+                    Part::interval("up", Rule::AtLeast { delta: DELTA }, around(3.0 * DELTA)),
+                    Part::interval("down", Rule::AtLeast { delta: DELTA }, around(-3.0 * DELTA)),
+                    Part::interval("flat", Rule::AtLeast { delta: DELTA }, around(0.0)),
+                ],
+                Verdict::label,
+            );
+            assert_eq!(claim.verdict, Verdict::Mixed, "{combine:?}");
+            let sides = claim.sides.expect("a mixed verdict names its sides");
+            assert_eq!(sides.positive, ["up"]);
+            assert_eq!(sides.negative, ["down"]);
+        }
+        // Same direction everywhere: not mixed.
+        let claim = statement(Combine::Any).judge(
+            vec![
+                Part::interval("up", Rule::AtLeast { delta: DELTA }, around(3.0 * DELTA)),
+                Part::interval("flat", Rule::AtLeast { delta: DELTA }, around(0.0)),
+            ],
+            Verdict::label,
+        );
+        assert_eq!((claim.verdict, claim.sides), (Verdict::Reproduced, None));
+    }
+
+    #[test]
+    fn identical_parts_are_counted_once_before_the_correction() {
+        let values = around(2.0 * DELTA);
+        let rule = Rule::AtLeast { delta: DELTA };
+        let claim = statement(Combine::All).judge(
+            vec![
+                Part::interval("a", rule, values.clone()),
+                Part::interval(
+                    "b, the same numbers to rounding",
+                    rule,
+                    values.iter().map(|v| v * (1.0 + 1e-13)).collect(),
+                ),
+                Part::interval("c", rule, around(3.0 * DELTA)),
+            ],
+            Verdict::label,
+        );
+        // Two distinct intervals, not three; a real difference is not
+        // rounding.
+        let differs = statement(Combine::All).judge(
+            vec![
+                Part::interval("a", rule, values.clone()),
+                Part::interval("a + 10⁻⁶", rule, values.iter().map(|v| v + 1e-6).collect()),
+            ],
+            Verdict::label,
+        );
+        assert_eq!(differs.parts[1].same_as, None);
+        assert_eq!(claim.level, 0.975);
+        assert_eq!(claim.parts[1].same_as, Some(0));
+        assert_eq!(claim.parts[2].same_as, None);
+        assert!(
+            claim.error_rate.contains("counted once"),
+            "{}",
+            claim.error_rate
+        );
+        // The per-seed values travel with the part.
+        assert_eq!(claim.parts[0].values, values);
+    }
+
+    #[test]
+    fn the_level_seeds_and_error_rate_follow_from_the_parts() {
+        let values = |m: f64| (0..6).map(|i| m + 0.01 * i as f64).collect::<Vec<_>>();
+        let seeds = |v: f64| -> Vec<Option<f64>> {
+            (0..4).map(|i| Some(v * (1.0 + 0.001 * i as f64))).collect()
+        };
+        // Two intervals: each at 97.5 %.
+        let two = statement(Combine::All).judge(
+            vec![
+                Part::interval("a", Rule::AtLeast { delta: DELTA }, values(2.0)),
+                Part::interval("b", Rule::AtMost { max: 3.0 }, values(1.0)),
+                Part::Universal {
+                    what: "c".into(),
+                    violations: 0,
+                    runs: 30,
+                    seeds: 3,
+                    margin: "lowest 0.99, threshold 0.98".into(),
+                },
+            ],
+            Verdict::label,
+        );
+        assert_eq!(two.level, 0.975);
+        assert_eq!(two.parts[0].estimate.unwrap().level, 0.975);
+        assert_eq!(two.verdict, Verdict::Reproduced);
+        assert_eq!(two.seeds, 3, "the universal part's 3 seeds are fewest");
+        assert!(
+            two.error_rate.contains("its 2 distinct intervals"),
+            "{}",
+            two.error_rate
+        );
+        assert_eq!(two.parts[1].better_runs, None, "only gain parts count");
+        // A ranking of three entities: 3 pairs × 2 settings = 6 intervals.
+        let ranking = Part::Ranking {
+            what: "r".into(),
+            names: ["a", "b", "c"].map(String::from).to_vec(),
+            first: vec![seeds(1.0), seeds(2.0), seeds(3.0)],
+            second: vec![seeds(1.0), seeds(2.0), seeds(3.0)],
+            delta: DELTA,
+        };
+        let r = statement(Combine::Any).judge(vec![ranking], Verdict::label);
+        assert_eq!(r.level, 1.0 - 0.05 / 6.0);
+        assert_eq!(r.seeds, 4);
+        assert_eq!(
+            r.verdict,
+            Verdict::NotReproduced,
+            "every pair keeps its order"
+        );
+        // Nothing measured.
+        let none = statement(Combine::All)
+            .judge(vec![Part::Elsewhere { what: "x".into() }], Verdict::label);
+        assert_eq!((none.verdict, none.seeds), (Verdict::NotRun, 0));
+        assert_eq!(none.error_rate, "none: a count of violating runs");
+    }
+
+    #[test]
+    fn the_swap_rule_on_known_intervals() {
+        let below = est(&[-3.0, -3.1, -2.9, -3.05]);
+        let above = est(&[3.0, 3.1, 2.9, 3.05]);
+        let near_zero = est(&[0.01, -0.02, 0.0, 0.015]);
+        let wide = est(&[-5.0, 5.0, -4.0, 4.0]);
+        assert_eq!(pair_order(&below, &above, DELTA), PairOrder::Swaps);
+        // Opposite signs but within the margin: not a swap (the rule is
+        // symmetric: a swap needs δ as keeping the order does).
+        let slightly_below = est(&[-0.2, -0.21, -0.19, -0.2]);
+        let slightly_above = est(&[0.2, 0.21, 0.19, 0.2]);
+        assert_eq!(
+            pair_order(&slightly_below, &slightly_above, DELTA),
+            PairOrder::Keeps
+        );
+        assert_eq!(pair_order(&above, &below, DELTA), PairOrder::Swaps);
+        assert_eq!(pair_order(&below, &below, DELTA), PairOrder::Keeps);
+        assert_eq!(pair_order(&near_zero, &near_zero, DELTA), PairOrder::Keeps);
+        // Ordered in one setting, tied in the other: no swap beyond δ.
+        assert_eq!(pair_order(&below, &near_zero, DELTA), PairOrder::Keeps);
+        // Too wide to tell.
+        assert_eq!(pair_order(&below, &wide, DELTA), PairOrder::Undetermined);
+    }
+
+    #[test]
+    fn rankings_from_per_seed_values() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let seeds = |v: f64| -> Vec<Option<f64>> {
+            (0..6).map(|i| Some(v * (1.0 + 0.001 * i as f64))).collect()
+        };
+        let first = vec![seeds(1.0), seeds(2.0), seeds(3.0)];
+        // Same order: not supported.
+        let (_, v) = judge_ranking(&names, &first, &first, 0.99, DELTA);
+        assert_eq!(v, Verdict::NotReproduced);
+        // a and c swap: supported.
+        let second = vec![seeds(3.5), seeds(2.0), seeds(3.0)];
+        let (pairs, v) = judge_ranking(&names, &first, &second, 0.99, DELTA);
+        assert_eq!(v, Verdict::Reproduced);
+        assert_eq!(
+            pairs.iter().filter(|p| p.order == PairOrder::Swaps).count(),
+            2
+        );
+        // Both settings' differences of a vs c are in % of c's mean in the
+        // first setting.
+        let (pairs, _) = judge_ranking(&names, &first, &second, 0.99, DELTA);
+        let a_vs_c = &pairs[1];
+        assert_eq!(a_vs_c.scale.map(|s| (s * 1e6).round() / 1e6), Some(3.0075));
+        assert_eq!(a_vs_c.first_values.len(), 6);
+        // A missing entity: not run.
+        let missing = vec![seeds(1.0), vec![None; 6], seeds(3.0)];
+        assert_eq!(
+            judge_ranking(&names, &first, &missing, 0.99, DELTA).1,
+            Verdict::NotRun
+        );
+    }
+
+    #[test]
+    fn any_and_all_combine_as_documented() {
+        use Verdict::*;
+        assert_eq!(
+            combine(Combine::Any, &[NotReproduced, Reproduced]),
+            Reproduced
+        );
+        assert_eq!(
+            combine(Combine::Any, &[NotReproduced, NotReproduced]),
+            NotReproduced
+        );
+        assert_eq!(
+            combine(Combine::Any, &[NotReproduced, NotSignificant]),
+            NotSignificant
+        );
+        assert_eq!(
+            combine(Combine::All, &[NotReproduced, Reproduced]),
+            NotReproduced
+        );
+        assert_eq!(combine(Combine::All, &[Reproduced, Reproduced]), Reproduced);
+        assert_eq!(combine(Combine::Any, &[]), NotRun);
+    }
+}
