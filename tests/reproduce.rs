@@ -106,8 +106,10 @@ fn quick_reproduction_writes_everything_and_reruns_from_the_store() {
         assert!(c["gain_pct"]["mean"].as_f64().unwrap().is_finite(), "{c}");
         assert_eq!(c["gain_pct"]["n"], 2);
     }
-    assert_eq!(c2["study"]["bounds"].as_array().unwrap().len(), 9);
-    assert_eq!(c2["units"].as_array().unwrap().len(), 18);
+    // 10 data variants (the reference, 4 latent laws, 4 noise levels, the
+    // data recalibrated for a 5-iteration baseline) × 2 seeds.
+    assert_eq!(c2["study"]["bounds"].as_array().unwrap().len(), 10);
+    assert_eq!(c2["units"].as_array().unwrap().len(), 20);
     assert!(report.contains("| C14 |"));
 
     // A second run reuses every stored unit and gives the same tables.
@@ -378,13 +380,13 @@ fn the_plan_lists_every_unit_once_across_shards_with_its_cost() {
     };
     let all = lines(&[]);
     // Experiment 3 and 4 at both candidate batch sizes: 2 + 4 + 2·(8 + 10)
-    // units per seed, and the C2 study's 9 data variants.
-    assert_eq!(all.len(), 2 * (2 + 4 + 2 * (8 + 10) + 9));
+    // units per seed, and the C2 study's 10 data variants.
+    assert_eq!(all.len(), 2 * (2 + 4 + 2 * (8 + 10) + 10));
     assert_eq!(
         all.iter()
             .filter(|l| l["key"].as_str().unwrap().starts_with("c2_"))
             .count(),
-        18
+        20
     );
     let mut keys: Vec<String> = Vec::new();
     for i in 1..=4 {
@@ -403,8 +405,8 @@ fn the_plan_lists_every_unit_once_across_shards_with_its_cost() {
     expected.sort();
     assert_eq!(keys, expected);
     // A fixed batch size needs no second candidate.
-    assert_eq!(lines(&["--batch", "1024"]).len(), 2 * (2 + 2 + 8 + 10 + 9));
-    assert_eq!(lines(&["--only", "c2"]).len(), 18);
+    assert_eq!(lines(&["--batch", "1024"]).len(), 2 * (2 + 2 + 8 + 10 + 10));
+    assert_eq!(lines(&["--only", "c2"]).len(), 20);
 }
 
 /// The README's SLURM and Kubernetes lines, run as written (with `--quick

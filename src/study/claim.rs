@@ -15,6 +15,7 @@
 //!     text: "the candidate gains at least 0.5 %".into(),
 //!     rule: "at least δ = 0.5 %".into(),
 //!     combine: Combine::All,
+//!     same_effect: true,
 //!     note: String::new(),
 //! };
 //! let gains = vec![2.1, 1.9, 2.3, 2.0, 2.2];
@@ -29,7 +30,7 @@
 use serde::Serialize;
 
 use super::rules::{combine, judge_ranking, Combine, PairResult};
-use super::stats::{bonferroni_level, universal, Estimate, Rule, Verdict};
+use super::stats::{bonferroni_level, universal, Estimate, Rule, Verdict, ROUNDING_FLOOR};
 
 /// What a claim says and how it is judged, before any data.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,11 @@ pub struct Statement {
     pub rule: String,
     /// How the parts' verdicts combine.
     pub combine: Combine,
+    /// Whether the parts measure one effect in different settings (methods,
+    /// K, data sets), so that significantly opposite parts make the claim
+    /// *mixed*; false when the parts measure different quantities, where a
+    /// negative part simply refutes.
+    pub same_effect: bool,
     /// Context printed beside the verdict.
     pub note: String,
 }
@@ -74,7 +80,8 @@ pub enum Part {
         first: Vec<Vec<Option<f64>>>,
         /// The same in the second setting (same entity order).
         second: Vec<Vec<Option<f64>>>,
-        /// The margin δ, in % of the second entity of a pair.
+        /// The margin δ, in % of the pair's common scale (the second
+        /// entity's mean in the first setting).
         delta: f64,
     },
     /// A claim about every run: violating runs out of runs, and the seeds
@@ -113,7 +120,9 @@ impl Part {
     /// How many intervals this part adds to the claim's correction.
     fn intervals(&self) -> usize {
         match self {
-            Part::Interval { .. } => 1,
+            Part::Interval { values, .. } => {
+                usize::from(values.iter().filter(|v| v.is_finite()).count() >= 2)
+            }
             Part::Ranking { names, .. } => names.len() * names.len().saturating_sub(1),
             Part::Universal { .. } | Part::Elsewhere { .. } => 0,
         }
@@ -203,10 +212,17 @@ pub struct Sides {
 }
 
 /// The verdict of judged `parts` combined as `how` says, with one addition
-/// the combination rules cannot see: when some "at least δ" part is
-/// significantly positive and another significantly negative, the verdict
-/// is [`Verdict::Mixed`] and both sides are named.
-pub fn verdict_of(how: Combine, parts: &[&ClaimPart]) -> (Verdict, Option<Sides>) {
+/// the combination rules cannot see: when the parts measure one effect
+/// (`same_effect`) and some "at least δ" part is significantly positive
+/// while another is significantly negative (beyond [`ROUNDING_FLOOR`]), the
+/// verdict is [`Verdict::Mixed`] and both sides are named. No correction of
+/// its own is needed: a false "mixed" needs a wrong sign from one of the
+/// claim's corrected two-sided intervals.
+pub fn verdict_of(
+    how: Combine,
+    same_effect: bool,
+    parts: &[&ClaimPart],
+) -> (Verdict, Option<Sides>) {
     let side = |positive: bool| -> Vec<String> {
         parts
             .iter()
@@ -214,9 +230,9 @@ pub fn verdict_of(how: Combine, parts: &[&ClaimPart]) -> (Verdict, Option<Sides>
             .filter(|p| {
                 p.estimate.is_some_and(|e| {
                     if positive {
-                        e.ci_low > 0.0
+                        e.ci_low > ROUNDING_FLOOR
                     } else {
-                        e.ci_high < 0.0
+                        e.ci_high < -ROUNDING_FLOOR
                     }
                 })
             })
@@ -224,7 +240,7 @@ pub fn verdict_of(how: Combine, parts: &[&ClaimPart]) -> (Verdict, Option<Sides>
             .collect()
     };
     let (positive, negative) = (side(true), side(false));
-    if !positive.is_empty() && !negative.is_empty() {
+    if same_effect && !positive.is_empty() && !negative.is_empty() {
         return (Verdict::Mixed, Some(Sides { positive, negative }));
     }
     let verdicts: Vec<Verdict> = parts.iter().map(|p| p.verdict).collect();
@@ -245,6 +261,7 @@ impl Statement {
             .filter(|(_, same)| same.is_none())
             .map(|(p, _)| p.intervals())
             .sum();
+        let universal = parts.iter().any(|p| matches!(p, Part::Universal { .. }));
         let level = bonferroni_level(intervals);
         let judged: Vec<ClaimPart> = parts
             .into_iter()
@@ -254,19 +271,30 @@ impl Statement {
                 ..judge_part(p, level)
             })
             .collect();
-        let (verdict, sides) = verdict_of(self.combine, &judged.iter().collect::<Vec<_>>());
+        let (verdict, sides) = verdict_of(
+            self.combine,
+            self.same_effect,
+            &judged.iter().collect::<Vec<_>>(),
+        );
         let duplicates = judged.iter().filter(|p| p.same_as.is_some()).count();
         let counted = if duplicates > 0 {
-            format!(" ({duplicates} part(s) equal to an earlier one to rounding counted once)")
+            format!("; {duplicates} part(s) equal to an earlier one to rounding counted once")
         } else {
             String::new()
         };
-        let error_rate = if intervals > 1 {
-            format!("family-wise 5 % over its {intervals} distinct intervals{counted} (Bonferroni: each uses a {:.2} % interval)", 100.0 * level)
-        } else if intervals == 1 {
-            format!("5 % (one 95 % interval{counted})")
+        let runs = if universal {
+            "; its universal parts count violating runs (no interval)"
         } else {
+            ""
+        };
+        let error_rate = if intervals > 1 {
+            format!("family-wise 5 % over its {intervals} distinct intervals (Bonferroni: each uses a {:.2} % interval{counted}){runs}", 100.0 * level)
+        } else if intervals == 1 {
+            format!("5 % (one 95 % interval{counted}){runs}")
+        } else if universal {
             "none: a count of violating runs".to_string()
+        } else {
+            "none: measured elsewhere".to_string()
         };
         Claim {
             id: self.id,
@@ -354,8 +382,16 @@ fn judge_part(part: Part, level: f64) -> ClaimPart {
             what,
             rule,
             values,
-            flags,
+            mut flags,
         } => {
+            let all = values.len();
+            let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+            if values.len() < all {
+                flags.push(format!(
+                    "{} non-finite value(s) of {all} left out",
+                    all - values.len()
+                ));
+            }
             // An interval needs two seeds: fewer is "not run".
             let estimate = (values.len() >= 2)
                 .then(|| Estimate::at_level(&values, level))
@@ -418,6 +454,7 @@ mod tests {
             text: "a test".into(),
             rule: "δ = 0.5".into(),
             combine,
+            same_effect: true,
             note: String::new(),
         }
     }
@@ -483,6 +520,45 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_rounding_and_combinations() {
+        let e = |lo: f64, hi: f64| Estimate {
+            n: 5,
+            mean: (lo + hi) / 2.0,
+            std: 0.1,
+            ci_low: lo,
+            ci_high: hi,
+            level: 0.95,
+        };
+        let at_least = Rule::AtLeast { delta: DELTA };
+        // (0, δ]: neither strictly below δ nor reaching 0.
+        assert_eq!(at_least.judge(&e(0.1, DELTA)), Verdict::NotSignificant);
+        // Rounding is not a sign.
+        assert_eq!(at_least.judge(&e(1e-13, 2e-13)), Verdict::NotReproduced);
+        use Verdict::*;
+        // All: a part below δ beside one not shown refutes "all ≥ δ".
+        assert_eq!(
+            Verdict::combine([BelowMargin, NotSignificant]),
+            NotReproduced
+        );
+        assert_eq!(Verdict::combine([BelowMargin, Reproduced]), BelowMargin);
+        assert_eq!(Verdict::combine([]), NotRun);
+        // Any: a part not run could still hold.
+        assert_eq!(combine(Combine::Any, &[NotReproduced, NotRun]), NotRun);
+        assert_eq!(
+            combine(Combine::Any, &[NotReproduced, BelowMargin]),
+            BelowMargin
+        );
+        // Non-finite values are left out and said so.
+        let mut values = around(2.0 * DELTA);
+        values.push(f64::NAN);
+        let claim = statement(Combine::All)
+            .judge(vec![Part::interval("x", at_least, values)], Verdict::label);
+        assert_eq!(claim.parts[0].estimate.unwrap().n, 8);
+        assert!(claim.parts[0].flags[0].contains("1 non-finite value(s) of 9"));
+        assert_eq!(claim.verdict, Reproduced);
+    }
+
+    #[test]
     fn opposite_parts_make_a_mixed_verdict_naming_both_sides() {
         for combine in [Combine::All, Combine::Any] {
             let claim = statement(combine).judge(
@@ -498,6 +574,22 @@ mod tests {
             assert_eq!(sides.positive, ["up"]);
             assert_eq!(sides.negative, ["down"]);
         }
+        // Parts measuring different quantities: a negative part refutes.
+        let different = Statement {
+            same_effect: false,
+            ..statement(Combine::All)
+        }
+        .judge(
+            vec![
+                Part::interval("up", Rule::AtLeast { delta: DELTA }, around(3.0 * DELTA)),
+                Part::interval("down", Rule::AtLeast { delta: DELTA }, around(-3.0 * DELTA)),
+            ],
+            Verdict::label,
+        );
+        assert_eq!(
+            (different.verdict, different.sides),
+            (Verdict::NotReproduced, None)
+        );
         // Same direction everywhere: not mixed.
         let claim = statement(Combine::Any).judge(
             vec![
@@ -598,7 +690,7 @@ mod tests {
         let none = statement(Combine::All)
             .judge(vec![Part::Elsewhere { what: "x".into() }], Verdict::label);
         assert_eq!((none.verdict, none.seeds), (Verdict::NotRun, 0));
-        assert_eq!(none.error_rate, "none: a count of violating runs");
+        assert_eq!(none.error_rate, "none: measured elsewhere");
     }
 
     #[test]
@@ -608,13 +700,14 @@ mod tests {
         let near_zero = est(&[0.01, -0.02, 0.0, 0.015]);
         let wide = est(&[-5.0, 5.0, -4.0, 4.0]);
         assert_eq!(pair_order(&below, &above, DELTA), PairOrder::Swaps);
-        // Opposite signs but within the margin: not a swap (the rule is
-        // symmetric: a swap needs δ as keeping the order does).
+        // Significantly opposite but within the margin: a real swap smaller
+        // than δ, not a swap (the rule is symmetric: a swap needs δ as
+        // keeping the order does) and not "keeps its order".
         let slightly_below = est(&[-0.2, -0.21, -0.19, -0.2]);
         let slightly_above = est(&[0.2, 0.21, 0.19, 0.2]);
         assert_eq!(
             pair_order(&slightly_below, &slightly_above, DELTA),
-            PairOrder::Keeps
+            PairOrder::SwapsBelowMargin
         );
         assert_eq!(pair_order(&above, &below, DELTA), PairOrder::Swaps);
         assert_eq!(pair_order(&below, &below, DELTA), PairOrder::Keeps);
@@ -649,6 +742,19 @@ mod tests {
         let a_vs_c = &pairs[1];
         assert_eq!(a_vs_c.scale.map(|s| (s * 1e6).round() / 1e6), Some(3.0075));
         assert_eq!(a_vs_c.first_values.len(), 6);
+        // A real swap smaller than δ: its own outcome, never "keeps".
+        let close =
+            |v: f64| -> Vec<Option<f64>> { (0..6).map(|i| Some(v + 0.0001 * i as f64)).collect() };
+        let near_first = vec![close(1.0), close(1.002)];
+        let near_second = vec![close(1.002), close(1.0)];
+        let (pairs, v) = judge_ranking(&names[..2], &near_first, &near_second, 0.99, DELTA);
+        assert_eq!(pairs[0].order, PairOrder::SwapsBelowMargin);
+        assert_eq!(v, Verdict::BelowMargin);
+        // No pairs: not run.
+        assert_eq!(
+            judge_ranking(&names[..1], &first[..1], &first[..1], 0.99, DELTA).1,
+            Verdict::NotRun
+        );
         // A missing entity: not run.
         let missing = vec![seeds(1.0), vec![None; 6], seeds(3.0)];
         assert_eq!(

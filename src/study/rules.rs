@@ -13,9 +13,10 @@ pub enum Combine {
     /// A claim about every part: not supported if any part is not, supported
     /// only if every part is.
     All,
-    /// A claim that some part holds: supported if any part is, not supported
-    /// only if every part is not, real but below δ when every part is that
-    /// or not supported.
+    /// A claim that some part holds: supported if any part is; else not run
+    /// if a part was not run (it could still hold); else not significant if
+    /// any part is; else real but below δ if any part is; else not
+    /// supported.
     Any,
 }
 
@@ -32,19 +33,20 @@ pub fn combine(how: Combine, parts: &[Verdict]) -> Verdict {
     match how {
         Combine::All => Verdict::combine(parts.iter().copied()),
         Combine::Any => {
-            if parts.is_empty() || parts.iter().all(|&v| v == Verdict::NotRun) {
+            let any = |v: Verdict| parts.contains(&v);
+            if parts.is_empty() {
                 Verdict::NotRun
-            } else if parts.contains(&Verdict::Reproduced) {
+            } else if any(Verdict::Reproduced) {
                 Verdict::Reproduced
-            } else if parts.iter().all(|&v| v == Verdict::NotReproduced) {
-                Verdict::NotReproduced
-            } else if parts
-                .iter()
-                .all(|&v| matches!(v, Verdict::NotReproduced | Verdict::BelowMargin))
-            {
+            } else if any(Verdict::NotRun) {
+                // A part not run could still hold.
+                Verdict::NotRun
+            } else if any(Verdict::NotSignificant) {
+                Verdict::NotSignificant
+            } else if any(Verdict::BelowMargin) {
                 Verdict::BelowMargin
             } else {
-                Verdict::NotSignificant
+                Verdict::NotReproduced
             }
         }
     }
@@ -66,8 +68,11 @@ pub fn paired_gain(candidate: &[Option<f64>], reference: &[Option<f64>]) -> Vec<
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairOrder {
-    /// Significantly opposite orders in the two settings.
+    /// Opposite orders in the two settings, each beyond δ.
     Swaps,
+    /// Significantly opposite orders (intervals on opposite sides of 0),
+    /// but not both beyond δ: a real swap smaller than the margin.
+    SwapsBelowMargin,
     /// A swap larger than δ either way is excluded.
     Keeps,
     /// Neither.
@@ -81,8 +86,13 @@ pub enum PairOrder {
 /// undetermined.
 pub fn pair_order(first: &Estimate, second: &Estimate, delta: f64) -> PairOrder {
     let d = delta;
+    let floor = super::stats::ROUNDING_FLOOR;
     if (first.ci_high < -d && second.ci_low > d) || (first.ci_low > d && second.ci_high < -d) {
         PairOrder::Swaps
+    } else if (first.ci_high < -floor && second.ci_low > floor)
+        || (first.ci_low > floor && second.ci_high < -floor)
+    {
+        PairOrder::SwapsBelowMargin
     } else if !((first.ci_low < -d && second.ci_high > d)
         || (first.ci_high > d && second.ci_low < -d))
     {
@@ -134,7 +144,9 @@ pub fn judge_ranking(
             .iter()
             .zip(&values[b])
             .filter_map(|(x, y)| match (x, y) {
-                (Some(x), Some(y)) => Some(100.0 * (x - y) / scale),
+                (Some(x), Some(y)) if x.is_finite() && y.is_finite() => {
+                    Some(100.0 * (x - y) / scale)
+                }
                 _ => None,
             })
             .collect()
@@ -144,7 +156,12 @@ pub fn judge_ranking(
     };
     for a in 0..n {
         for b in a + 1..n {
-            let present: Vec<f64> = first[b].iter().flatten().copied().collect();
+            let present: Vec<f64> = first[b]
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             let scale = (!present.is_empty())
                 .then(|| present.iter().sum::<f64>() / present.len() as f64)
                 .filter(|m| *m != 0.0);
@@ -169,15 +186,18 @@ pub fn judge_ranking(
             });
         }
     }
-    let verdict = if pairs
+    let count = |o: PairOrder| pairs.iter().filter(|p| p.order == o).count();
+    let missing = pairs
         .iter()
-        .any(|p| p.first.is_none() || p.second.is_none())
-    {
-        Verdict::NotRun
-    } else if pairs.iter().any(|p| p.order == PairOrder::Swaps) {
+        .any(|p| p.first.is_none() || p.second.is_none());
+    let verdict = if count(PairOrder::Swaps) > 0 {
         Verdict::Reproduced
-    } else if pairs.iter().all(|p| p.order == PairOrder::Keeps) {
+    } else if pairs.is_empty() || missing {
+        Verdict::NotRun
+    } else if count(PairOrder::Keeps) == pairs.len() {
         Verdict::NotReproduced
+    } else if count(PairOrder::SwapsBelowMargin) > 0 && count(PairOrder::Undetermined) == 0 {
+        Verdict::BelowMargin
     } else {
         Verdict::NotSignificant
     };

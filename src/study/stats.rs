@@ -12,16 +12,18 @@
 //!     smallest effect of interest), three outcomes: *reproduced* when the
 //!     interval lies at or above δ; *real but below δ* when it lies strictly
 //!     between 0 and δ (a real effect in the claimed direction, smaller than
-//!     the margin); *not reproduced* when it lies at or below δ and reaches
-//!     0 or below (no effect shown, an effect equivalent to zero, or one in
-//!     the wrong direction); *not significant* when it straddles δ;
+//!     the margin; "above 0" means above [`ROUNDING_FLOOR`]); *not
+//!     reproduced* when it lies at or below δ and reaches 0 or below (no
+//!     effect shown, an effect equivalent to zero, or one in the wrong
+//!     direction); *not significant* otherwise;
 //!   - `AtMost` (the quantity is at most a bound): *reproduced* when the
 //!     interval lies at or below the bound, *not reproduced* when it lies
 //!     above it, *not significant* otherwise.
 //! * [`universal`]: a claim about every run ("zero dead codes", "improves
 //!   monotonically") counts violating runs; one violation refutes it; none
-//!   in n runs bounds the per-run violation rate below 3/n at 95 % (rule of
-//!   three).
+//!   in runs from s seeds bounds the per-seed violation rate below 3/s at
+//!   95 % (rule of three; runs of one seed are not independent, so the seeds
+//!   count, not the runs).
 //! * Error rates: the parts of one claim share a family-wise error rate of
 //!   5 % (Bonferroni: each of p interval parts uses a 1 − 0.05/p interval);
 //!   there is no correction across claims.
@@ -159,31 +161,42 @@ impl Verdict {
     }
 
     /// The verdict of a claim that every part holds: not reproduced if any
-    /// part is; else real but below δ if any part is (some part is
-    /// established below its margin); else not significant if any part is;
-    /// else not run if any part was not run; else reproduced. (A part is
-    /// never `Mixed`; that is a claim's verdict, see
-    /// [`crate::study::claim`].)
+    /// part is, or if some part is real but below δ while another is not
+    /// shown at least δ (the below-δ part already refutes "every part ≥ δ");
+    /// real but below δ if every part is that or reproduced; else not
+    /// significant if any part is; else not run if any part (or every part:
+    /// no parts) was not run; else reproduced. (A part is never `Mixed`;
+    /// that is a claim's verdict, see [`crate::study::claim`].)
     pub fn combine(parts: impl IntoIterator<Item = Verdict>) -> Verdict {
-        let rank = |v: Verdict| match v {
-            Verdict::NotReproduced | Verdict::Mixed => 4,
-            Verdict::BelowMargin => 3,
-            Verdict::NotSignificant => 2,
-            Verdict::NotRun => 1,
-            Verdict::Reproduced => 0,
-        };
-        parts
-            .into_iter()
-            .max_by_key(|&v| rank(v))
-            .map_or(Verdict::Reproduced, |v| {
-                if v == Verdict::Mixed {
-                    Verdict::NotReproduced
-                } else {
-                    v
-                }
-            })
+        let parts: Vec<Verdict> = parts.into_iter().collect();
+        let any = |v: Verdict| parts.contains(&v);
+        if parts.is_empty() {
+            Verdict::NotRun
+        } else if any(Verdict::NotReproduced) || any(Verdict::Mixed) {
+            Verdict::NotReproduced
+        } else if any(Verdict::BelowMargin) {
+            if parts
+                .iter()
+                .all(|v| matches!(v, Verdict::Reproduced | Verdict::BelowMargin))
+            {
+                Verdict::BelowMargin
+            } else {
+                Verdict::NotReproduced
+            }
+        } else if any(Verdict::NotSignificant) {
+            Verdict::NotSignificant
+        } else if any(Verdict::NotRun) {
+            Verdict::NotRun
+        } else {
+            Verdict::Reproduced
+        }
     }
 }
+
+/// Interval ends within this distance of 0 are rounding, not a sign: an
+/// effect is significantly positive only when its interval's low end
+/// exceeds it (two computations of one quantity differ by about 10⁻¹³).
+pub const ROUNDING_FLOOR: f64 = 1e-9;
 
 /// How an effect claim is judged from an interval (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -225,9 +238,9 @@ impl Rule {
             Rule::AtLeast { delta } => {
                 if lo >= delta {
                     Verdict::Reproduced
-                } else if lo > 0.0 && hi < delta {
+                } else if lo > ROUNDING_FLOOR && hi < delta {
                     Verdict::BelowMargin
-                } else if hi <= delta {
+                } else if lo <= ROUNDING_FLOOR && hi <= delta {
                     Verdict::NotReproduced
                 } else {
                     Verdict::NotSignificant

@@ -457,6 +457,7 @@ pub fn judge(
         text: hypothesis.text.clone(),
         rule,
         combine: hypothesis.combine,
+        same_effect: true,
         note: String::new(),
     };
     let claim = statement.judge(parts, label);
@@ -479,7 +480,7 @@ pub fn judge(
                         return None;
                     }
                     let parts: Vec<_> = indices.iter().map(|&i| &claim.parts[i]).collect();
-                    let (verdict, _) = verdict_of(hypothesis.combine, &parts);
+                    let (verdict, _) = verdict_of(hypothesis.combine, true, &parts);
                     Some(ModelGroupVerdict {
                         models: models.to_string(),
                         parts: indices,

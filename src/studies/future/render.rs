@@ -329,12 +329,13 @@ fn hypothesis_markdown(h: &HypothesisResult) -> String {
             let count = |o: PairOrder| p.pairs.iter().filter(|q| q.order == o).count();
             let _ = writeln!(
                 md,
-                "- {}: **{}** — of {} pairs, {} keep their order, {} undetermined, {} swap{}",
+                "- {}: **{}** — of {} pairs, {} keep their order, {} undetermined, {} swap by less than δ, {} swap{}",
                 p.what,
                 label(p.verdict),
                 p.pairs.len(),
                 count(PairOrder::Keeps),
                 count(PairOrder::Undetermined),
+                count(PairOrder::SwapsBelowMargin),
                 swaps.len(),
                 if swaps.is_empty() {
                     ".".to_string()

@@ -45,7 +45,8 @@ pub struct BoundRow {
     /// evaluation set).
     pub lowest_eval_insub: Option<Estimate>,
     /// Gain of the bound's codebook over the standard baseline, % of
-    /// baseline recon: the most any codebook can add for the PCA W.
+    /// baseline recon: what the best codebook k-means finds for the PCA W adds
+    /// (an estimate of the most a codebook can add, not a proven bound).
     pub bound_gain_pct: Option<Estimate>,
     /// The calibration residual of the data's preset (max |rel|), if
     /// recalibrated.
@@ -282,11 +283,11 @@ pub(crate) fn verdict_sentence(
                 .total_cmp(&b.gain_pct.map(|e| e.mean).unwrap_or(f64::NEG_INFINITY))
         })
         .copied();
+    let family = conditions.iter().filter(|c| c.gains.len() >= 2).count();
     let mut text = format!(
-        "Of {} conditions (each gain interval at {:.2} %: Bonferroni over the {} rows, family-wise error 5 %), the interval lies inside the report's 1.3–1.7 % band under {}{}; it overlaps the band without lying inside it (not significant: the seeds cannot tell) under {}{}; it is disjoint from the band (not reproduced) under {}.",
+        "Of {} conditions (each gain interval at {:.2} %: Bonferroni over the {family} rows with data, family-wise error 5 %), the interval lies inside the report's 1.3–1.7 % band under {}{}; it overlaps the band without lying inside it (not significant: the seeds cannot tell) under {}{}; it is disjoint from the band (not reproduced) under {}.",
         judged.len(),
         100.0 * level,
-        judged.len(),
         inside.len(),
         list(&inside),
         undecided.len(),
@@ -309,12 +310,12 @@ pub(crate) fn verdict_sentence(
         if let Some(g) = reference.bound_gain_pct {
             let against_band = match reference.bound_verdict {
                 Verdict::Reproduced => "inside the report's band: converging k-means alone gives what the report calls the gradient methods' gain".to_string(),
-                Verdict::NotReproduced if g.ci_high < 1.3 => "below the band and disjoint from it (not reproduced): converging k-means alone gives less than the report's 1.3–1.7 %, so a better codebook for the PCA encoder does not by itself explain the report's gain".to_string(),
+                Verdict::NotReproduced if g.ci_high < 1.3 => "below the band and disjoint from it (not reproduced): converging k-means alone gives less than the report's 1.3–1.7 %, so the best codebook k-means finds for the PCA encoder does not by itself give the report's gain".to_string(),
                 Verdict::NotReproduced => "above the band and disjoint from it (not reproduced): converging k-means alone gives more than the report's 1.3–1.7 %".to_string(),
                 _ => "overlapping the band without lying inside it (not significant): the seeds cannot tell whether converging k-means alone gives the report's gain".to_string(),
             };
             text.push_str(&format!(
-                " On the reference data the bound (the PCA encoder with the best of many k-means restarts run to convergence, chosen on the training codes) gains {:+.3} % over the baseline (95 % interval [{:.3}, {:.3}]): {against_band}.",
+                " On the reference data the bound (the PCA encoder with the best of many k-means restarts run to convergence, chosen on the training codes) gains {:+.3} % over the baseline (95 % interval [{:.3}, {:.3}], a separate test outside the table's family): {against_band}.",
                 g.mean, g.ci_low, g.ci_high
             ));
         }
@@ -339,14 +340,26 @@ pub(crate) fn verdict_sentence(
                 cells.iter().cloned().reduce(f64::min),
                 cells.iter().cloned().reduce(f64::max),
             ) {
-                let within = |range: (f64, f64)| lo >= range.0 && hi <= range.1;
+                // Where the report's cells sit in each range: all inside, all
+                // outside, or some of each.
+                let place = |range: (f64, f64)| {
+                    let inside = cells
+                        .iter()
+                        .filter(|&&c| c >= range.0 && c <= range.1)
+                        .count();
+                    match inside {
+                        0 => "outside",
+                        n if n == cells.len() => "inside",
+                        _ => "partly inside",
+                    }
+                };
                 let (bound_range, base_range) =
                     (b.prediction_interval(), base.prediction_interval());
-                let reading = match (within(bound_range), within(base_range)) {
-                    (true, true) => "inside both, so the one-run ranges cannot tell the report's runs from either codebook: this comparison does not discriminate",
-                    (true, false) => "inside the bound's range and outside the baseline's: the report's runs look like converged k-means, not like the standard baseline",
-                    (false, true) => "inside the baseline's range and outside the bound's: the report's runs look like the standard baseline, not like converged k-means",
-                    (false, false) => "outside both ranges",
+                let reading = match (place(bound_range), place(base_range)) {
+                    ("inside", "inside") => "all inside both, so the one-run ranges cannot tell the report's runs from either codebook: this comparison does not discriminate".to_string(),
+                    ("inside", "outside") => "all inside the bound's range and outside the baseline's: the report's runs are compatible with converged k-means, not with the standard baseline (this lab's, on this lab's data)".to_string(),
+                    ("outside", "inside") => "all inside the baseline's range and outside the bound's: the report's runs are compatible with the standard baseline, not with converged k-means (this lab's, on this lab's data)".to_string(),
+                    (bound, base) => format!("{bound} the bound's range and {base} the baseline's: no clear reading"),
                 };
                 text.push_str(&format!(
                     " The report's gradient methods give {lo:.4}–{hi:.4} against the 95 % one-run ranges of the bound [{:.4}, {:.4}] and of the standard baseline [{:.4}, {:.4}]: {reading}.",
@@ -357,7 +370,7 @@ pub(crate) fn verdict_sentence(
     }
     if joint.is_empty() {
         text.push_str(&format!(
-            " No data variant fits the 8 baseline cells within {:.0} % and gives a gain interval inside or overlapping the band (joint fit: none).",
+            " No recalibrated data variant fits the 8 baseline cells within {:.0} % and gives a gain interval inside or overlapping the band (joint fit: none).",
             100.0 * JOINT_CELL_TOLERANCE
         ));
     } else {
