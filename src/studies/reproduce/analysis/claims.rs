@@ -89,12 +89,12 @@ pub(crate) fn c1(ctx: &Ctx) -> (Vec<Part>, String) {
         Some(
             ["recon_mse", "insub_distortion", "usage_entropy"]
                 .iter()
-                .map(|n| (metric(&m, n) - metric(&a, n)).abs() / metric(&a, n).abs())
+                .map(|n| 100.0 * (metric(&m, n) - metric(&a, n)).abs() / metric(&a, n).abs())
                 .fold(0.0, f64::max),
         )
     });
     (
-        vec![Part::interval("max relative difference of final recon/insub/entropy, manual vs autograd (exp 1)", Rule::AtMost { max: 0.014 }, values)],
+        vec![Part::interval("max relative difference of final recon/insub/entropy, manual vs autograd, % (exp 1)", Rule::AtMost { max: 1.4 }, values)],
         "With the same data, start and batches the two differ only by rounding (see `vqlab gradcheck`); the report's 0.46–0.57 % gaps cannot come from the gradient code.".into(),
     )
 }
@@ -117,9 +117,10 @@ pub(crate) fn c2(ctx: &Ctx) -> (Vec<Part>, String) {
 }
 
 pub(crate) fn c3(ctx: &Ctx) -> (Vec<Part>, String) {
-    let values = ctx.e2(|u| Some((recon(u, ROT)? - recon(u, AUTO)?).abs() / recon(u, AUTO)?));
+    let values =
+        ctx.e2(|u| Some(100.0 * (recon(u, ROT)? - recon(u, AUTO)?).abs() / recon(u, AUTO)?));
     (
-        vec![Part::interval("|rotation − autograd STE| / autograd STE, recon (exp 2)", Rule::AtMost { max: 0.0002 }, values)],
+        vec![Part::interval("|rotation − autograd STE| / autograd STE, recon, % (exp 2)", Rule::AtMost { max: 0.02 }, values)],
         "In this tied model with orthonormal W the report's estimator returns the STE gradient exactly: g = (2/B)(q − z) is parallel to u. The two are the same method here.".into(),
     )
 }
@@ -173,7 +174,8 @@ pub(crate) fn c5(ctx: &Ctx) -> (Vec<Part>, String) {
             runs: metrics.len(),
             seeds,
             margin: format!(
-                "threshold {threshold} % less a tolerance of {USAGE_TOLERANCE} points (the report's printed precision); the lowest run is at {lowest:.2} %"
+                "threshold {threshold} % less a tolerance of {USAGE_TOLERANCE} points (the report's printed precision); the lowest run is at {lowest:.2} %{}",
+                rate_bound(seeds)
             ),
         }
     };
@@ -194,13 +196,28 @@ pub(crate) fn c5(ctx: &Ctx) -> (Vec<Part>, String) {
                 runs: metrics.len(),
                 seeds,
                 margin: format!(
-                    "no tolerance (a dead code is a count); the largest dead fraction is {:.1} %",
-                    100.0 * most_dead
+                    "no tolerance (a dead code is a count); the largest dead fraction is {:.1} %{}",
+                    100.0 * most_dead,
+                    rate_bound(seeds)
                 ),
             },
         ],
         String::new(),
     )
+}
+
+/// What a universal part with no violation says about the rate: none in
+/// the runs of `seeds` seeds bounds the per-seed violation rate below
+/// 3/seeds at 95 % (the rule of three).
+fn rate_bound(seeds: usize) -> String {
+    if seeds == 0 {
+        String::new()
+    } else {
+        format!(
+            "; with no violation, the per-seed violation rate is below 3/{seeds} = {:.0} % (95 %)",
+            100.0 * (3.0 / seeds as f64).min(1.0)
+        )
+    }
 }
 
 /// The tolerance of C14's monotonicity, % of recon between logged points:
@@ -492,9 +509,9 @@ pub(crate) const CLAIMS: [ClaimDef; 15] = [
     ClaimDef { id: "C2", text: "at K = 32 every gradient method beats PCA + Lloyd, by 1.3–1.7 % recon MSE", rule: "band [1.3, 1.7] % per method, the report's; the band excludes [−δ, δ] for any δ < 1.3, so an effect equivalent to zero refutes it", same_effect: true, measure: c2 },
     ClaimDef { id: "C3", text: "rotation ≈ autograd STE (difference < 0.02 %)", rule: "bound 0.02 %, the report's", same_effect: true, measure: c3 },
     ClaimDef { id: "C4", text: "manual STE is ~0.4 % behind autograd STE", rule: "band [0.3, 0.5] % around the report's ~0.4 %", same_effect: true, measure: c4 },
-    ClaimDef { id: "C5", text: "usage entropy ≥ 98.5 % of ln K (the prose: > 98 %) and zero dead codes, every method and K", rule: "universal, both readings of the threshold, each less a tolerance of 0.05 points (the report's printed precision): one violating run refutes it; none in the runs of s seeds bounds the per-seed violation rate below 3/s (95 %; a seed's runs are not independent)", same_effect: true, measure: c5 },
+    ClaimDef { id: "C5", text: "usage entropy ≥ 98.5 % of ln K (the prose: > 98 %) and zero dead codes, every method and K", rule: "universal, both readings of the threshold, each less a tolerance of 0.05 points (the report's printed precision), and the claim needs both (the stricter, ≥ 98.5 %, decides): one violating run refutes it; none in the runs of s seeds bounds the per-seed violation rate below 3/s (95 %; a seed's runs are not independent)", same_effect: true, measure: c5 },
     ClaimDef { id: "C6", text: "recon MSE falls log-linearly in K; 8→16 about −27 %, 32→64 about −19 %", rule: "bands of ±2 points around the report's −27 % and −19 %", same_effect: true, measure: c6 },
-    ClaimDef { id: "C7", text: "manual STE beats the baseline at every K, by 0.5 % at K = 8 and 0.6 % at K = 64", rule: "at least the report's stated size at K = 8 (0.5 %) and K = 64 (0.6 %); at K = 16 and 32, at least the common gain margin δ = 0.5 % (a third of C2's 1.3 %, as in FUTURE.md); a real gain below the size is \"real but below δ\"", same_effect: true, measure: c7 },
+    ClaimDef { id: "C7", text: "manual STE beats the baseline at every K, by 0.5 % at K = 8 and 0.6 % at K = 64", rule: "at least the report's stated size at K = 8 (0.5 %) and K = 64 (0.6 %); at K = 16 and 32, at least the common gain margin δ = 0.5 % (about a third of C2's 1.3 %, rounded up; as in FUTURE.md); a real gain below the size is \"real but below δ\"", same_effect: true, measure: c7 },
     ClaimDef { id: "C8", text: "recon / in-sub ratio grows with K (1.21 at K=8 to 1.51 at K=64)", rule: "growth δ = 0.01 per doubling of K (the precision of the report's two-decimal ratios); the claim's 1.21 and 1.51 ± 2 %", same_effect: true, measure: c8 },
     ClaimDef { id: "C9a", text: "β ∈ [0, 1] moves recon MSE by < 0.2 %", rule: "bound 0.2 %, the report's", same_effect: true, measure: c9a },
     ClaimDef { id: "C9b", text: "β = 1.0 is best for manual STE", rule: "β = 1 better than every other β by δ = 0.01 % of recon (the precision of the report's four-digit table)", same_effect: true, measure: c9b },

@@ -19,6 +19,10 @@ pub struct ConditionRow {
     pub gain_pct: Option<Estimate>,
     /// The per-seed gains behind it.
     pub gains: Vec<f64>,
+    /// Seeds whose trained recon ends above [`UNSTABLE_FACTOR`] × their
+    /// baseline recon: the training blew up there (a gain interval over
+    /// them says nothing about the band).
+    pub unstable_seeds: usize,
     /// The gain against the report's band [1.3, 1.7] (reproduced = the
     /// interval lies inside the band; overlapping it = not significant).
     pub verdict: Verdict,
@@ -73,6 +77,10 @@ pub struct C2Study {
     pub seeds: usize,
 }
 
+/// A training "blew up" on a seed when its recon ends above this multiple of
+/// the baseline's.
+pub const UNSTABLE_FACTOR: f64 = 1.5;
+
 /// A preset "reproduces the baseline cells" when every fitted cell is within
 /// this relative error (the reference preset's own fit is within 2.5 %).
 pub const JOINT_CELL_TOLERANCE: f64 = 0.03;
@@ -108,6 +116,7 @@ pub fn analyse(units: &[C2Result], reference_residual: Option<f64>) -> C2Study {
             baseline_recon: Estimate::of(&base),
             method_recon: Estimate::of(&method),
             gains: pairs.iter().map(|p| gain(p.0, p.1)).collect(),
+            unstable_seeds: pairs.iter().filter(|p| p.1 > UNSTABLE_FACTOR * p.0).count(),
             gain_pct: None,
             verdict: Verdict::NotRun,
         }
@@ -238,7 +247,10 @@ pub fn analyse(units: &[C2Result], reference_residual: Option<f64>) -> C2Study {
                     (c.group == "data" && c.label == b.data)
                         || (b.data == names[0] && c.label.ends_with("(standard)"))
                 })
-                .is_some_and(|c| matches!(c.verdict, Verdict::Reproduced | Verdict::NotSignificant))
+                .is_some_and(|c| {
+                    c.unstable_seeds == 0
+                        && matches!(c.verdict, Verdict::Reproduced | Verdict::NotSignificant)
+                })
         })
         .map(|b| b.data.clone())
         .collect();
@@ -274,6 +286,11 @@ pub(crate) fn verdict_sentence(
         with(Verdict::NotSignificant),
         with(Verdict::NotReproduced),
     );
+    let unstable: Vec<&ConditionRow> = judged
+        .iter()
+        .copied()
+        .filter(|c| c.unstable_seeds > 0)
+        .collect();
     let largest = judged
         .iter()
         .max_by(|a, b| {
@@ -294,6 +311,13 @@ pub(crate) fn verdict_sentence(
         list(&undecided),
         outside.len(),
     );
+    if !unstable.is_empty() {
+        text.push_str(&format!(
+            " Training blew up (recon above {UNSTABLE_FACTOR}× the baseline's) on some seeds under {}{}: those intervals say nothing about the band.",
+            unstable.len(),
+            list(&unstable)
+        ));
+    }
     if let Some(c) = largest {
         let e = c.gain_pct.expect("judged");
         text.push_str(&format!(
@@ -370,14 +394,33 @@ pub(crate) fn verdict_sentence(
     }
     if joint.is_empty() {
         text.push_str(&format!(
-            " No recalibrated data variant fits the 8 baseline cells within {:.0} % and gives a gain interval inside or overlapping the band (joint fit: none).",
+            " No recalibrated data variant fits the 8 baseline cells within {:.0} % and gives a gain interval compatible with the band (joint fit: none).",
             100.0 * JOINT_CELL_TOLERANCE
         ));
     } else {
+        // The joint variants by their row's verdict: inside the band, or
+        // only overlapping it.
+        let row_of = |name: &str| {
+            conditions
+                .iter()
+                .find(|c| c.group == "data" && c.label == name)
+                .or_else(|| conditions.iter().find(|c| c.label.ends_with("(standard)")))
+        };
+        let (inside, overlapping): (Vec<&String>, Vec<&String>) = joint
+            .iter()
+            .partition(|name| row_of(name).is_some_and(|c| c.verdict == Verdict::Reproduced));
+        let names = |v: &[&String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        };
         text.push_str(&format!(
-            " Data variants that fit the baseline cells within {:.0} % and whose gain interval lies inside or overlaps the band: {}.",
+            " Data variants that fit the baseline cells within {:.0} %: with a gain interval inside the band (reproducing it), {}; overlapping it only (compatible, not significant), {}.",
             100.0 * JOINT_CELL_TOLERANCE,
-            joint.join(", ")
+            names(&inside),
+            names(&overlapping)
         ));
     }
     text

@@ -336,6 +336,27 @@ mod tests {
     }
 
     #[test]
+    fn a_training_that_blows_up_is_flagged_not_read_as_near_the_band() {
+        let mut blown = units(1.5);
+        // Seed 0's reference training ends at 3× the baseline's recon.
+        for u in blown.iter_mut().filter(|u| u.spec.seed == 0) {
+            if let Some(t) = u.trainings[0].as_mut() {
+                t.eval = metrics(6.0);
+            }
+        }
+        let study = analyse(&blown, Some(0.01));
+        let standard = study
+            .conditions
+            .iter()
+            .find(|c| c.label.ends_with("(standard)"))
+            .unwrap();
+        assert_eq!(standard.unstable_seeds, 1);
+        assert!(study.verdict.contains("Training blew up"), "{}", study.verdict);
+        // A blown-up reference is not a joint fit.
+        assert!(!study.joint.contains(&"gaussian (reference)".to_string()));
+    }
+
+    #[test]
     fn the_standard_baseline_variant_is_the_reproductions_baseline() {
         let reference = SyntheticSpec::report_default();
         let mut spec = plan(
