@@ -351,7 +351,11 @@ mod tests {
             .find(|c| c.label.ends_with("(standard)"))
             .unwrap();
         assert_eq!(standard.unstable_seeds, 1);
-        assert!(study.verdict.contains("Training blew up"), "{}", study.verdict);
+        assert!(
+            study.verdict.contains("Training blew up"),
+            "{}",
+            study.verdict
+        );
         // A blown-up reference is not a joint fit.
         assert!(!study.joint.contains(&"gaussian (reference)".to_string()));
     }
