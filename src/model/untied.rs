@@ -37,6 +37,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 
 use super::estimator::{Draws, QuantizerPath};
+use super::tied::Tied;
 use super::{
     check_batch, quantize_rows, Backend, Estimator, Gathered, GradientMethod, Gradients, LossParts,
     LossWeights, Manifold, MethodSpec, Model, ModelKind, ModelSpec, ParamInfo, Params, Side,
@@ -83,8 +84,9 @@ impl Model for Untied {
         }
     }
 
+    /// The encoder is the tied model's: z = Wᵀx.
     fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
-        weights[0].nrows()
+        Tied.data_dim(weights)
     }
 
     fn row_cost(&self, _: &ModelSpec, m: usize) -> f64 {
@@ -92,7 +94,7 @@ impl Model for Untied {
     }
 
     fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64> {
-        x.dot(&params.weights[0])
+        Tied.encode(params, x)
     }
 
     fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64> {
@@ -122,9 +124,9 @@ impl Model for Untied {
         Box::new(UntiedManual::new(spec.estimator, weights))
     }
 
-    fn forward(&self, _: &ModelSpec, w: &[Tensor], side: Side, input: &Tensor) -> Tensor {
+    fn forward(&self, spec: &ModelSpec, w: &[Tensor], side: Side, input: &Tensor) -> Tensor {
         match side {
-            Side::Encode => input.matmul(&w[0]),
+            Side::Encode => Tied.forward(spec, w, side, input),
             Side::Decode => input.matmul(&w[1].tr()),
         }
     }
