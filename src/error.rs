@@ -49,6 +49,34 @@ pub enum VqError {
         /// Where they are stored.
         store: PathBuf,
     },
+    /// The user stopped `vqlab train`; what it had was written.
+    #[error("interrupted at step {step} of {steps}: the results so far are written, and the parameters after step {step} are in {}", saved.display())]
+    TrainInterrupted {
+        /// Steps done by the method that was running.
+        step: usize,
+        /// Steps asked for.
+        steps: usize,
+        /// Where its parameters were saved.
+        saved: PathBuf,
+    },
+    /// Some methods of a multi-method run diverged; the others finished.
+    #[error("{diverged} of {total} method(s) diverged (marked in the output above); {} finished and were written", total - diverged)]
+    SomeDiverged {
+        /// Methods that diverged.
+        diverged: usize,
+        /// Methods run.
+        total: usize,
+    },
+    /// A study file that cannot run as written.
+    #[error("{}, line {line}: {message}", path.display())]
+    StudyFile {
+        /// The file.
+        path: PathBuf,
+        /// The line the problem is on (1-based).
+        line: usize,
+        /// What is wrong, and what is allowed.
+        message: String,
+    },
     /// The work would allocate more memory than the machine has available.
     #[error("not started: {what} needs about {needed_gib:.1} GiB, and this machine has {available_gib:.1} GiB available; ask for less")]
     TooLarge {

@@ -1,13 +1,14 @@
 //! `vqlab`: the command-line front of the vqlab library. The subcommands'
 //! arguments and work live in `vqlab::commands`; this file only dispatches.
-//! Errors become a message and exit status 2 (130 after an interruption).
+//! Errors become a message and exit status 2 (130 after an interruption, 3
+//! when some of `train`'s methods diverged and the others were written).
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::commands::{
-    baseline, bench, calibrate, data, future, gradcheck, reproduce, saved, train,
+    baseline, bench, calibrate, data, future, gradcheck, reproduce, saved, study, train,
 };
 use vqlab::infra::alloc::CountingAllocator;
 
@@ -41,11 +42,15 @@ enum Command {
     /// PCA + Lloyd baseline: W = top-m principal directions, E = k-means++
     /// seeding then Lloyd iterations on the codes Z = XW. Prints eval metrics.
     Baseline(baseline::BaselineCmd),
-    /// Train a model (tied, untied, mlp) with one or more methods (estimator
-    /// × backend, or the report's method names). Riemannian SGD on Stiefel
-    /// parameters (polar retraction), SGD on the rest. Defaults are the
-    /// report's experiment 1 (tied, K=16, 200 steps, batch 512,
-    /// N=10,000/2,000).
+    /// Train a model (tied, untied, mlp) with one or more estimators (ste,
+    /// residual-projection, rotation-trick, nsvq, gumbel, gumbel-hard) on
+    /// either backend, or the report's method names. Riemannian SGD or Adam
+    /// on Stiefel parameters (polar retraction). Defaults are the report's
+    /// experiment 1 (tied, K=16, 200 steps, batch 512, N=10,000/2,000);
+    /// on a data file the learning rate follows its spectrum, and `--lr
+    /// auto` chooses rates on validation rows. Exit status 3: some methods
+    /// diverged (the others are written); 130: interrupted (what there was
+    /// is written).
     Train(train::TrainCmd),
     /// The gradient harness for one model: autograd vs hand-derived gradients
     /// of every estimator in lockstep, free-running, the estimators compared,
@@ -72,6 +77,16 @@ enum Command {
     /// kept in the run store like reproduce's. Needs ./data-setup.sh (or
     /// --data-dir).
     Future(future::FutureCmd),
+    /// Run a study written as a file (TOML or JSON): your data (a file, your
+    /// own split, a built-in set or the generator), K, m, batch, steps,
+    /// seeds, arms (model × estimator × optimizer × schedule × codebook
+    /// update; rates "auto" or fixed) and hypotheses ("candidate beats
+    /// reference"). Learning rates chosen on validation rows, PCA + Lloyd
+    /// baselines tuned as the arms are, intervals over seeds and a verdict
+    /// per hypothesis under the shared rules. Writes STUDY.md, study.json,
+    /// study_curves.csv and a plot. A bad file: exit 2 naming the line,
+    /// nothing written. See examples/my-data.toml.
+    Study(study::StudyCmd),
     /// Time and memory per training step of every method, as ratios to
     /// autograd-ste, against a roofline estimate; settles the report's cost
     /// claim (C11). Writes results/bench.json and results/BENCH.md.
@@ -82,7 +97,9 @@ enum Command {
     /// Encode a data file with parameters saved by `train --save-params`:
     /// writes every row's code and its quantized reconstruction as .npy.
     Encode(saved::EncodeCmd),
-    /// Data helpers: `data export` writes the synthetic train/eval data.
+    /// Data helpers: `data export` writes the prepared train/eval rows of
+    /// the generator, a file or a set (.npy, for other tools); `data
+    /// patches` writes a generated pixel-scale data set.
     #[command(subcommand)]
     Data(data::DataCmd),
     /// One method's timed steps in this process (used by `bench`).
@@ -105,6 +122,7 @@ fn main() -> ExitCode {
         Command::Calibrate(cmd) => calibrate::execute(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce::execute(cmd).context("reproduce failed"),
         Command::Future(cmd) => future::execute(cmd).context("future failed"),
+        Command::Study(cmd) => study::execute(cmd).context("study failed"),
         Command::Bench(cmd) => bench::execute(cmd).context("bench failed"),
         Command::Evaluate(cmd) => saved::execute_evaluate(cmd).context("evaluate failed"),
         Command::Encode(cmd) => saved::execute_encode(cmd).context("encode failed"),
@@ -117,13 +135,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            let interrupted = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<vqlab::VqError>(),
+            let code = e
+                .chain()
+                .find_map(|c| match c.downcast_ref::<vqlab::VqError>() {
                     Some(vqlab::VqError::Interrupted { .. })
-                )
-            });
-            ExitCode::from(if interrupted { 130 } else { 2 })
+                    | Some(vqlab::VqError::TrainInterrupted { .. }) => Some(130),
+                    Some(vqlab::VqError::SomeDiverged { .. }) => Some(3),
+                    _ => None,
+                })
+                .unwrap_or(2);
+            ExitCode::from(code)
         }
     }
 }

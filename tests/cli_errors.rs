@@ -234,35 +234,26 @@ fn bad_data_files() {
 }
 
 #[test]
-fn divergence_stops_with_method_step_and_quantity() {
-    refused_train(
-        &[
-            "--lr-e",
-            "1e100",
-            "--steps",
-            "100",
-            "--n-train",
-            "2000",
-            "--n-eval",
-            "500",
-        ],
-        &["manual-ste diverged at step", "not finite"],
-    );
-    refused_train(
-        &[
-            "--method",
-            "autograd-ste",
-            "--lr-e",
-            "1e100",
-            "--steps",
-            "100",
-            "--n-train",
-            "2000",
-            "--n-eval",
-            "500",
-        ],
-        &["autograd-ste diverged at step"],
-    );
+fn divergence_is_reported_with_method_step_and_quantity_and_exit_3() {
+    for method in ["manual-ste", "autograd-ste"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("params");
+        let out = vqlab()
+            .args(["train", "--method", method, "--lr-e", "1e100"])
+            .args(["--steps", "100", "--n-train", "2000", "--n-eval", "500"])
+            .arg("--save-params")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{method}: {err}");
+        assert!(err.contains(&format!("{method} diverged at step")), "{err}");
+        assert!(err.contains("not finite"), "{err}");
+        // The table says it too; a diverged method's parameters are not saved.
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("diverged at step"), "{table}");
+        assert!(!out_dir.exists(), "{method} saved parameters");
+    }
 }
 
 #[test]

@@ -9,8 +9,35 @@ use crate::model::codebook::{CodebookSpec, CodebookUpdate};
 use crate::model::estimator::GumbelSpec;
 use crate::model::{Activation, ModelKind, ModelSpec};
 use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
+use crate::train::rates::{default_rates, RateOrigin};
 use crate::train::{report, Init, SvdChoice, TrainConfig};
 use crate::VqError;
+
+/// How a study runs its units: workers, the run store, shards (`future`,
+/// `study`).
+#[derive(Args, Clone)]
+pub struct StoreOpts {
+    /// Worker threads; each run is single-threaded, so results do not depend
+    /// on this.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Recompute every unit even if a stored result matches.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Compute only shard I of N of the units (1 ≤ I ≤ N) into the run
+    /// store and render nothing; a run without --shard (same flags, same
+    /// store) renders. Units are split by estimated cost.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::study::shard::Shard>,
+    /// The run store (default: OUT/.runs, or $VQLAB_STORE), shared with
+    /// the other studies; may be a shared filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Print the units (key, shard, estimated cost, configuration) as JSON
+    /// lines and exit without computing.
+    #[arg(long)]
+    pub plan: bool,
+}
 
 /// Hyperparameters shared by `train` and `gradcheck` (the notation of `docs/MODEL.md`).
 #[derive(Args, Clone)]
@@ -28,12 +55,17 @@ pub struct HyperOpts {
     /// identical across methods for the same seed).
     #[arg(long, allow_negative_numbers = true, default_value_t = report::BATCH)]
     pub batch: usize,
-    /// Learning rate η_W of the Riemannian SGD on W.
-    #[arg(long, default_value_t = report::LR_W, allow_negative_numbers = true)]
-    pub lr_w: f64,
-    /// Learning rate η_E of the SGD on the codebook.
-    #[arg(long, default_value_t = report::LR_E, allow_negative_numbers = true)]
-    pub lr_e: f64,
+    /// Learning rate η_W of every network parameter (Riemannian on W)
+    /// [default: SGD on the generator the report's 0.08; SGD on a data file
+    /// or set 0.08 · 4.80 / λ₁, λ₁ the largest eigenvalue of the training
+    /// rows' second moment (the report's η_W λ₁; docs/MODEL.md); Adam 1e-3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_w: Option<f64>,
+    /// Learning rate η_E of the codebook [default: SGD 0.2, the report's;
+    /// Adam 1e-3]. Not with --codebook ema, whose codebook follows moving
+    /// averages.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_e: Option<f64>,
     /// α: weight of the codebook term ‖sg(z) − q‖².
     #[arg(long, default_value_t = report::ALPHA, allow_negative_numbers = true)]
     pub alpha: f64,
@@ -136,10 +168,59 @@ impl HyperOpts {
         Ok(spec)
     }
 
+    /// The learning rates for training rows `train` (`from_file`: a data
+    /// file or set, not the generator): those given, the rest from
+    /// [`default_rates`], and where they came from.
+    pub fn rates(
+        &self,
+        train: ndarray::ArrayView2<f64>,
+        from_file: bool,
+    ) -> crate::Result<((f64, f64), RateOrigin)> {
+        if let (Some(w), Some(e)) = (self.lr_w, self.lr_e) {
+            return Ok(((w, e), RateOrigin::Given));
+        }
+        let ((w, e), origin) = default_rates(self.optimizer, train, from_file)?;
+        let rates = (self.lr_w.unwrap_or(w), self.lr_e.unwrap_or(e));
+        Ok(match (self.lr_w, self.lr_e) {
+            (None, None) => (rates, origin),
+            (given_w, _) => (
+                rates,
+                RateOrigin::PartlyGiven {
+                    given: if given_w.is_some() { "lr_w" } else { "lr_e" }.into(),
+                    rest: Box::new(origin),
+                },
+            ),
+        })
+    }
+
+    /// [`HyperOpts::to_config`] with the learning rates of
+    /// [`HyperOpts::rates`] on `train`.
+    pub fn to_config_for(
+        &self,
+        seed: u64,
+        train: ndarray::ArrayView2<f64>,
+        from_file: bool,
+    ) -> crate::Result<(TrainConfig, RateOrigin)> {
+        let mut config = self.to_config(seed)?;
+        let ((w, e), origin) = self.rates(train, from_file)?;
+        (config.lr_w, config.lr_e) = (w, e);
+        Ok((config, origin))
+    }
+
     /// The training configuration of these options for `seed` (checked
-    /// later, against the data).
+    /// later, against the data), with the given learning rates or the
+    /// report's (see [`HyperOpts::to_config_for`] for the data's defaults).
     pub fn to_config(&self, seed: u64) -> crate::Result<TrainConfig> {
         let model = self.model_spec()?;
+        if self.codebook == CodebookUpdate::Ema {
+            if let Some(lr_e) = self.lr_e {
+                return Err(VqError::InvalidConfig {
+                    field: "lr_e",
+                    value: lr_e.to_string(),
+                    allowed: "not used with --codebook ema: the codebook follows moving averages of the codes (see --ema-gamma)".into(),
+                });
+            }
+        }
         let default_init = Init::default_for(&model);
         Ok(TrainConfig {
             model,
@@ -147,8 +228,8 @@ impl HyperOpts {
             m: self.m,
             steps: self.steps,
             batch: self.batch,
-            lr_w: self.lr_w,
-            lr_e: self.lr_e,
+            lr_w: self.lr_w.unwrap_or(report::LR_W),
+            lr_e: self.lr_e.unwrap_or(report::LR_E),
             alpha: self.alpha,
             beta: self.beta,
             init: self.init.unwrap_or(default_init),
@@ -223,6 +304,15 @@ pub struct DataOpts {
     /// mean and scaled (--scale).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+    /// A built-in data set instead of the generator (what ./data-setup.sh
+    /// installs, read from --data-dir), split, centred and scaled as
+    /// --data is: digits (scikit-learn's, 1,797 × 64) or mnist (70,000 ×
+    /// 784).
+    #[arg(long, value_enum, conflicts_with_all = ["data", "eval_data"])]
+    pub set: Option<crate::data::RealSet>,
+    /// Where --set finds the data sets [default: $VQLAB_DATA, else ./data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Do not centre --data by the training mean.
     #[arg(long)]
     pub no_center: bool,
@@ -254,6 +344,14 @@ pub struct DataOpts {
     pub dim: Option<usize>,
 }
 
+/// The folder of the built-in data sets: `dir`, else $VQLAB_DATA, else
+/// ./data (where ./data-setup.sh links them).
+pub fn data_dir(dir: Option<&std::path::Path>) -> PathBuf {
+    dir.map(PathBuf::from)
+        .or_else(|| std::env::var_os("VQLAB_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
 fn parse_delimiter(text: &str) -> Result<u8, String> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
@@ -280,7 +378,7 @@ impl DataOpts {
     /// experiment sizes for the generator. Flags that the data source does
     /// not use are named on stderr.
     pub fn to_args(&self, n_train: usize, n_eval: usize) -> anyhow::Result<DataArgs> {
-        let file = self.data.is_some();
+        let file = self.data.is_some() || self.set.is_some();
         let ignored: Vec<&str> = if file {
             [
                 ("--spectrum", self.spectrum.is_some()),
@@ -334,6 +432,9 @@ impl DataOpts {
             delimiter: self.delimiter,
             seed: self.seed,
             path: self.data.clone(),
+            set: self
+                .set
+                .map(|set| (set, data_dir(self.data_dir.as_deref()))),
             center: !self.no_center,
             scaling: self.scale,
             spec,

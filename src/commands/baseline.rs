@@ -32,7 +32,8 @@ pub fn run(
 #[derive(Args)]
 pub struct BaselineCmd {
     /// Codebook size K; a comma-separated list runs each (e.g. 8,16,32,64).
-    #[arg(long, value_delimiter = ',', default_value = "32")]
+    /// The default is `train`'s, the report's experiment 1.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
     pub k: Vec<usize>,
     /// Code dimension m (encoder width).
     #[arg(long, allow_negative_numbers = true, default_value_t = 4)]

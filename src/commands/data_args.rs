@@ -26,6 +26,8 @@ pub struct DataArgs {
     pub seed: u64,
     /// A data file (`.npy` or `.csv`) instead of the synthetic generator.
     pub path: Option<PathBuf>,
+    /// A built-in set and the folder it is read from (instead of `path`).
+    pub set: Option<(crate::data::RealSet, PathBuf)>,
     /// Centre file data by the training mean.
     pub center: bool,
     /// How to scale the data (`None`: unit variance for files, none for the
@@ -43,19 +45,41 @@ pub struct DataArgs {
 impl DataArgs {
     /// The scaling these data get.
     pub fn scaling(&self) -> Scaling {
-        self.scaling.unwrap_or(if self.path.is_some() {
+        self.scaling.unwrap_or(if self.is_file() {
             Scaling::UnitVariance
         } else {
             Scaling::None
         })
     }
 
+    /// Whether the data come from a file or a built-in set (not the
+    /// generator).
+    pub fn is_file(&self) -> bool {
+        self.path.is_some() || self.set.is_some()
+    }
+
     /// Draws or loads the data, split, centred and scaled. Warnings (data
     /// that could not be scaled) go to `warn`. Synthetic requests larger
     /// than the machine's memory are refused before anything is allocated.
     pub fn load_with(&self, mut warn: impl FnMut(String)) -> Result<Dataset> {
-        let mut data = match &self.path {
-            Some(path) => {
+        let mut data = match (&self.path, &self.set) {
+            (None, Some((set, dir))) => {
+                let split = match self.n_eval {
+                    Some(n) => EvalSplit::Rows(n),
+                    None => EvalSplit::Fraction(self.eval_fraction),
+                };
+                let matrix = set.load(dir)?.as_ref().clone();
+                let name = format!("{} ({})", set.name(), dir.join(set.name()).display());
+                Dataset::from_matrix(
+                    matrix,
+                    std::path::Path::new(&name),
+                    self.n_train,
+                    split,
+                    self.seed,
+                    self.center,
+                )?
+            }
+            (Some(path), _) => {
                 let mut data = match &self.eval_data {
                     Some(eval) => Dataset::from_files(
                         path,
@@ -93,7 +117,7 @@ impl DataArgs {
                 data.source = data.source.clone();
                 data
             }
-            None => {
+            (None, None) => {
                 let n_train = self.n_train.unwrap_or(20_000);
                 let n_eval = self.n_eval.unwrap_or(self.default_n_eval);
                 let dim = self.spec.dim;

@@ -26,58 +26,40 @@ pub struct FutureCmd {
     /// tests use the slice in tests/data). Default: $VQLAB_DATA, else ./data.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Output folder (FUTURE.md, future.json, future_curves.csv, SVG plots).
-    #[arg(long, value_name = "DIR", default_value = "results")]
-    pub out: PathBuf,
-    /// Worker threads; each run is single-threaded, so results do not depend
-    /// on this.
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
-    /// Recompute every unit even if a stored result matches.
-    #[arg(long)]
-    pub fresh: bool,
-    /// Compute only shard I of N of the units (1 ≤ I ≤ N) into the run
-    /// store and render nothing; a run without --shard (same flags, same
-    /// store) renders. Units are split by estimated cost.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::study::shard::Shard>,
-    /// The run store (default: OUT/.runs, or $VQLAB_STORE), shared with
-    /// `reproduce`; may be a shared filesystem.
+    /// Output folder (FUTURE.md, future.json, future_curves.csv, SVG plots)
+    /// [default: results; with --quick, results-quick, so the smoke version
+    /// never overwrites the committed results].
     #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
-    /// Print the units (key, shard, estimated cost, configuration) as JSON
-    /// lines and exit without computing.
-    #[arg(long)]
-    pub plan: bool,
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: super::args::StoreOpts,
 }
 
 /// Runs `vqlab future`.
 pub fn execute(cmd: FutureCmd) -> Result<()> {
+    let out = super::output::out_dir(cmd.out.as_deref(), cmd.quick);
     let seeds = if cmd.quick && cmd.seeds == 5 {
         2
     } else {
         cmd.seeds
     };
-    let data_dir = cmd
-        .data_dir
-        .clone()
-        .or_else(|| std::env::var_os("VQLAB_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = super::args::data_dir(cmd.data_dir.as_deref());
     let options = FutureOptions {
         studies: cmd.only.clone(),
         seeds,
         quick: cmd.quick,
-        out_dir: cmd.out.clone(),
-        jobs: cmd.jobs,
-        fresh: cmd.fresh,
+        out_dir: out.clone(),
+        jobs: cmd.run.jobs,
+        fresh: cmd.run.fresh,
         data_dir,
-        store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
+        store: crate::study::shard::store_dir(cmd.run.store.as_deref(), out.join(".runs")),
+        user: None,
     };
     options.validate()?;
-    let Some(summary) = super::output::drive(&options, cmd.plan, cmd.shard)? else {
+    let Some(summary) = super::output::drive(&options, cmd.run.plan, cmd.run.shard)? else {
         return Ok(());
     };
-    crate::studies::future::write_outputs(&summary, &cmd.out)?;
+    crate::studies::future::write_outputs(&summary, &out)?;
     let verdicts: Vec<String> = summary
         .hypotheses
         .iter()
@@ -91,6 +73,6 @@ pub fn execute(cmd: FutureCmd) -> Result<()> {
         summary.wall_seconds,
         verdicts.join(", ")
     );
-    println!("wrote {}", cmd.out.join("FUTURE.md").display());
+    println!("wrote {}", out.join("FUTURE.md").display());
     Ok(())
 }

@@ -44,15 +44,19 @@ pub struct GradcheckCmd {
 
 /// Runs `vqlab gradcheck`.
 pub fn execute(cmd: GradcheckCmd) -> Result<()> {
+    let args = cmd.data.to_args(10_000, 2_000)?;
+    let data = args.load()?;
+    let (config, _) = cmd
+        .hyper
+        .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
     let options = GradcheckOptions {
-        config: cmd.hyper.to_config(cmd.data.seed)?,
+        config,
         fd_states: cmd.fd_states,
         long_run_steps: cmd.long_run_steps,
         estimators: super::train::parse_estimators(
             cmd.estimator.as_deref().unwrap_or(&["all".to_string()]),
         )?,
     };
-    let data = cmd.data.to_args(10_000, 2_000)?.load()?;
     let bar = progress_bar(options.work_units(), "gradcheck");
     let report = crate::studies::gradcheck::run(&data, &options, cmd.dump.as_deref(), |part| {
         bar.set_message(part.to_string());
@@ -115,12 +119,19 @@ fn print_report(r: &GradcheckReport, per_step: bool) {
         println!("  max ‖WᵀW − I‖ along the trajectory: {d:.2e}");
     }
     let f = &r.free_running;
+    if r.max_stiefel_defect.is_some() {
+        println!(
+            "\nfree-running ({} with {:?} SVD vs {} with {:?} SVD, own trajectories, same batches):",
+            f.reference, f.reference_svd, f.candidate, f.candidate_svd
+        );
+    } else {
+        println!(
+            "\nfree-running ({} vs {}, own trajectories, same batches; no Stiefel parameter, no SVD):",
+            f.reference, f.candidate
+        );
+    }
     println!(
-        "\nfree-running ({} with {:?} SVD vs {} with {:?} SVD, own trajectories, same batches):",
-        f.reference, f.reference_svd, f.candidate, f.candidate_svd
-    );
-    println!(
-        "  final recon_mse {:.10} vs {:.10} (rel {:.2e}); insub rel {:.2e}; entropy rel {:.2e}",
+        "  final recon_mse {:.10} vs {:.10} in the data's units (rel {:.2e}); insub rel {:.2e}; entropy rel {:.2e}",
         f.final_reference.recon_mse,
         f.final_candidate.recon_mse,
         f.rel_diff_recon_mse,

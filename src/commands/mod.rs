@@ -12,4 +12,6 @@ pub mod gradcheck;
 pub mod output;
 pub mod reproduce;
 pub mod saved;
+pub mod study;
 pub mod train;
+pub mod train_out;

@@ -122,6 +122,14 @@ impl Progress {
     }
 }
 
+/// A study's output folder: `out`, else `results` (`results-quick` for the
+/// smoke version, which must not overwrite the committed results).
+pub fn out_dir(out: Option<&std::path::Path>, quick: bool) -> std::path::PathBuf {
+    out.map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(if quick { "results-quick" } else { "results" })
+    })
+}
+
 /// Prints one result as a JSON object, several as an array.
 pub fn print_json_one_or_many<T: serde::Serialize>(items: &[T]) -> anyhow::Result<()> {
     let text = match items {
@@ -135,6 +143,17 @@ pub fn print_json_one_or_many<T: serde::Serialize>(items: &[T]) -> anyhow::Resul
 /// A flag that the first Ctrl-C sets (a long command then stops after the
 /// runs in progress); a second Ctrl-C quits at once with status 130.
 pub fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    stop_flag("stopping after the runs in progress (Ctrl-C again to quit at once)…")
+}
+
+/// A flag that the first Ctrl-C sets (`train` then stops after the step in
+/// progress and writes what it has); a second Ctrl-C quits at once with
+/// status 130.
+pub fn stop_on_ctrl_c_in_train() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    stop_flag("stopping after this step and saving what there is (Ctrl-C again to quit at once)…")
+}
+
+fn stop_flag(message: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -142,7 +161,7 @@ pub fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping after the runs in progress (Ctrl-C again to quit at once)…");
+        eprintln!("\n{message}");
     });
     stop
 }

@@ -21,9 +21,10 @@ pub struct ReproduceCmd {
     /// "Why C2" study).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<crate::studies::reproduce::runs::Experiment>,
-    /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "results")]
-    pub out: PathBuf,
+    /// Output folder [default: results; with --quick, results-quick, so the
+    /// smoke version never overwrites the committed results].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Worker threads; each run is single-threaded, so results do not depend
     /// on this.
     #[arg(long, default_value_t = 2)]
@@ -64,6 +65,7 @@ pub struct ReproduceCmd {
 /// Runs `vqlab reproduce`.
 pub fn execute(cmd: ReproduceCmd) -> Result<()> {
     use crate::studies::reproduce::ReproduceOptions;
+    let out = super::output::out_dir(cmd.out.as_deref(), cmd.quick);
     let (data, data_source) = match &cmd.preset {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -89,14 +91,14 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         },
         quick: cmd.quick,
         only: cmd.only.clone(),
-        out_dir: cmd.out.clone(),
+        out_dir: out.clone(),
         jobs: cmd.jobs,
         fresh: cmd.fresh,
         init: cmd.init,
         batch: cmd.batch,
         data,
         data_source,
-        store: crate::study::shard::store_dir(cmd.store.as_deref(), cmd.out.join(".runs")),
+        store: crate::study::shard::store_dir(cmd.store.as_deref(), out.join(".runs")),
     };
     options.validate()?;
     let Some(summary) = super::output::drive(&options, cmd.plan, cmd.shard)? else {
@@ -124,6 +126,6 @@ pub fn execute(cmd: ReproduceCmd) -> Result<()> {
         summary.cells.len() - checked,
         verdicts.join(", ")
     );
-    println!("wrote {}", cmd.out.join("REPORT.md").display());
+    println!("wrote {}", out.join("REPORT.md").display());
     Ok(())
 }

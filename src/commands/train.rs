@@ -7,9 +7,13 @@ use clap::Args;
 
 use super::args::{DataOpts, HyperOpts};
 use super::output::{print_json_one_or_many, progress_bar};
-use crate::error::invalid;
+use super::train_out::{print_table, write_curves, DivergedRun, Record};
+use crate::error::{invalid, VqError};
+use crate::infra::provenance::Provenance;
 use crate::model::{Backend, Estimator, MethodKind, MethodSpec, ModelSpec};
-use crate::train::TrainResult;
+use crate::train::rates::{choose_rates, RateOrigin, RateSearch};
+use crate::train::saved::TrainedBy;
+use crate::train::{readable, Divergence};
 
 /// Arguments of `vqlab train`.
 #[derive(Args)]
@@ -51,6 +55,23 @@ pub struct TrainCmd {
     /// (the manual methods always run on the CPU).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// auto: choose each method's learning rates on validation rows carved
+    /// from the training rows (--val-fraction; the evaluation rows are never
+    /// read while choosing): × 0.25, 1 and 4 of the rates (given or
+    /// default), up to two more steps of 4 past a winning edge, the lowest
+    /// validation recon kept. Prints every rate tried. The same search as
+    /// `vqlab future`.
+    #[arg(long, value_enum)]
+    pub lr: Option<LrChoice>,
+    /// With --lr auto: the share of the training rows held out to choose
+    /// the rates (they are then not trained on).
+    #[arg(long, default_value_t = 0.125, allow_negative_numbers = true)]
+    pub val_fraction: f64,
+    /// Write every method's curve (each --log-every steps: batch loss parts,
+    /// eval metrics, restarts; data units) to FILE as CSV, and a plot of eval
+    /// recon along training beside it (FILE with .svg).
+    #[arg(long, value_name = "FILE")]
+    pub curves: Option<PathBuf>,
 }
 
 /// The report's shorthands named in `names` ("all" for every one), in
@@ -129,32 +150,156 @@ pub fn selected_methods(
         .collect())
 }
 
+/// How `--lr` chooses the learning rates.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LrChoice {
+    /// Train at × 0.25, 1, 4 of the rates (given or default), extended up
+    /// to twice past a winning edge, and keep the lowest validation recon.
+    Auto,
+}
+
 /// Runs `vqlab train`.
 pub fn execute(cmd: TrainCmd) -> Result<()> {
-    let config = cmd.hyper.to_config(cmd.data.seed)?;
     let methods = selected_methods(
         cmd.method.as_deref(),
         cmd.estimator.as_deref(),
         cmd.backend.as_deref(),
-        config.model,
+        cmd.hyper.to_config(cmd.data.seed)?.model,
     )?;
     let device = crate::model::parse_device(&cmd.device)?;
-    let data = cmd.data.to_args(10_000, 2_000)?.load()?;
+    let args = cmd.data.to_args(10_000, 2_000)?;
+    let mut data = args.load()?;
+    let val = match cmd.lr {
+        Some(LrChoice::Auto) => Some(carve_validation(&mut data, cmd.val_fraction)?),
+        None => None,
+    };
+    let (config, origin) =
+        cmd.hyper
+            .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
     let config = config.check(data.train.nrows(), data.dim())?;
     let start = crate::train::initial_params(data.train.view(), &config)?;
-    let mut results: Vec<TrainResult> = Vec::new();
+    let stop = super::output::stop_on_ctrl_c_in_train();
+    let search = RateSearch::standard();
+    let mut records: Vec<Record> = Vec::new();
+    let mut interrupted: Option<(usize, PathBuf)> = None;
     for spec in &methods {
-        let bar = progress_bar(config.steps as u64, &spec.name());
-        let mut method = spec.build_on(config.weights(), device);
-        let result =
-            crate::train::train(method.as_mut(), &data, &config, Some(start.clone()), |s| {
-                bar.set_position(s as u64)
-            })?;
+        let runs = if val.is_some() { search.max_runs() } else { 1 };
+        let bar = progress_bar((runs * config.steps) as u64, &spec.name());
+        let run_at = |rates: (f64, f64), offset: u64| {
+            let mut c = config.config().clone();
+            (c.lr_w, c.lr_e) = rates;
+            let c = c.check(data.train.nrows(), data.dim())?;
+            let mut method = spec.build_on(c.weights(), device);
+            crate::train::train_until(
+                method.as_mut(),
+                &data,
+                &c,
+                Some(start.clone()),
+                |s| bar.set_position(offset + s as u64),
+                Some(&stop),
+            )
+        };
+        let outcome = match &val {
+            None => run_at((config.lr_w, config.lr_e), 0).map(|r| (r, origin.clone())),
+            Some(val) => {
+                let mut done = 0u64;
+                let choice = choose_rates(
+                    (config.lr_w, config.lr_e),
+                    &search,
+                    val.view(),
+                    data.scale,
+                    |rates| {
+                        let r = run_at(rates, done * config.steps as u64)?;
+                        done += 1;
+                        if let Some(step) = r.interrupted_at {
+                            return Err(VqError::TrainInterrupted {
+                                step,
+                                steps: config.steps,
+                                saved: PathBuf::from("(not saved: stopped while choosing rates)"),
+                            });
+                        }
+                        Ok(r)
+                    },
+                );
+                match choice {
+                    Ok(choice) => {
+                        let origin = RateOrigin::Validation {
+                            base: Box::new(origin.clone()),
+                            val_rows: val.nrows(),
+                            grid: choice.points.clone(),
+                            chosen: choice.chosen,
+                        };
+                        eprintln!("{}: {}", spec.name(), origin.describe());
+                        for p in &choice.points {
+                            eprintln!(
+                                "  × {:<8} lr_w={:<10} lr_e={:<10} val recon_mse {}",
+                                p.multiplier,
+                                readable(p.lr_w),
+                                readable(p.lr_e),
+                                p.val_recon.map_or("diverged".to_string(), readable)
+                            );
+                        }
+                        match choice.best {
+                            Some(best) => Ok((best, origin)),
+                            None => Err(VqError::Diverged {
+                                method: spec.name().to_string(),
+                                step: 0,
+                                quantity: "every rate of the search".into(),
+                            }),
+                        }
+                    }
+                    Err(VqError::TrainInterrupted { step, .. }) => {
+                        bar.finish_and_clear();
+                        interrupted = Some((step, PathBuf::new()));
+                        break;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
         bar.finish_and_clear();
+        let mut result = match outcome {
+            Ok((result, origin)) => {
+                let mut result = Box::new(result);
+                result.rates = Some(origin);
+                result
+            }
+            Err(VqError::Diverged {
+                method,
+                step,
+                quantity,
+            }) => {
+                eprintln!("warning: {method} diverged at step {step}: {quantity} is not finite");
+                records.push(Record::Diverged(Box::new(DivergedRun {
+                    method: *spec,
+                    config: config.config().clone(),
+                    diverged: Divergence {
+                        step,
+                        what: format!("{quantity} is not finite"),
+                    },
+                    provenance: Provenance::current(),
+                })));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        result.provenance = Some(Provenance::current());
+        result.diverged = result.blow_up();
+        if result.diverged.is_some() {
+            // The diverged line says it; the recon warnings would only repeat it.
+            result
+                .warnings
+                .retain(|w| !w.starts_with("eval recon_mse rose"));
+        }
         for warning in &result.warnings {
             eprintln!("warning: {}: {warning}", spec.name());
         }
-        if let (Some(dir), Some(params)) = (&cmd.save_params, &result.params) {
+        let save_to = match (&cmd.save_params, result.interrupted_at) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(_)) => Some(PathBuf::from("train-interrupted")),
+            (None, None) => None,
+        };
+        if let (Some(dir), Some(params), None) = (&save_to, &result.params, &result.diverged) {
             let dir = if methods.len() > 1 {
                 dir.join(spec.name().replace('/', "-"))
             } else {
@@ -166,62 +311,91 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 &data.describe(),
                 data.mean.as_ref(),
                 &spec.name(),
+                Some(TrainedBy {
+                    provenance: Provenance::current(),
+                    config: result.config.full_json(),
+                    rates: result.rates.clone(),
+                    interrupted_at: result.interrupted_at,
+                }),
             )?;
+            if let Some(step) = result.interrupted_at {
+                interrupted = Some((step, dir));
+            }
+        } else if result.diverged.is_some() && cmd.save_params.is_some() {
+            eprintln!(
+                "warning: {}: parameters not saved (the run diverged)",
+                spec.name()
+            );
         }
-        results.push(result);
+        let stopped = result.interrupted_at.is_some();
+        records.push(Record::Finished(result));
+        if stopped {
+            break;
+        }
     }
     if cmd.json {
-        print_json_one_or_many(&results)
+        print_json_one_or_many(&records)?;
     } else {
-        print_table(&results);
-        Ok(())
+        let rates = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Finished(r) => r.rates.as_ref().map(|o| o.describe()),
+                Record::Diverged(_) => None,
+            })
+            .unwrap_or_else(|| origin.describe());
+        let gumbel = methods
+            .iter()
+            .any(|m| matches!(m.estimator, Estimator::Gumbel | Estimator::GumbelHard));
+        print_table(&records, config.config(), &rates, gumbel);
     }
+    if let Some(path) = &cmd.curves {
+        let svg = write_curves(&records, path)?;
+        eprintln!("wrote {} and {}", path.display(), svg.display());
+    }
+    if let Some((step, saved)) = interrupted {
+        return Err(VqError::TrainInterrupted {
+            step,
+            steps: config.steps,
+            saved,
+        }
+        .into());
+    }
+    let diverged = records.iter().filter(|r| r.diverged()).count();
+    if diverged > 0 {
+        return Err(VqError::SomeDiverged {
+            diverged,
+            total: methods.len(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
-fn print_table(results: &[TrainResult]) {
-    use crate::train::significant as sig;
-    let Some(first) = results.first() else {
-        return;
-    };
-    let c = &first.config;
-    let model = c.model.describe();
-    println!(
-        "train: model={} K={} m={} steps={} batch={} lr_w={} lr_e={} alpha={} beta={} init={} seed={}",
-        model, c.k, c.m, c.steps, c.batch, c.lr_w, c.lr_e, c.alpha, c.beta, c.init.name(), c.seed
-    );
-    let dim = first.data.as_ref().map_or(1, |d| d.dim) as f64;
-    if let Some(d) = &first.data {
-        println!(
-            "data: {} train / {} eval rows, D={}, centred={}, scaled by {} ({}); metrics in the data's units",
-            d.n_train, d.n_eval, d.dim, d.centered, sig(d.scale), d.scaling.name()
-        );
+/// Moves the last `fraction` of the training rows (at least one, leaving
+/// at least one) into a validation split and returns it. The rows are
+/// already in random order (files are shuffled with the seed; the
+/// generator draws them independently); the evaluation rows are untouched.
+pub fn carve_validation(
+    data: &mut crate::data::Dataset,
+    fraction: f64,
+) -> crate::Result<ndarray::Array2<f64>> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(crate::error::invalid(
+            "val_fraction",
+            fraction,
+            "a number in (0, 1)",
+        ));
     }
-    let i = &first.initial;
-    println!(
-        "initial: recon_mse={} (per coordinate {}) insub={} entropy={}",
-        sig(i.recon_mse),
-        sig(i.recon_mse / dim),
-        sig(i.insub_distortion),
-        sig(i.usage_entropy)
-    );
-    println!(
-        "{:<36} {:>11} {:>11} {:>11} {:>9} {:>7} {:>6} {:>10} {:>9}",
-        "method", "recon_mse", "recon/D", "insub", "entropy", "util", "dead", "ms/step", "|WᵀW−I|"
-    );
-    for r in results {
-        let m = &r.final_metrics;
-        println!(
-            "{:<36} {:>11} {:>11} {:>11} {:>9} {:>6.1}% {:>5.1}% {:>10.4} {:>9}",
-            r.method.name(),
-            sig(m.recon_mse),
-            sig(m.recon_mse / dim),
-            sig(m.insub_distortion),
-            sig(m.usage_entropy),
-            100.0 * m.utilization + 0.0,
-            100.0 * m.dead_code_fraction + 0.0,
-            1e3 * r.timing.seconds_per_step,
-            r.max_stiefel_defect
-                .map_or("-".to_string(), |d| format!("{d:.1e}"))
-        );
+    let n = data.train.nrows();
+    let n_val = ((n as f64 * fraction).round() as usize).max(1);
+    if n_val >= n {
+        return Err(crate::error::invalid(
+            "val_fraction",
+            fraction,
+            format!("a share that leaves rows to train on ({n} training rows)"),
+        ));
     }
+    let val = data.train.slice(ndarray::s![n - n_val.., ..]).to_owned();
+    data.train = data.train.slice(ndarray::s![..n - n_val, ..]).to_owned();
+    Ok(val)
 }

@@ -134,6 +134,16 @@ fn delimiter_name(d: u8) -> String {
     }
 }
 
+/// Whether a row reads 0, 1, …, n−1 (at least three fields): the header a
+/// data frame without column names gets.
+fn is_column_numbers(record: &csv::StringRecord) -> bool {
+    record.len() >= 3
+        && record
+            .iter()
+            .enumerate()
+            .all(|(i, field)| field.parse::<usize>() == Ok(i))
+}
+
 fn load_csv(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
     let delimiter = match delimiter {
         Some(d) => d,
@@ -162,8 +172,19 @@ fn load_csv(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
         if index == 0 && parsed.iter().all(|p| p.is_err()) {
             continue; // a header row of names
         }
+        if index == 0 && is_column_numbers(&record) {
+            // pandas' `to_csv` of a frame without names writes 0, 1, …, D−1.
+            eprintln!(
+                "warning: {}: line 1 is 0, 1, …, {}: read as a header of column numbers, not data",
+                path.display(),
+                record.len() - 1
+            );
+            continue;
+        }
         if let Some(Err(c)) = parsed.iter().find(|p| p.is_err()) {
-            let hint = if record.len() == 1 {
+            let hint = if *c == 0 && record[0].is_empty() {
+                " (an empty first field: a pandas index column? write the file with index=False, or drop its first column)".to_string()
+            } else if record.len() == 1 {
                 format!(
                     " (the row is one field with the delimiter {}: is the file separated by something else? try --delimiter)",
                     delimiter_name(delimiter)
@@ -210,6 +231,20 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn pandas_headers_are_skipped_and_index_columns_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_matrix(&write(dir.path(), "a.csv", "0,1,2\n5,6,7\n8,9,10\n")).unwrap();
+        assert_eq!(a, array![[5.0, 6.0, 7.0], [8.0, 9.0, 10.0]]);
+        // Only the first line, and only 0, 1, …: a data row 0,1,2 later stays.
+        let b = load_matrix(&write(dir.path(), "b.csv", "5,6,7\n0,1,2\n")).unwrap();
+        assert_eq!(b, array![[5.0, 6.0, 7.0], [0.0, 1.0, 2.0]]);
+        let err = load_matrix(&write(dir.path(), "c.csv", ",0,1\n0,5,6\n1,7,8\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pandas index column"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! training mean (applied to both splits) unless the caller asks otherwise;
 //! [`Dataset::centered`] records which, and the JSON outputs carry it.
 mod load;
+pub mod patches;
 pub mod real;
 mod synthetic;
 

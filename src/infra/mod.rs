@@ -4,5 +4,6 @@
 pub mod alloc;
 pub mod io;
 pub mod kernels;
+pub mod provenance;
 pub mod threads;
 pub mod torch_bridge;

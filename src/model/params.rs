@@ -126,6 +126,21 @@ pub struct LossParts {
 }
 
 impl LossParts {
+    /// In the data's units, for data divided by `scale` (every part is a
+    /// squared norm: × scale²).
+    pub fn in_units(self, scale: f64) -> LossParts {
+        if scale == 1.0 {
+            return self;
+        }
+        let sq = scale * scale;
+        LossParts {
+            recon: self.recon * sq,
+            codebook: self.codebook * sq,
+            commitment: self.commitment * sq,
+            total: self.total * sq,
+        }
+    }
+
     /// The parts from the batch's mean reconstruction error and mean
     /// in-subspace distortion (1/B) Σ ‖z − q‖² (the α and β terms have the
     /// same forward value).

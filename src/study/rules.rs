@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::stats::{percent_gain, Estimate, Verdict};
 
 /// How the parts of a hypothesis combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// A claim about every part: not supported if any part is not, supported

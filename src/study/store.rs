@@ -11,10 +11,9 @@ use serde::Serialize;
 use crate::error::{Result, VqError};
 use crate::infra::io::{create_dir, write_atomic};
 
-/// A fingerprint of the code that computes the units (sources, presets,
-/// Cargo.lock), set by the build script. A stored unit computed by other
-/// code is never reused.
-pub const CODE_FINGERPRINT: &str = env!("VQLAB_SOURCE_HASH");
+/// A fingerprint of the code that computes the units: a stored unit
+/// computed by other code is never reused.
+pub use crate::infra::provenance::CODE_FINGERPRINT;
 
 /// A stable digest of a unit's spec without its `code` field (the code
 /// fingerprint): the part of a store key that tells configurations apart,

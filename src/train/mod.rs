@@ -1,4 +1,5 @@
 //! Training: initialisation, seeded mini-batches, the shared update, curves.
+pub mod rates;
 pub mod report;
 pub mod saved;
 
@@ -158,6 +159,28 @@ impl TrainConfig {
             codebook: CodebookSpec::default(),
             gumbel: GumbelSpec::default(),
         }
+    }
+
+    /// Every setting, the report's defaults included (the plain JSON leaves
+    /// those out so the report's runs serialize as they always did), and
+    /// the model with its own fields only.
+    pub fn full_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("a configuration serializes");
+        let fields = value.as_object_mut().expect("an object");
+        let mut model = serde_json::json!({ "kind": self.model.kind });
+        if self.model.model().has_hidden_layer() {
+            model["hidden"] = serde_json::json!(self.model.hidden);
+            model["activation"] = serde_json::json!(self.model.activation);
+        }
+        fields.insert("model".into(), model);
+        let mut put = |key: &str, v: serde_json::Value| {
+            fields.insert(key.to_string(), v);
+        };
+        put("optimizer", serde_json::json!(self.optimizer));
+        put("schedule", serde_json::json!(self.schedule));
+        put("codebook", serde_json::json!(self.codebook));
+        put("gumbel", serde_json::json!(self.gumbel));
+        value
     }
 
     /// The loss weights.
@@ -403,7 +426,8 @@ impl BatchSampler {
 pub struct CurvePoint {
     /// Steps taken before this evaluation (0 = the initial state).
     pub step: usize,
-    /// Loss parts on the batch of this step (at step 0: the first batch).
+    /// Loss parts on the batch of this step (at step 0: the first batch), in
+    /// the data's units like every metric.
     pub batch_loss: LossParts,
     /// Metrics on the evaluation set.
     pub eval: Metrics,
@@ -455,9 +479,61 @@ pub struct TrainResult {
     /// data's own units).
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub data: Option<crate::data::DataInfo>,
+    /// Where the learning rates came from (`vqlab train` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<crate::train::rates::RateOrigin>,
+    /// The run blew up: its eval recon passed [`DIVERGENCE_FACTOR`] × the
+    /// start's (`vqlab train` only; a run that reaches a non-finite value
+    /// stops with [`VqError::Diverged`] instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
+    /// The run was stopped (Ctrl-C) after this many steps: the metrics and
+    /// parameters are those of that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_at: Option<usize>,
+    /// The vqlab version and code fingerprint (`vqlab train` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::infra::provenance::Provenance>,
     /// Final parameters (not serialized; see `--save-params`).
     #[serde(skip)]
     pub params: Option<Params>,
+}
+
+/// A run counts as diverged when its eval recon passes this multiple of the
+/// start's (or any value stops being finite).
+pub const DIVERGENCE_FACTOR: f64 = 100.0;
+
+/// How a run diverged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The step at which it was seen (a logged step for a blow-up).
+    pub step: usize,
+    /// What: the quantity that stopped being finite, or the eval recon that
+    /// passed [`DIVERGENCE_FACTOR`] × the start's.
+    pub what: String,
+}
+
+impl TrainResult {
+    /// The first logged point (or the end) whose eval recon is not finite or
+    /// passes [`DIVERGENCE_FACTOR`] × the start's; None for a run that
+    /// stayed in range.
+    pub fn blow_up(&self) -> Option<Divergence> {
+        let limit = DIVERGENCE_FACTOR * self.initial.recon_mse;
+        let last = self.interrupted_at.unwrap_or(self.config.steps);
+        self.curve
+            .iter()
+            .map(|p| (p.step, p.eval.recon_mse))
+            .chain(std::iter::once((last, self.final_metrics.recon_mse)))
+            .find(|(_, r)| !r.is_finite() || *r > limit)
+            .map(|(step, recon)| Divergence {
+                step,
+                what: format!(
+                    "eval recon_mse {} > {DIVERGENCE_FACTOR} × the start's {}",
+                    readable(recon),
+                    readable(self.initial.recon_mse)
+                ),
+            })
+    }
 }
 
 fn check_finite(
@@ -484,7 +560,21 @@ pub fn train(
     data: &Dataset,
     config: &ValidTrainConfig,
     start: Option<Params>,
+    progress: impl FnMut(usize),
+) -> Result<TrainResult> {
+    train_until(method, data, config, start, progress, None)
+}
+
+/// [`train`], stopping after the step during which `stop` is set: the
+/// result then holds the metrics and parameters of that step and
+/// `interrupted_at`.
+pub fn train_until(
+    method: &mut dyn GradientMethod,
+    data: &Dataset,
+    config: &ValidTrainConfig,
+    start: Option<Params>,
     mut progress: impl FnMut(usize),
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<TrainResult> {
     if data.train.nrows() != config.n_train || data.dim() != config.dim {
         return Err(VqError::Shape(format!(
@@ -523,6 +613,7 @@ pub fn train(
     let mut max_defect = max_stiefel_defect(&params);
     let mut elapsed = 0.0;
     let mut grads = Gradients::empty();
+    let mut interrupted_at = None;
     for step in 1..=config.steps {
         // Timed: drawing the batch, the gradients (the manual methods read the
         // batch rows in place, the autograd ones gather them), the update.
@@ -564,12 +655,15 @@ pub fn train(
         if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
             max_defect = Some(seen.max(now));
         }
-        let log_now =
-            (config.log_every > 0 && step % config.log_every == 0) || step == config.steps;
+        let stopping = stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            && step < config.steps;
+        let log_now = (config.log_every > 0 && step % config.log_every == 0)
+            || step == config.steps
+            || stopping;
         if step == 1 && config.log_every > 0 {
             curve.push(CurvePoint {
                 step: 0,
-                batch_loss: grads.loss,
+                batch_loss: grads.loss.in_units(data.scale),
                 eval: initial,
                 restarts: restarting.then_some(0),
             });
@@ -578,17 +672,27 @@ pub fn train(
             let total = codebook_state.as_ref().map_or(0, |s| s.restarts());
             curve.push(CurvePoint {
                 step,
-                batch_loss: grads.loss,
+                batch_loss: grads.loss.in_units(data.scale),
                 eval: units(params.evaluate(data.eval.view())),
                 restarts: restarting.then_some(total - restarts_logged),
             });
             restarts_logged = total;
         }
         progress(step);
+        if stopping {
+            interrupted_at = Some(step);
+            break;
+        }
     }
+    let steps_done = interrupted_at.unwrap_or(config.steps);
     let final_metrics = units(params.evaluate(data.eval.view()));
     let final_train = units(params.evaluate(data.train.view()));
-    let warnings = run_warnings(&initial, &final_metrics, params.codebook.nrows());
+    let warnings = run_warnings(
+        &initial,
+        &final_metrics,
+        params.codebook.nrows(),
+        config.codebook.by_gradient(),
+    );
     Ok(TrainResult {
         method: kind,
         config: config.config().clone(),
@@ -599,8 +703,8 @@ pub fn train(
         max_stiefel_defect: max_defect,
         timing: Timing {
             train_seconds: elapsed,
-            seconds_per_step: if config.steps > 0 {
-                elapsed / config.steps as f64
+            seconds_per_step: if steps_done > 0 {
+                elapsed / steps_done as f64
             } else {
                 0.0
             },
@@ -608,14 +712,24 @@ pub fn train(
         restarts: restarting.then(|| codebook_state.as_ref().map_or(0, |s| s.restarts())),
         warnings,
         data: Some(data.describe()),
+        rates: None,
+        diverged: None,
+        interrupted_at,
+        provenance: None,
         params: Some(params),
     })
 }
 
 /// What a finished run should say about itself: a collapsed codebook, an
-/// eval recon worse than at the start (usually a learning rate too large for
-/// the data's scale), more dead codes than at the start.
-pub fn run_warnings(initial: &Metrics, last: &Metrics, k: usize) -> Vec<String> {
+/// eval recon worse than at the start by at least 0.05 % (usually a learning
+/// rate too large for the data's scale; `codebook_by_gradient`: whether
+/// η_E is one of the rates to look at), more dead codes than at the start.
+pub fn run_warnings(
+    initial: &Metrics,
+    last: &Metrics,
+    k: usize,
+    codebook_by_gradient: bool,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     let dead = |m: &Metrics| (m.dead_code_fraction * k as f64).round() as usize;
     if k > 1 && k - dead(last) <= 1 {
@@ -623,16 +737,21 @@ pub fn run_warnings(initial: &Metrics, last: &Metrics, k: usize) -> Vec<String> 
             "the codebook collapsed: every evaluation point is on one of the {k} codes"
         ));
     }
-    if last.recon_mse > initial.recon_mse {
-        let rise = 100.0 * (last.recon_mse - initial.recon_mse) / initial.recon_mse;
+    let rise = 100.0 * (last.recon_mse - initial.recon_mse) / initial.recon_mse;
+    if rise >= 0.05 && rise.is_finite() {
+        let rise = if rise < 1e6 {
+            format!("{rise:+.1} %")
+        } else {
+            format!("× {}", readable(last.recon_mse / initial.recon_mse))
+        };
         warnings.push(format!(
-            "eval recon_mse rose from {} at the start to {} ({rise:+.1} %){}",
-            significant(initial.recon_mse),
-            significant(last.recon_mse),
-            if rise > 5.0 {
-                ": the learning rates may be too large for these data (see --scale, --lr-w, --lr-e)"
-            } else {
-                ""
+            "eval recon_mse rose from {} at the start to {} ({rise}){}",
+            readable(initial.recon_mse),
+            readable(last.recon_mse),
+            match (last.recon_mse > 1.05 * initial.recon_mse, codebook_by_gradient) {
+                (false, _) => "",
+                (true, true) => ": the learning rates may be too large for these data (see --lr auto, --lr-w, --lr-e, --scale)",
+                (true, false) => ": the learning rate may be too large for these data (see --lr auto, --lr-w, --scale)",
             }
         ));
     }
@@ -644,6 +763,24 @@ pub fn run_warnings(initial: &Metrics, last: &Metrics, k: usize) -> Vec<String> 
         ));
     }
     warnings
+}
+
+/// `v` with 5 significant digits, in scientific notation outside
+/// [10⁻⁴, 10⁸) (a run that blew up prints as 1.3906e68, not 69 digits).
+///
+/// ```
+/// use vqlab::train::readable;
+/// assert_eq!(readable(27370.123), "27370");
+/// assert_eq!(readable(1.39e68), "1.3900e68");
+/// assert_eq!(readable(0.0), "0");
+/// ```
+pub fn readable(v: f64) -> String {
+    let a = v.abs();
+    if v != 0.0 && a.is_finite() && !(1e-4..1e8).contains(&a) {
+        format!("{v:.4e}")
+    } else {
+        significant(v)
+    }
 }
 
 /// `v` with 5 significant digits (and zero printed as 0, never −0).

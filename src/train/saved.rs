@@ -18,10 +18,64 @@ use crate::model::{ModelSpec, Params};
 use crate::numerics::metrics::Metrics;
 use crate::numerics::quantize::nearest_codes;
 
+/// A model's own fields as params.json writes them: the hidden width and
+/// activation only for a model with a hidden layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct OwnFields {
+    kind: crate::model::ModelKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hidden: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activation: Option<crate::model::Activation>,
+}
+
+fn write_own_fields<S: serde::Serializer>(
+    model: &ModelSpec,
+    out: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let hidden = model.model().has_hidden_layer();
+    OwnFields {
+        kind: model.kind,
+        hidden: hidden.then_some(model.hidden),
+        activation: hidden.then_some(model.activation),
+    }
+    .serialize(out)
+}
+
+fn read_own_fields<'de, D: serde::Deserializer<'de>>(
+    input: D,
+) -> std::result::Result<ModelSpec, D::Error> {
+    let own = OwnFields::deserialize(input)?;
+    let mut spec = ModelSpec::of(own.kind);
+    spec.hidden = own.hidden.unwrap_or(spec.hidden);
+    spec.activation = own.activation.unwrap_or(spec.activation);
+    Ok(spec)
+}
+
+/// How a saved model was trained, beside its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainedBy {
+    /// The vqlab version and code fingerprint.
+    pub provenance: crate::infra::provenance::Provenance,
+    /// Every setting of the run ([`crate::train::TrainConfig::full_json`]).
+    pub config: serde_json::Value,
+    /// Where the learning rates came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<crate::train::rates::RateOrigin>,
+    /// Set when the run was stopped early (Ctrl-C): the parameters are those
+    /// after this many steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_at: Option<usize>,
+}
+
 /// The manifest of a saved model (`params.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
-    /// The model and its hyperparameters.
+    /// The model and its own hyperparameters.
+    #[serde(
+        serialize_with = "write_own_fields",
+        deserialize_with = "read_own_fields"
+    )]
     pub model: ModelSpec,
     /// The method that trained it.
     pub method: String,
@@ -37,6 +91,9 @@ pub struct Manifest {
     pub scale: f64,
     /// The parameter files, in the model's order (E last).
     pub files: Vec<String>,
+    /// How it was trained (absent in folders written by earlier builds).
+    #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
+    pub trained_by: Option<TrainedBy>,
 }
 
 /// Parameters with their data preparation, ready for new data.
@@ -57,6 +114,7 @@ pub fn save(
     data: &DataInfo,
     mean: Option<&Array1<f64>>,
     method: &str,
+    trained_by: Option<TrainedBy>,
 ) -> Result<()> {
     create_dir(dir)?;
     let mut files = Vec::new();
@@ -79,6 +137,7 @@ pub fn save(
         centered: mean.is_some(),
         scale: data.scale,
         files,
+        trained_by,
     };
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
     write_atomic(&dir.join("params.json"), format!("{text}\n").as_bytes())
@@ -94,6 +153,30 @@ fn bad(dir: &Path, message: impl Into<String>) -> VqError {
 /// Reads a model written by [`save`] (`vqlab train --save-params`).
 pub fn load(dir: &Path) -> Result<SavedModel> {
     let manifest_path = dir.join("params.json");
+    if !manifest_path.exists() {
+        // A multi-method `train --save-params` folder: one subfolder each.
+        let mut inner: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("params.json").exists())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        inner.sort();
+        if !inner.is_empty() {
+            return Err(bad(
+                dir,
+                format!(
+                    "no params.json here; it holds one saved model per method: give one of {}",
+                    inner
+                        .iter()
+                        .map(|n| dir.join(n).display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     let text = std::fs::read_to_string(&manifest_path).map_err(|error| VqError::Io {
         path: manifest_path.clone(),
         error,

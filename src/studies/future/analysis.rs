@@ -156,9 +156,9 @@ pub struct StudyReport {
     /// Which.
     pub study: StudyId,
     /// Its title.
-    pub title: &'static str,
-    /// The report's words it answers.
-    pub question: &'static str,
+    pub title: String,
+    /// The words it answers.
+    pub question: String,
     /// Its conditions.
     pub conditions: Vec<ConditionReport>,
     /// The lockstep checks of its models and estimators.

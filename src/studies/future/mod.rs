@@ -9,6 +9,7 @@
 //! * [`analysis`]: the tables and the verdict rules;
 //! * [`render`]: FUTURE.md, the CSV curves and the SVG plots.
 pub mod analysis;
+pub mod file;
 pub mod render;
 pub mod studies;
 pub mod unit;
@@ -59,6 +60,9 @@ pub struct FutureOptions {
     /// The run store.
     #[serde(skip)]
     pub store: PathBuf,
+    /// A study read from a file instead of F1–F6 (`vqlab study`).
+    #[serde(skip)]
+    pub user: Option<std::sync::Arc<file::UserStudy>>,
 }
 
 impl FutureOptions {
@@ -79,7 +83,9 @@ impl FutureOptions {
 
     /// The studies to run, in order.
     pub fn chosen(&self) -> Vec<StudyId> {
-        if self.studies.is_empty() {
+        if self.user.is_some() {
+            vec![StudyId::User]
+        } else if self.studies.is_empty() {
             StudyId::ALL.to_vec()
         } else {
             self.studies
@@ -128,9 +134,12 @@ impl Planner {
     pub fn new(options: &FutureOptions) -> Result<Self> {
         options.validate()?;
         let scale = options.scale();
-        let real = real_choices(&options.data_dir)?;
+        let plan = match &options.user {
+            Some(user) => user.plan.clone(),
+            None => plan(&options.chosen(), &scale, &real_choices(&options.data_dir)?),
+        };
         Ok(Planner {
-            plan: plan(&options.chosen(), &scale, &real),
+            plan,
             scale,
             seeds: options.seed_list(),
             data_dir: options.data_dir.clone(),
@@ -156,19 +165,30 @@ impl Planner {
                 },
                 self.data_dir.clone(),
             ),
-            Some(arm) => FutureSpec::new(
-                condition.data.clone(),
-                seed,
-                condition.sizes,
-                Job::Train {
-                    arm: *arm,
-                    base: base_rates(arm, &condition.data),
-                    grid: self.scale.grid.clone(),
-                    extend: self.scale.grid_extensions,
-                    curve_points: self.scale.curve_points,
-                },
-                self.data_dir.clone(),
-            ),
+            Some(arm) => {
+                let fixed = condition.fixed_rates.iter().find(|(a, _)| a == arm);
+                let (base, grid, extend) = match fixed {
+                    Some((_, rates)) => (*rates, vec![1.0], 0),
+                    None => (
+                        base_rates(arm, &condition.data),
+                        self.scale.grid.clone(),
+                        self.scale.grid_extensions,
+                    ),
+                };
+                FutureSpec::new(
+                    condition.data.clone(),
+                    seed,
+                    condition.sizes,
+                    Job::Train {
+                        arm: *arm,
+                        base,
+                        grid,
+                        extend,
+                        curve_points: self.scale.curve_points,
+                    },
+                    self.data_dir.clone(),
+                )
+            }
         }
     }
 
@@ -387,10 +407,14 @@ pub fn analyse(
                     }
                 }
             }
+            let (title, question) = match &options.user {
+                Some(user) => (user.title.clone(), user.question.clone()),
+                None => (study.title().to_string(), study.question().to_string()),
+            };
             StudyReport {
                 study,
-                title: study.title(),
-                question: study.question(),
+                title,
+                question,
                 conditions: conditions
                     .iter()
                     .map(|c| analysis::condition_report(c, &lookup))
@@ -406,7 +430,7 @@ pub fn analyse(
         .collect();
     let mut data: Vec<DataChoice> = Vec::new();
     for c in &plan.conditions {
-        if matches!(c.data, DataChoice::Real { .. }) && !data.contains(&c.data) {
+        if !matches!(c.data, DataChoice::Synthetic { .. }) && !data.contains(&c.data) {
             data.push(c.data.clone());
         }
     }

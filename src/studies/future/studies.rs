@@ -44,6 +44,9 @@ pub enum StudyId {
     /// High noise.
     #[value(name = "F6", alias = "f6")]
     F6,
+    /// A study read from a file (`vqlab study FILE`).
+    #[value(skip)]
+    User,
 }
 
 impl StudyId {
@@ -66,6 +69,7 @@ impl StudyId {
             StudyId::F4 => "F4",
             StudyId::F5 => "F5",
             StudyId::F6 => "F6",
+            StudyId::User => "study",
         }
     }
 
@@ -78,6 +82,7 @@ impl StudyId {
             StudyId::F4 => "Scale",
             StudyId::F5 => "Other estimators",
             StudyId::F6 => "Noise",
+            StudyId::User => "Your study",
         }
     }
 
@@ -90,6 +95,7 @@ impl StudyId {
             StudyId::F4 => "Limitation 4 / future work 4, \"D=512, K=512\": do the findings hold at D = 512, K = 512 and at image dimension?",
             StudyId::F5 => "Future work 5, \"other estimators: Gumbel-Softmax, REBAR\": where do NSVQ and Gumbel-Softmax stand against STE, with the gradient codebook and with EMA?",
             StudyId::F6 => "Limitation 3, \"high-noise settings might change relative performance\": does the ranking change as noise grows to half the energy?",
+            StudyId::User => "",
         }
     }
 }
@@ -110,6 +116,10 @@ pub struct Condition {
     /// The value on a plot's x axis (K for F4's image data, the noise share
     /// of the energy for F6), if the study plots one.
     pub x: Option<f64>,
+    /// Arms trained at fixed rates (η_W, η_E) instead of a validation grid
+    /// (study files' `rates = [w, e]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixed_rates: Vec<(Arm, (f64, f64))>,
 }
 
 /// What a candidate is compared with.
@@ -256,8 +266,8 @@ impl Scale for FutureScale {
 /// mean squared norm is the calibrated generator's.
 pub const REPORT_RATES: (f64, f64) = (0.08, 0.2);
 
-/// The start rates of Adam (before the multiplier).
-pub const ADAM_RATES: (f64, f64) = (1e-3, 1e-3);
+/// The start rates of Adam (before the multiplier): `train`'s defaults.
+pub use crate::train::rates::ADAM_RATES;
 
 /// The population mean squared norm of synthetic data: Σ s_i² + D σ².
 pub fn synthetic_energy(spec: &SyntheticSpec) -> f64 {
@@ -271,6 +281,7 @@ pub fn energy(data: &DataChoice) -> f64 {
     match data {
         DataChoice::Synthetic { spec, .. } => synthetic_energy(spec),
         DataChoice::Real { set, .. } => set.dim() as f64,
+        DataChoice::File { dim, .. } => *dim as f64,
     }
 }
 
@@ -280,6 +291,13 @@ pub fn energy(data: &DataChoice) -> f64 {
 pub fn base_rates(arm: &Arm, data: &DataChoice) -> (f64, f64) {
     match arm.optimizer {
         OptimizerKind::Adam => ADAM_RATES,
+        // A researcher's file: `train`'s default, from its spectrum.
+        OptimizerKind::Sgd if matches!(data, DataChoice::File { .. }) => {
+            let DataChoice::File { top_eigenvalue, .. } = data else {
+                unreachable!()
+            };
+            crate::train::rates::spectrum_rates(*top_eigenvalue)
+        }
         OptimizerKind::Sgd => {
             let ratio = synthetic_energy(&SyntheticSpec::report_default()) / energy(data);
             (REPORT_RATES.0 * ratio, REPORT_RATES.1 * ratio)
@@ -310,6 +328,7 @@ pub struct RealChoices {
 }
 
 /// The studies' conditions and hypotheses.
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// Every condition of the chosen studies.
     pub conditions: Vec<Condition>,
@@ -371,6 +390,7 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
         sizes,
         arms,
         x,
+        fixed_rates: Vec::new(),
     };
     for &study in studies {
         match study {
@@ -595,6 +615,7 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
                     test: Test::Gains(parts),
                 });
             }
+            StudyId::User => {}
             StudyId::F6 => {
                 let a = vec![
                     Arm::new(ModelKind::Tied, Estimator::Ste),

@@ -43,8 +43,9 @@ pub fn free_running(
         );
         progress();
     }
-    let final_reference = p_ref.evaluate(data.eval.view());
-    let final_candidate = p_cand.evaluate(data.eval.view());
+    // In the data's units, like every metric vqlab prints.
+    let final_reference = p_ref.evaluate(data.eval.view()).in_units(data.scale);
+    let final_candidate = p_cand.evaluate(data.eval.view()).in_units(data.scale);
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(f64::MIN_POSITIVE);
     Ok(FreeRunReport {
         reference: ref_spec,

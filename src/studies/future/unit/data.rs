@@ -36,6 +36,49 @@ pub enum DataChoice {
         /// Evaluation rows.
         n_eval: usize,
     },
+    /// A researcher's data file (`vqlab study`), identified like a real set
+    /// by its content; split anew per seed, or with its own evaluation rows.
+    File {
+        /// The file's name in tables.
+        name: String,
+        /// Its rows.
+        rows: usize,
+        /// Its columns D.
+        dim: usize,
+        /// [`content_digest`] of the matrix.
+        content: u64,
+        /// Own evaluation rows: their count and digest (None: split off
+        /// `n_eval` rows per seed).
+        eval: Option<(usize, u64)>,
+        /// Validation rows.
+        n_val: usize,
+        /// Evaluation rows.
+        n_eval: usize,
+        /// λ₁ of the whole file's second moment after centring and
+        /// unit-variance scaling: the base SGD rate, as `train`'s default.
+        top_eigenvalue: f64,
+        /// Where the file (and the evaluation file) are read (not part of
+        /// the identity).
+        #[serde(skip)]
+        paths: FilePaths,
+    },
+}
+
+/// The paths of a [`DataChoice::File`]: read, never compared.
+#[derive(Debug, Clone, Default)]
+pub struct FilePaths {
+    /// The data file.
+    pub file: PathBuf,
+    /// Its own evaluation rows, if any.
+    pub eval: Option<PathBuf>,
+    /// Its CSV delimiter, if given.
+    pub delimiter: Option<u8>,
+}
+
+impl PartialEq for FilePaths {
+    fn eq(&self, _: &FilePaths) -> bool {
+        true
+    }
 }
 
 impl DataChoice {
@@ -46,6 +89,7 @@ impl DataChoice {
                 format!("synthetic D={} σ={:.3}", spec.dim, spec.noise_sigma)
             }
             DataChoice::Real { set, .. } => set.name().to_string(),
+            DataChoice::File { name, .. } => name.clone(),
         }
     }
 
@@ -54,6 +98,7 @@ impl DataChoice {
         match self {
             DataChoice::Synthetic { spec, .. } => spec.dim,
             DataChoice::Real { set, .. } => set.dim(),
+            DataChoice::File { dim, .. } => *dim,
         }
     }
 
@@ -67,7 +112,71 @@ impl DataChoice {
                 n_eval,
                 ..
             } => rows - n_val - n_eval,
+            DataChoice::File {
+                rows,
+                n_val,
+                n_eval,
+                eval,
+                ..
+            } => rows - n_val - if eval.is_some() { 0 } else { *n_eval },
         }
+    }
+
+    /// A researcher's file (`matrix`, read from `path`) with
+    /// `eval_fraction` of its rows for evaluation (or its own evaluation
+    /// rows `eval`) and `val_fraction` of the rest for validation.
+    pub fn file(
+        path: &std::path::Path,
+        matrix: &Array2<f64>,
+        eval: Option<(PathBuf, Array2<f64>)>,
+        eval_fraction: f64,
+        val_fraction: f64,
+        delimiter: Option<u8>,
+    ) -> std::result::Result<DataChoice, String> {
+        let rows = matrix.nrows();
+        let n_eval = match &eval {
+            Some((_, e)) => e.nrows(),
+            None => ((rows as f64 * eval_fraction).round() as usize).max(1),
+        };
+        let left = if eval.is_some() {
+            rows
+        } else {
+            rows.saturating_sub(n_eval)
+        };
+        let n_val = ((left as f64 * val_fraction).round() as usize).max(1);
+        if n_val >= left {
+            return Err(format!(
+                "{} has {rows} rows: too few to hold out {n_eval} for evaluation and {n_val} for validation and train on the rest",
+                path.display()
+            ));
+        }
+        let mut x = matrix.clone();
+        let mean = x.mean_axis(Axis(0)).expect("rows");
+        x -= &mean;
+        let rms = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+        if rms > 0.0 {
+            x /= rms;
+        }
+        let top_eigenvalue = crate::baseline::pca::Pca::fit(x.view(), 1)
+            .map_err(|e| e.to_string())?
+            .eigenvalues[0];
+        Ok(DataChoice::File {
+            name: path
+                .file_name()
+                .map_or("data".into(), |n| n.to_string_lossy().into_owned()),
+            rows,
+            dim: matrix.ncols(),
+            content: content_digest(matrix),
+            eval: eval.as_ref().map(|(_, e)| (e.nrows(), content_digest(e))),
+            n_val,
+            n_eval,
+            top_eigenvalue,
+            paths: FilePaths {
+                file: path.to_path_buf(),
+                eval: eval.map(|(p, _)| p),
+                delimiter,
+            },
+        })
     }
 
     /// A real set with `eval_fraction` of its rows for evaluation and
@@ -132,34 +241,82 @@ pub fn build_data(choice: &DataChoice, seed: u64, dir: &std::path::Path) -> Resu
                     ),
                 });
             }
-            // A split per seed: the intervals over seeds include the
-            // split's variation.
-            let mut order: Vec<usize> = (0..*rows).collect();
-            order.shuffle(&mut rng_for(seed, Stream::Split));
-            let eval = matrix.select(Axis(0), &order[..*n_eval]);
-            let mut val = matrix.select(Axis(0), &order[*n_eval..n_eval + n_val]);
-            let train = matrix.select(Axis(0), &order[n_eval + n_val..]);
-            let mut data = Dataset {
-                train,
-                eval,
-                source: DataSource::File {
-                    path: format!("{} ({})", set.name(), set.describe()),
-                    rows: *rows,
-                    seed: 0,
-                    eval_path: None,
-                },
-                centered: false,
-                mean: None,
-                scale: 1.0,
-                scaling: Scaling::None,
+            let source = format!("{} ({})", set.name(), set.describe());
+            Ok(split_and_scale(
+                &matrix, None, *n_val, *n_eval, seed, source,
+            ))
+        }
+        DataChoice::File {
+            rows,
+            content,
+            eval,
+            n_val,
+            n_eval,
+            paths,
+            ..
+        } => {
+            let read = |path: &std::path::Path, rows: usize, content: u64| -> Result<Array2<f64>> {
+                let matrix = crate::data::load_matrix_with(path, paths.delimiter)?;
+                if matrix.nrows() != rows || content_digest(&matrix) != content {
+                    return Err(VqError::Data {
+                        path: path.to_path_buf(),
+                        message: "the file changed since this study was planned; run it again"
+                            .into(),
+                    });
+                }
+                Ok(matrix)
             };
-            data.center_by_train_mean();
-            data.apply_scaling(Scaling::UnitVariance);
-            if let Some(mean) = &data.mean {
-                val -= mean;
-            }
-            val /= data.scale;
-            Ok(UnitData { data, val })
+            let matrix = read(&paths.file, *rows, *content)?;
+            let own_eval = match (eval, &paths.eval) {
+                (Some((n, digest)), Some(path)) => Some(read(path, *n, *digest)?),
+                _ => None,
+            };
+            let source = paths.file.display().to_string();
+            Ok(split_and_scale(
+                &matrix, own_eval, *n_val, *n_eval, seed, source,
+            ))
         }
     }
+}
+
+/// A split of `matrix` for `seed` (the intervals over seeds include the
+/// split's variation): evaluation rows (or `own_eval`), then validation
+/// rows, then the rows trained on; all centred by the training mean and
+/// divided by the training entries' root mean square.
+fn split_and_scale(
+    matrix: &Array2<f64>,
+    own_eval: Option<Array2<f64>>,
+    n_val: usize,
+    n_eval: usize,
+    seed: u64,
+    source: String,
+) -> UnitData {
+    let rows = matrix.nrows();
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut rng_for(seed, Stream::Split));
+    let held = if own_eval.is_some() { 0 } else { n_eval };
+    let eval = own_eval.unwrap_or_else(|| matrix.select(Axis(0), &order[..n_eval]));
+    let mut val = matrix.select(Axis(0), &order[held..held + n_val]);
+    let train = matrix.select(Axis(0), &order[held + n_val..]);
+    let mut data = Dataset {
+        train,
+        eval,
+        source: DataSource::File {
+            path: source,
+            rows,
+            seed: 0,
+            eval_path: None,
+        },
+        centered: false,
+        mean: None,
+        scale: 1.0,
+        scaling: Scaling::None,
+    };
+    data.center_by_train_mean();
+    data.apply_scaling(Scaling::UnitVariance);
+    if let Some(mean) = &data.mean {
+        val -= mean;
+    }
+    val /= data.scale;
+    UnitData { data, val }
 }

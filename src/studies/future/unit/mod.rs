@@ -22,12 +22,13 @@ use crate::numerics::metrics::{evaluate, Metrics};
 use crate::numerics::rng::{rng_for, Stream};
 use crate::optim::{OptimizerKind, OptimizerSpec, ScheduleKind, ScheduleSpec};
 use crate::study::store::{spec_digest, StoredUnit, CODE_FINGERPRINT};
+use crate::train::rates::{choose_rates, RateChoice, RateSearch};
+pub use crate::train::rates::{edge_extension, GridPoint};
 use crate::train::{initial_params, train, Init, SvdChoice, TrainConfig};
 
 mod data;
 pub use data::*;
 mod run;
-pub use run::*;
 
 /// The learning-rate schedule of an arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -265,19 +266,6 @@ pub struct BaselineOutcome {
     pub converged_restart: (usize, usize),
 }
 
-/// One learning-rate multiplier of a training unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GridPoint {
-    /// The multiplier.
-    pub multiplier: f64,
-    /// η_W used.
-    pub lr_w: f64,
-    /// η_E used.
-    pub lr_e: f64,
-    /// Recon on the validation rows (None: the run diverged).
-    pub val_recon: Option<f64>,
-}
-
 /// A training unit's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutcome {
@@ -416,45 +404,6 @@ mod tests {
         assert_eq!(unit.data.train, full.train.slice(s![..300, ..]));
         assert_eq!(unit.val, full.train.slice(s![300.., ..]));
         assert_eq!(unit.data.eval, full.eval);
-    }
-
-    #[test]
-    fn the_grid_extends_past_the_edge_that_wins() {
-        let point = |multiplier: f64, val_recon: Option<f64>| GridPoint {
-            multiplier,
-            lr_w: multiplier,
-            lr_e: multiplier,
-            val_recon,
-        };
-        let inside = [
-            point(0.25, Some(3.0)),
-            point(1.0, Some(2.0)),
-            point(4.0, Some(3.0)),
-        ];
-        assert_eq!(edge_extension(&inside, 4.0), None);
-        let low = [
-            point(0.25, Some(1.0)),
-            point(1.0, Some(2.0)),
-            point(4.0, Some(3.0)),
-        ];
-        assert_eq!(edge_extension(&low, 4.0), Some(0.0625));
-        let high = [
-            point(0.25, Some(3.0)),
-            point(1.0, Some(2.0)),
-            point(4.0, Some(1.0)),
-        ];
-        assert_eq!(edge_extension(&high, 4.0), Some(16.0));
-        // A diverged largest rate is not a winner: the best is inside.
-        let diverged = [
-            point(0.25, Some(3.0)),
-            point(1.0, Some(2.0)),
-            point(4.0, None),
-        ];
-        assert_eq!(edge_extension(&diverged, 4.0), None);
-        // Everything diverged: go lower.
-        let all = [point(1.0, None), point(4.0, None)];
-        assert_eq!(edge_extension(&all, 4.0), Some(0.25));
-        assert_eq!(edge_extension(&[], 4.0), None);
     }
 
     #[test]

@@ -156,30 +156,6 @@ pub(crate) fn baselines(
     })
 }
 
-/// The multiplier to try next, or None: one `ratio` below the smallest
-/// tried when the best validation recon is there (or when every run
-/// diverged), one `ratio` above the largest when it is there.
-pub fn edge_extension(points: &[GridPoint], ratio: f64) -> Option<f64> {
-    let lowest = points
-        .iter()
-        .map(|p| p.multiplier)
-        .fold(f64::INFINITY, f64::min);
-    let highest = points
-        .iter()
-        .map(|p| p.multiplier)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let best = points
-        .iter()
-        .filter_map(|p| p.val_recon.map(|v| (v, p.multiplier)))
-        .reduce(|a, b| if b.0 < a.0 { b } else { a });
-    match best {
-        None if !points.is_empty() => Some(lowest / ratio),
-        Some((_, m)) if m == lowest => Some(lowest / ratio),
-        Some((_, m)) if m == highest => Some(highest * ratio),
-        _ => None,
-    }
-}
-
 pub(crate) fn train_arm(
     unit: &UnitData,
     spec: &FutureSpec,
@@ -194,64 +170,35 @@ pub(crate) fn train_arm(
     let reference = spec.config(*arm, base).check(n, dim)?;
     let start = initial_params(data.train.view(), &reference)?;
     let initial = start.evaluate(data.eval.view()).in_units(data.scale);
-    let mut points: Vec<GridPoint> = Vec::new();
-    let mut best: Option<(f64, crate::train::TrainResult)> = None;
-    let ratio = match grid {
-        [a, b, ..] if *a > 0.0 && b > a => b / a,
-        _ => 4.0,
+    let search = RateSearch {
+        grid: grid.to_vec(),
+        extend,
     };
-    // Tried in the grid's order (popped from the back).
-    let mut queue: Vec<f64> = grid.iter().rev().copied().collect();
-    let mut extensions = 0;
-    while let Some(multiplier) = queue.pop().or_else(|| {
-        (extensions < extend)
-            .then(|| edge_extension(&points, ratio))
-            .flatten()
-            .inspect(|_| extensions += 1)
-    }) {
-        let (lr_w, lr_e) = (base.0 * multiplier, base.1 * multiplier);
-        let mut config = spec.config(*arm, (lr_w, lr_e));
-        config.log_every = (spec.sizes.steps / curve_points.max(1)).max(1);
-        let config = config.check(n, dim)?;
-        let mut method = arm.method().build(config.weights());
-        let val_recon = match train(method.as_mut(), data, &config, Some(start.clone()), |_| {}) {
-            Ok(result) => {
-                let params = result
-                    .params
-                    .as_ref()
-                    .expect("train returns its parameters");
-                let val = params.evaluate(unit.val.view()).in_units(data.scale);
-                let recon = val.recon_mse;
-                if recon.is_finite() && best.as_ref().is_none_or(|(b, _)| recon < *b) {
-                    best = Some((recon, result));
-                }
-                recon.is_finite().then_some(recon)
-            }
-            Err(VqError::Diverged { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        points.push(GridPoint {
-            multiplier,
-            lr_w,
-            lr_e,
-            val_recon,
-        });
-    }
-    points.sort_by(|a, b| a.multiplier.total_cmp(&b.multiplier));
-    let chosen = best.as_ref().map(|(recon, _)| {
-        points
-            .iter()
-            .position(|p| p.val_recon == Some(*recon))
-            .expect("the best is a grid point")
-    });
+    let RateChoice {
+        points,
+        chosen,
+        best,
+    } = choose_rates(
+        base,
+        &search,
+        unit.val.view(),
+        data.scale,
+        |(lr_w, lr_e)| {
+            let mut config = spec.config(*arm, (lr_w, lr_e));
+            config.log_every = (spec.sizes.steps / curve_points.max(1)).max(1);
+            let config = config.check(n, dim)?;
+            let mut method = arm.method().build(config.weights());
+            train(method.as_mut(), data, &config, Some(start.clone()), |_| {})
+        },
+    )?;
     Ok(TrainOutcome {
         grid: points,
         chosen,
-        eval: best.as_ref().map(|(_, r)| r.final_metrics),
-        train: best.as_ref().map(|(_, r)| r.final_train),
+        eval: best.as_ref().map(|r| r.final_metrics),
+        train: best.as_ref().map(|r| r.final_train),
         curve: best
             .as_ref()
-            .map(|(_, r)| r.curve.iter().map(|p| (p.step, p.eval.recon_mse)).collect())
+            .map(|r| r.curve.iter().map(|p| (p.step, p.eval.recon_mse)).collect())
             .unwrap_or_default(),
         initial,
     })
