@@ -60,7 +60,7 @@ pub enum VqError {
         saved: PathBuf,
     },
     /// Some methods of a multi-method run diverged; the others finished.
-    #[error("{diverged} of {total} method(s) diverged (marked in the output above); {} finished and were written", total - diverged)]
+    #[error("{diverged} of {total} method(s) diverged (marked in the output above, each stopped where it diverged); the output holds every method")]
     SomeDiverged {
         /// Methods that diverged.
         diverged: usize,

@@ -139,7 +139,15 @@ fn one_diverging_method_leaves_the_others_written_and_exits_3() {
     assert!(records[0]["diverged"].is_null());
     assert_finite_metrics(&records[0]["final"], "ste");
     assert_eq!(records[1]["method"], "untied/nsvq/manual");
-    assert!(records[1]["diverged"]["step"].as_u64().unwrap() > 0);
+    let step = records[1]["diverged"]["step"].as_u64().unwrap();
+    assert!(step > 0 && step < 60, "{step}");
+    // It stopped there, and keeps what it had: the curve up to that step
+    // and the metrics there (which may have overflowed: null in JSON).
+    assert!(records[1]["final"].is_object());
+    assert_finite_metrics(&records[1]["initial"], "nsvq");
+    let curve = records[1]["curve"].as_array().unwrap();
+    assert_eq!(curve.last().unwrap()["step"].as_u64(), Some(step));
+    assert!(curve.iter().all(|p| p["step"].as_u64().unwrap() <= step));
     // The finished method's parameters are saved; the diverged one's are not.
     assert!(saved.join("untied-ste-manual/params.json").exists());
     assert!(!saved.join("untied-nsvq-manual").exists());

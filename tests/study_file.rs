@@ -111,7 +111,7 @@ fn bad_study_files_name_the_line_and_write_nothing() {
     );
     let err = refused(dir.path(), "b.toml", &text);
     assert!(
-        err.contains(&format!("line {}", line_of("name = \"gumbel-hard\"")))
+        err.contains(&format!("line {}", line_of("name = \"gumbel-hard\"") + 2))
             && err.contains("no hidden layer"),
         "{err}"
     );

@@ -17,7 +17,9 @@ pub struct EvaluateCmd {
     pub params: PathBuf,
     /// Data to evaluate on (.npy or .csv, one sample per row, in the units
     /// of the training data: centring and scaling are applied as in
-    /// training).
+    /// training). Every row is used: to score the held-out rows of a
+    /// `train --data FILE` run, write them with `vqlab data export --data
+    /// FILE` (same --seed) or train with --eval-data.
     #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// The CSV delimiter [default: detected].

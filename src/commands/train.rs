@@ -55,8 +55,10 @@ pub struct TrainCmd {
     /// (the manual methods always run on the CPU).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// auto: choose each method's learning rates on validation rows carved
-    /// from the training rows (--val-fraction; the evaluation rows are never
+    /// Without it, the rates are --lr-w/--lr-e or their defaults (the
+    /// report's on the generator, from the spectrum on a data file, Adam's
+    /// 1e-3). auto: choose each method's learning rates on validation rows
+    /// carved from the training rows (--val-fraction; the evaluation rows are never
     /// read while choosing): × 0.25, 1 and 4 of the rates (given or
     /// default), up to two more steps of 4 past a winning edge, the lowest
     /// validation recon kept. Prints every rate tried. The same search as
@@ -196,7 +198,10 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 &c,
                 Some(start.clone()),
                 |s| bar.set_position(offset + s as u64),
-                Some(&stop),
+                crate::train::Stops {
+                    interrupt: Some(&stop),
+                    keep_diverged: true,
+                },
             )
         };
         let outcome = match &val {
@@ -239,6 +244,19 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                                 p.val_recon.map_or("diverged".to_string(), readable)
                             );
                         }
+                        match choice.chosen {
+                            Some(0) => eprintln!(
+                                "warning: {}: the smallest rate tried won (the search extends at most {} times): a better one may lie below; try a smaller --lr-w/--lr-e",
+                                spec.name(),
+                                search.extend
+                            ),
+                            Some(i) if i + 1 == choice.points.len() => eprintln!(
+                                "warning: {}: the largest rate tried won (the search extends at most {} times): a better one may lie above; try a larger --lr-w/--lr-e",
+                                spec.name(),
+                                search.extend
+                            ),
+                            _ => {}
+                        }
                         match choice.best {
                             Some(best) => Ok((best, origin)),
                             None => Err(VqError::Diverged {
@@ -264,18 +282,17 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 result.rates = Some(origin);
                 result
             }
+            // --lr auto: every rate of the search diverged.
             Err(VqError::Diverged {
-                method,
-                step,
-                quantity,
+                method, quantity, ..
             }) => {
-                eprintln!("warning: {method} diverged at step {step}: {quantity} is not finite");
+                eprintln!("warning: {method} diverged at {quantity}");
                 records.push(Record::Diverged(Box::new(DivergedRun {
                     method: *spec,
                     config: config.config().clone(),
                     diverged: Divergence {
-                        step,
-                        what: format!("{quantity} is not finite"),
+                        step: 0,
+                        what: format!("diverged at {quantity}"),
                     },
                     provenance: Provenance::current(),
                 })));
@@ -284,8 +301,13 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
             Err(e) => return Err(e.into()),
         };
         result.provenance = Some(Provenance::current());
-        result.diverged = result.blow_up();
-        if result.diverged.is_some() {
+        if let Some(d) = &result.diverged {
+            eprintln!(
+                "warning: {} diverged at step {}: {}; stopped there",
+                spec.name(),
+                d.step,
+                d.what
+            );
             // The diverged line says it; the recon warnings would only repeat it.
             result
                 .warnings
@@ -346,7 +368,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
         let gumbel = methods
             .iter()
             .any(|m| matches!(m.estimator, Estimator::Gumbel | Estimator::GumbelHard));
-        print_table(&records, config.config(), &rates, gumbel);
+        print_table(&records, config.config(), &rates, (gumbel, val.is_some()));
     }
     if let Some(path) = &cmd.curves {
         let svg = write_curves(&records, path)?;

@@ -51,7 +51,7 @@ fn value_name<T: clap::ValueEnum>(v: &T) -> String {
 
 /// Every setting of `c`, as `name=value` words (the optimizer's, the
 /// schedule's and the codebook's own settings only when they apply).
-pub fn settings(c: &TrainConfig, gumbel: bool) -> Vec<String> {
+pub fn settings(c: &TrainConfig, gumbel: bool, auto: bool) -> Vec<String> {
     let mut s = vec![
         format!("model={}", c.model.describe()),
         format!("K={}", c.k),
@@ -73,9 +73,14 @@ pub fn settings(c: &TrainConfig, gumbel: bool) -> Vec<String> {
             c.schedule.lr_final_w, c.schedule.lr_final_e
         ));
     }
-    s.push(format!("lr_w={}", c.lr_w));
-    if c.codebook.by_gradient() {
-        s.push(format!("lr_e={}", c.lr_e));
+    if auto {
+        // Each method's own rates are on the `learning rates:` lines.
+        s.push(format!("lr=auto (around lr_w={} lr_e={})", c.lr_w, c.lr_e));
+    } else {
+        s.push(format!("lr_w={}", c.lr_w));
+        if c.codebook.by_gradient() {
+            s.push(format!("lr_e={}", c.lr_e));
+        }
     }
     s.push(format!("alpha={} beta={}", c.alpha, c.beta));
     s.push(format!("codebook={}", value_name(&c.codebook.update)));
@@ -108,8 +113,13 @@ pub fn settings(c: &TrainConfig, gumbel: bool) -> Vec<String> {
 }
 
 /// Prints the header and one row per method.
-pub fn print_table(records: &[Record], config: &TrainConfig, rates: &str, gumbel: bool) {
-    println!("train: {}", settings(config, gumbel).join(" "));
+pub fn print_table(
+    records: &[Record],
+    config: &TrainConfig,
+    rates: &str,
+    (gumbel, auto): (bool, bool),
+) {
+    println!("train: {}", settings(config, gumbel, auto).join(" "));
     // Each method's rates: one line when they all share them.
     let per_method: Vec<(String, String)> = records
         .iter()

@@ -182,8 +182,11 @@ fn load_csv(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
             continue;
         }
         if let Some(Err(c)) = parsed.iter().find(|p| p.is_err()) {
+            let index_hint = " a pandas index column? write the file with index=False, or drop its first column)";
             let hint = if *c == 0 && record[0].is_empty() {
-                " (an empty first field: a pandas index column? write the file with index=False, or drop its first column)".to_string()
+                format!(" (an empty first field:{index_hint}")
+            } else if *c == 0 && index == 0 && parsed[1..].iter().all(|p| p.is_ok()) {
+                format!(" (line 1 names only its first column, the others are numbers:{index_hint}")
             } else if record.len() == 1 {
                 format!(
                     " (the row is one field with the delimiter {}: is the file separated by something else? try --delimiter)",
@@ -218,7 +221,26 @@ fn load_csv(path: &Path, delimiter: Option<u8>) -> Result<Array2<f64>> {
         rows += 1;
     }
     let cols = cols.unwrap_or(0);
-    Array2::from_shape_vec((rows, cols), values).map_err(|e| data_err(path, e.to_string()))
+    let matrix =
+        Array2::from_shape_vec((rows, cols), values).map_err(|e| data_err(path, e.to_string()))?;
+    if rows >= 3 && cols >= 2 {
+        let first = matrix.column(0);
+        for offset in [0.0, 1.0] {
+            if first
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == i as f64 + offset)
+            {
+                eprintln!(
+                    "warning: {}: the first column is {offset}, {}, …, {}: the row numbers (a pandas index column?); it is read as data (write the file with index=False, or drop the column)",
+                    path.display(),
+                    offset + 1.0,
+                    rows as f64 - 1.0 + offset
+                );
+            }
+        }
+    }
+    Ok(matrix)
 }
 
 #[cfg(test)]

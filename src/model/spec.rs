@@ -163,3 +163,41 @@ impl ModelSpec {
             .collect()
     }
 }
+
+/// A model as JSON with its own fields only: the hidden width and the
+/// activation only for a model with a hidden layer (`params.json`, a
+/// training run's `config.model`). Reads both forms. Use with
+/// `#[serde(with = "crate::model::own_fields")]`.
+pub mod own_fields {
+    use super::{Activation, ModelKind, ModelSpec};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct OwnFields {
+        kind: ModelKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hidden: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<Activation>,
+    }
+
+    /// Writes `model`'s own fields.
+    pub fn serialize<S: serde::Serializer>(model: &ModelSpec, out: S) -> Result<S::Ok, S::Error> {
+        let hidden = model.model().has_hidden_layer();
+        OwnFields {
+            kind: model.kind,
+            hidden: hidden.then_some(model.hidden),
+            activation: hidden.then_some(model.activation),
+        }
+        .serialize(out)
+    }
+
+    /// Reads a model, the fields it does not list at their defaults.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(input: D) -> Result<ModelSpec, D::Error> {
+        let own = OwnFields::deserialize(input)?;
+        let mut spec = ModelSpec::of(own.kind);
+        spec.hidden = own.hidden.unwrap_or(spec.hidden);
+        spec.activation = own.activation.unwrap_or(spec.activation);
+        Ok(spec)
+    }
+}

@@ -1,12 +1,14 @@
 //! Training: initialisation, seeded mini-batches, the shared update, curves.
+mod batches;
 pub mod rates;
 pub mod report;
 pub mod saved;
 
+pub use batches::BatchSampler;
+
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, KMeansConfig};
@@ -20,7 +22,7 @@ use crate::model::{
 };
 use crate::numerics::linalg::stiefel_defect;
 use crate::numerics::metrics::Metrics;
-use crate::numerics::rng::{rng_for, Stream, VqRng};
+use crate::numerics::rng::{rng_for, Stream};
 use crate::optim::stiefel::SvdSource;
 use crate::optim::{Optimizer, OptimizerSpec, ScheduleSpec, Update};
 
@@ -86,7 +88,11 @@ impl SvdChoice {
 pub struct TrainConfig {
     /// The model and its hyperparameters. Left out of the JSON for the tied
     /// model, so the report's runs serialize as they always did.
-    #[serde(default, skip_serializing_if = "ModelSpec::is_tied")]
+    #[serde(
+        default,
+        skip_serializing_if = "ModelSpec::is_tied",
+        with = "crate::model::own_fields"
+    )]
     pub model: ModelSpec,
     /// Codebook size K.
     pub k: usize,
@@ -167,11 +173,8 @@ impl TrainConfig {
     pub fn full_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("a configuration serializes");
         let fields = value.as_object_mut().expect("an object");
-        let mut model = serde_json::json!({ "kind": self.model.kind });
-        if self.model.model().has_hidden_layer() {
-            model["hidden"] = serde_json::json!(self.model.hidden);
-            model["activation"] = serde_json::json!(self.model.activation);
-        }
+        let model = crate::model::own_fields::serialize(&self.model, serde_json::value::Serializer)
+            .expect("a model serializes");
         fields.insert("model".into(), model);
         let mut put = |key: &str, v: serde_json::Value| {
             fields.insert(key.to_string(), v);
@@ -367,60 +370,6 @@ pub fn max_stiefel_defect(params: &Params) -> Option<f64> {
         .reduce(f64::max)
 }
 
-/// The mini-batch sequence of a seed: each step, `batch` distinct rows of the
-/// training set, drawn from the seed's own stream, so every method sees the
-/// same batches for the same seed.
-///
-/// A partial Fisher–Yates shuffle of a permutation kept between steps: the
-/// first `batch` entries after step t's swaps are a uniformly random subset,
-/// drawn without allocating.
-#[derive(Debug, Clone)]
-pub struct BatchSampler {
-    rng: VqRng,
-    order: Vec<usize>,
-    batch: usize,
-}
-
-impl BatchSampler {
-    /// The sampler of `seed` over `n` rows.
-    pub fn new(seed: u64, n: usize, batch: usize) -> Self {
-        assert!(batch <= n, "a batch of {batch} distinct rows from {n}");
-        BatchSampler {
-            rng: rng_for(seed, Stream::Batches),
-            order: (0..n).collect(),
-            batch,
-        }
-    }
-
-    /// The row indices of the next batch (valid until the next call).
-    pub fn next_indices(&mut self) -> &[usize] {
-        let n = self.order.len();
-        for i in 0..self.batch {
-            let j = self.rng.gen_range(i..n);
-            self.order.swap(i, j);
-        }
-        &self.order[..self.batch]
-    }
-
-    /// The next batch, gathered from `train`.
-    pub fn next_batch(&mut self, train: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((self.batch, train.ncols()));
-        self.next_batch_into(train, &mut out);
-        out
-    }
-
-    /// The next batch, gathered from `train` into `out` (resized if needed).
-    pub fn next_batch_into(&mut self, train: ArrayView2<f64>, out: &mut Array2<f64>) {
-        if out.dim() != (self.batch, train.ncols()) {
-            *out = Array2::zeros((self.batch, train.ncols()));
-        }
-        let idx = self.next_indices();
-        for (mut row, &i) in out.outer_iter_mut().zip(idx.iter()) {
-            row.assign(&train.row(i));
-        }
-    }
-}
-
 /// One point of a training curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CurvePoint {
@@ -482,9 +431,9 @@ pub struct TrainResult {
     /// Where the learning rates came from (`vqlab train` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rates: Option<crate::train::rates::RateOrigin>,
-    /// The run blew up: its eval recon passed [`DIVERGENCE_FACTOR`] × the
-    /// start's (`vqlab train` only; a run that reaches a non-finite value
-    /// stops with [`VqError::Diverged`] instead).
+    /// The run diverged and stopped there (`vqlab train` only, see
+    /// [`Stops::keep_diverged`]): the metrics and parameters are those of
+    /// that step (of the step before, for a non-finite value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged: Option<Divergence>,
     /// The run was stopped (Ctrl-C) after this many steps: the metrics and
@@ -506,51 +455,50 @@ pub const DIVERGENCE_FACTOR: f64 = 100.0;
 /// How a run diverged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Divergence {
-    /// The step at which it was seen (a logged step for a blow-up).
+    /// The step at which it was seen (a logged step for an eval recon out
+    /// of range).
     pub step: usize,
     /// What: the quantity that stopped being finite, or the eval recon that
     /// passed [`DIVERGENCE_FACTOR`] × the start's.
     pub what: String,
 }
 
-impl TrainResult {
-    /// The first logged point (or the end) whose eval recon is not finite or
-    /// passes [`DIVERGENCE_FACTOR`] × the start's; None for a run that
-    /// stayed in range.
-    pub fn blow_up(&self) -> Option<Divergence> {
-        let limit = DIVERGENCE_FACTOR * self.initial.recon_mse;
-        let last = self.interrupted_at.unwrap_or(self.config.steps);
-        self.curve
-            .iter()
-            .map(|p| (p.step, p.eval.recon_mse))
-            .chain(std::iter::once((last, self.final_metrics.recon_mse)))
-            .find(|(_, r)| !r.is_finite() || *r > limit)
-            .map(|(step, recon)| Divergence {
-                step,
-                what: format!(
-                    "eval recon_mse {} > {DIVERGENCE_FACTOR} × the start's {}",
-                    readable(recon),
-                    readable(self.initial.recon_mse)
-                ),
-            })
+/// The first of the step's loss and gradients that is not finite, by name.
+fn non_finite_gradient(grads: &Gradients, params: &Params) -> Option<String> {
+    if !grads.loss.total.is_finite() {
+        return Some("loss".into());
     }
+    for (i, g) in grads.grad_weights.iter().enumerate() {
+        if !g.iter().all(|v| v.is_finite()) {
+            return Some(format!("∂L/∂{}", params.layout()[i].name));
+        }
+    }
+    (!grads.grad_e.iter().all(|v| v.is_finite())).then(|| "∂L/∂E".into())
 }
 
-fn check_finite(
-    method: MethodSpec,
-    step: usize,
-    quantity: &str,
-    values: impl IntoIterator<Item = f64>,
-) -> Result<()> {
-    if values.into_iter().all(f64::is_finite) {
-        Ok(())
-    } else {
-        Err(VqError::Diverged {
-            method: method.name().to_string(),
-            step,
-            quantity: quantity.to_string(),
-        })
+/// The first parameter that is not finite, by name.
+fn non_finite_parameter(params: &Params) -> Option<String> {
+    for (i, w) in params.weights.iter().enumerate() {
+        if !w.iter().all(|v| v.is_finite()) {
+            return Some(params.layout()[i].name.to_string());
+        }
     }
+    (!params.codebook.iter().all(|v| v.is_finite())).then(|| "E".into())
+}
+
+/// When [`train_until`] stops before its last step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stops<'a> {
+    /// Set (by Ctrl-C) to stop after the step in progress: the result holds
+    /// that step's metrics and parameters and `interrupted_at`.
+    pub interrupt: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Stop at divergence and keep what there is instead of failing: at a
+    /// non-finite loss, gradient or parameter (the parameters of the step
+    /// before), or at a logged step whose eval recon passes
+    /// [`DIVERGENCE_FACTOR`] × the start's; the result has `diverged` set.
+    /// Off, a non-finite value is [`VqError::Diverged`] (the studies'
+    /// behaviour).
+    pub keep_diverged: bool,
 }
 
 /// Trains `method` on `data` from `start` (or the config's initialisation).
@@ -562,19 +510,18 @@ pub fn train(
     start: Option<Params>,
     progress: impl FnMut(usize),
 ) -> Result<TrainResult> {
-    train_until(method, data, config, start, progress, None)
+    train_until(method, data, config, start, progress, Stops::default())
 }
 
-/// [`train`], stopping after the step during which `stop` is set: the
-/// result then holds the metrics and parameters of that step and
-/// `interrupted_at`.
+/// [`train`], stopping early as `stops` says: on an interruption or, with
+/// `keep_diverged`, at divergence (see [`Stops`]).
 pub fn train_until(
     method: &mut dyn GradientMethod,
     data: &Dataset,
     config: &ValidTrainConfig,
     start: Option<Params>,
     mut progress: impl FnMut(usize),
-    stop: Option<&std::sync::atomic::AtomicBool>,
+    stops: Stops,
 ) -> Result<TrainResult> {
     if data.train.nrows() != config.n_train || data.dim() != config.dim {
         return Err(VqError::Shape(format!(
@@ -614,7 +561,21 @@ pub fn train_until(
     let mut elapsed = 0.0;
     let mut grads = Gradients::empty();
     let mut interrupted_at = None;
+    let mut diverged: Option<Divergence> = None;
+    let blow_up_limit = DIVERGENCE_FACTOR * initial.recon_mse;
+    // What a non-finite value means: an error, or (keep_diverged) the end of
+    // the run at the step before.
+    let fail = |step: usize, quantity: String| VqError::Diverged {
+        method: kind.name().to_string(),
+        step,
+        quantity,
+    };
+    let mut before_step: Option<Params> = None;
     for step in 1..=config.steps {
+        if stops.keep_diverged {
+            // Untimed: the parameters to go back to if this step overflows.
+            before_step = Some(params.clone());
+        }
         // Timed: drawing the batch, the gradients (the manual methods read the
         // batch rows in place, the autograd ones gather them), the update.
         let started = Instant::now();
@@ -627,14 +588,16 @@ pub fn train_until(
             &mut draw_rng,
         );
         method.gradients_rows(&params, data.train.view(), rows, &draws, &mut grads)?;
-        check_finite(kind, step, "loss", [grads.loss.total])?;
-        for (i, g) in grads.grad_weights.iter().enumerate() {
-            if !g.iter().all(|v| v.is_finite()) {
-                let name = params.layout()[i].name;
-                check_finite(kind, step, &format!("∂L/∂{name}"), g.iter().copied())?;
+        if let Some(quantity) = non_finite_gradient(&grads, &params) {
+            if !stops.keep_diverged {
+                return Err(fail(step, quantity));
             }
+            diverged = Some(Divergence {
+                step,
+                what: format!("{quantity} is not finite"),
+            });
+            break;
         }
-        check_finite(kind, step, "∂L/∂E", grads.grad_e.iter().copied())?;
         optimizer.apply(&mut params, &grads, svd, config.codebook.by_gradient())?;
         if let Some(state) = codebook_state.as_mut() {
             state.update(
@@ -645,17 +608,25 @@ pub fn train_until(
             );
         }
         elapsed += started.elapsed().as_secs_f64();
-        for (i, w) in params.weights.iter().enumerate() {
-            if !w.iter().all(|v| v.is_finite()) {
-                let name = params.layout()[i].name;
-                check_finite(kind, step, name, w.iter().copied())?;
+        if let Some(quantity) = non_finite_parameter(&params) {
+            match before_step.take() {
+                None => return Err(fail(step, quantity)),
+                Some(kept) => {
+                    params = kept;
+                    diverged = Some(Divergence {
+                        step,
+                        what: format!("{quantity} is not finite"),
+                    });
+                    break;
+                }
             }
         }
-        check_finite(kind, step, "E", params.codebook.iter().copied())?;
         if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
             max_defect = Some(seen.max(now));
         }
-        let stopping = stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        let stopping = stops
+            .interrupt
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
             && step < config.steps;
         let log_now = (config.log_every > 0 && step % config.log_every == 0)
             || step == config.steps
@@ -670,13 +641,27 @@ pub fn train_until(
         }
         if log_now {
             let total = codebook_state.as_ref().map_or(0, |s| s.restarts());
+            let eval = units(params.evaluate(data.eval.view()));
             curve.push(CurvePoint {
                 step,
                 batch_loss: grads.loss.in_units(data.scale),
-                eval: units(params.evaluate(data.eval.view())),
+                eval,
                 restarts: restarting.then_some(total - restarts_logged),
             });
             restarts_logged = total;
+            let recon = eval.recon_mse;
+            if stops.keep_diverged && (!recon.is_finite() || recon > blow_up_limit) {
+                diverged = Some(Divergence {
+                    step,
+                    what: format!(
+                        "eval recon_mse {} > {DIVERGENCE_FACTOR} × the start's {}",
+                        readable(recon),
+                        readable(initial.recon_mse)
+                    ),
+                });
+                progress(step);
+                break;
+            }
         }
         progress(step);
         if stopping {
@@ -684,7 +669,11 @@ pub fn train_until(
             break;
         }
     }
-    let steps_done = interrupted_at.unwrap_or(config.steps);
+    let steps_done = diverged
+        .as_ref()
+        .map(|d| d.step)
+        .or(interrupted_at)
+        .unwrap_or(config.steps);
     let final_metrics = units(params.evaluate(data.eval.view()));
     let final_train = units(params.evaluate(data.train.view()));
     let warnings = run_warnings(
@@ -713,7 +702,7 @@ pub fn train_until(
         warnings,
         data: Some(data.describe()),
         rates: None,
-        diverged: None,
+        diverged,
         interrupted_at,
         provenance: None,
         params: Some(params),
@@ -749,7 +738,7 @@ pub fn run_warnings(
             readable(initial.recon_mse),
             readable(last.recon_mse),
             match (last.recon_mse > 1.05 * initial.recon_mse, codebook_by_gradient) {
-                (false, _) => "",
+                (false, _) => " (--lr auto chooses rates on validation rows)",
                 (true, true) => ": the learning rates may be too large for these data (see --lr auto, --lr-w, --lr-e, --scale)",
                 (true, false) => ": the learning rate may be too large for these data (see --lr auto, --lr-w, --scale)",
             }

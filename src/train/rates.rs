@@ -259,6 +259,8 @@ pub fn choose_rates(
     }) {
         let (lr_w, lr_e) = (base.0 * multiplier, base.1 * multiplier);
         let val_recon = match run_at((lr_w, lr_e)) {
+            // A run stopped at divergence (`Stops::keep_diverged`) is no result.
+            Ok(result) if result.diverged.is_some() => None,
             Ok(result) => {
                 let params = result
                     .params

@@ -18,40 +18,6 @@ use crate::model::{ModelSpec, Params};
 use crate::numerics::metrics::Metrics;
 use crate::numerics::quantize::nearest_codes;
 
-/// A model's own fields as params.json writes them: the hidden width and
-/// activation only for a model with a hidden layer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct OwnFields {
-    kind: crate::model::ModelKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    hidden: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    activation: Option<crate::model::Activation>,
-}
-
-fn write_own_fields<S: serde::Serializer>(
-    model: &ModelSpec,
-    out: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    let hidden = model.model().has_hidden_layer();
-    OwnFields {
-        kind: model.kind,
-        hidden: hidden.then_some(model.hidden),
-        activation: hidden.then_some(model.activation),
-    }
-    .serialize(out)
-}
-
-fn read_own_fields<'de, D: serde::Deserializer<'de>>(
-    input: D,
-) -> std::result::Result<ModelSpec, D::Error> {
-    let own = OwnFields::deserialize(input)?;
-    let mut spec = ModelSpec::of(own.kind);
-    spec.hidden = own.hidden.unwrap_or(spec.hidden);
-    spec.activation = own.activation.unwrap_or(spec.activation);
-    Ok(spec)
-}
-
 /// How a saved model was trained, beside its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TrainedBy {
@@ -72,10 +38,7 @@ pub struct TrainedBy {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
     /// The model and its own hyperparameters.
-    #[serde(
-        serialize_with = "write_own_fields",
-        deserialize_with = "read_own_fields"
-    )]
+    #[serde(with = "crate::model::own_fields")]
     pub model: ModelSpec,
     /// The method that trained it.
     pub method: String,

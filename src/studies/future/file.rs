@@ -270,7 +270,17 @@ impl StudyFile {
                     format!("two arms are named {:?}", spec.name),
                 ));
             }
-            let arm = spec.arm().map_err(|m| bad(path, line, m))?;
+            let arm = spec.arm().map_err(|(field, m)| {
+                // The field's own line inside this arm, if it is there.
+                let own = text
+                    .lines()
+                    .enumerate()
+                    .skip(line)
+                    .take_while(|(_, l)| !l.trim_start().starts_with("[["))
+                    .find(|(_, l)| l.contains(field))
+                    .map_or(line, |(i, _)| i + 1);
+                bad(path, own, m)
+            })?;
             if !arm.model.model().has_hidden_layer() && self.m > data.dim() {
                 return Err(bad(
                     path,
@@ -421,34 +431,43 @@ impl StudyFile {
 }
 
 impl ArmSpec {
-    /// The arm, or why the model cannot take it.
-    fn arm(&self) -> std::result::Result<Arm, String> {
+    /// The arm, or the field the model cannot take and why.
+    fn arm(&self) -> std::result::Result<Arm, (&'static str, String)> {
         let mut model = ModelSpec::of(self.model);
         let hidden_layer = model.model().has_hidden_layer();
         if let Some(h) = self.hidden {
             if !hidden_layer {
-                return Err(format!(
-                    "arm {:?}: hidden = {h}, but the {} model has no hidden layer",
-                    self.name,
-                    self.model.name()
+                return Err((
+                    "hidden",
+                    format!(
+                        "arm {:?}: hidden = {h}, but the {} model has no hidden layer",
+                        self.name,
+                        self.model.name()
+                    ),
                 ));
             }
             if h == 0 || h > crate::train::MAX_HIDDEN {
-                return Err(format!(
-                    "arm {:?}: hidden = {h}: between 1 and {}",
-                    self.name,
-                    crate::train::MAX_HIDDEN
+                return Err((
+                    "hidden",
+                    format!(
+                        "arm {:?}: hidden = {h}: between 1 and {}",
+                        self.name,
+                        crate::train::MAX_HIDDEN
+                    ),
                 ));
             }
             model.hidden = h;
         }
         if let Some(a) = self.activation {
             if !hidden_layer {
-                return Err(format!(
-                    "arm {:?}: activation = {:?}, but the {} model has no hidden layer",
-                    self.name,
-                    a.name(),
-                    self.model.name()
+                return Err((
+                    "activation",
+                    format!(
+                        "arm {:?}: activation = {:?}, but the {} model has no hidden layer",
+                        self.name,
+                        a.name(),
+                        self.model.name()
+                    ),
                 ));
             }
             model.activation = a;

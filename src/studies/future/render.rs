@@ -139,8 +139,17 @@ fn method_notes(summary: &FutureSummary) -> String {
     );
     let _ = writeln!(
         md,
-        "- **Learning rates**: chosen per arm and seed on a validation split carved from the training rows (never the evaluation rows): every multiplier of the grid {:?} × the base rates is trained (and up to {} more, each one grid step beyond the edge, while the lowest validation recon sits on an edge or every run diverged), the run with the lowest validation recon is kept, and only that run is evaluated. Base rates: SGD gets the report's η_W = {}, η_E = {} scaled by the calibrated generator's mean squared norm over the data's; Adam gets η = {} (W: Riemannian Adam; E and Euclidean weights: Adam). Cosine schedules decay to 0.",
-        s.grid, s.grid_extensions, REPORT_RATES.0, REPORT_RATES.1, ADAM_RATES.0
+        "- **Learning rates**: chosen per arm and seed on a validation split carved from the training rows (never the evaluation rows): every multiplier of the grid {:?} × the base rates is trained (and up to {} more, each one grid step beyond the edge, while the lowest validation recon sits on an edge or every run diverged), the run with the lowest validation recon is kept, and only that run is evaluated. Base rates: SGD gets {}; Adam gets η = {} (W: Riemannian Adam; E and Euclidean weights: Adam). Cosine schedules decay to 0.",
+        s.grid,
+        s.grid_extensions,
+        match summary.data.iter().find(|d| matches!(d, DataChoice::File { .. })) {
+            Some(_) => "`vqlab train`'s default on a data file, η_W = 0.08 · 4.80 / λ₁ (λ₁ of the file's second moment after centring and scaling), η_E = 0.2".to_string(),
+            None => format!(
+                "the report's η_W = {}, η_E = {} scaled by the calibrated generator's mean squared norm over the data's",
+                REPORT_RATES.0, REPORT_RATES.1
+            ),
+        },
+        ADAM_RATES.0
     );
     if let Some(user) = &summary.options.user {
         let c = &user.plan.conditions[0];
@@ -151,7 +160,7 @@ fn method_notes(summary: &FutureSummary) -> String {
             .collect();
         let _ = writeln!(
             md,
-            "- **This study**: {}; K = {}, m = {}, batch {}, {} steps. On a data file (instead of the above) SGD's base rates are `vqlab train`'s default, η_W = 0.08 · 4.80 / λ₁ (λ₁ of the file's second moment after centring and scaling), η_E = 0.2.{}",
+            "- **This study**: {}; K = {}, m = {}, batch {}, {} steps.{}",
             c.name,
             c.sizes.k,
             c.sizes.m,
@@ -160,7 +169,10 @@ fn method_notes(summary: &FutureSummary) -> String {
             if fixed.is_empty() {
                 String::new()
             } else {
-                format!(" Fixed rates, trained once (no grid): {}.", fixed.join("; "))
+                format!(
+                    " Fixed rates, trained once (no grid): {}.",
+                    fixed.join("; ")
+                )
             }
         );
     }
