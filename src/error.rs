@@ -50,14 +50,18 @@ pub enum VqError {
         store: PathBuf,
     },
     /// The user stopped `vqlab train`; what it had was written.
-    #[error("interrupted at step {step} of {steps}: the results so far are written, and the parameters after step {step} are in {}", saved.display())]
+    #[error("interrupted at step {step} of {steps}: the results so far are written; {}", match saved {
+        Some(dir) => format!("the parameters after step {step} are in {}", dir.display()),
+        None => "the method that was choosing its rates (--lr auto) is not saved".to_string(),
+    })]
     TrainInterrupted {
         /// Steps done by the method that was running.
         step: usize,
         /// Steps asked for.
         steps: usize,
-        /// Where its parameters were saved.
-        saved: PathBuf,
+        /// Where its parameters were saved (None: it was still choosing its
+        /// rates).
+        saved: Option<PathBuf>,
     },
     /// Some methods of a multi-method run diverged; the others finished.
     #[error("{diverged} of {total} method(s) diverged (marked in the output above, each stopped where it diverged); the output holds every method")]

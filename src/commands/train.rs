@@ -183,7 +183,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
     let stop = super::output::stop_on_ctrl_c_in_train();
     let search = RateSearch::standard();
     let mut records: Vec<Record> = Vec::new();
-    let mut interrupted: Option<(usize, PathBuf)> = None;
+    let mut interrupted: Option<(usize, Option<PathBuf>)> = None;
     for spec in &methods {
         let runs = if val.is_some() { search.max_runs() } else { 1 };
         let bar = progress_bar((runs * config.steps) as u64, &spec.name());
@@ -220,7 +220,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                             return Err(VqError::TrainInterrupted {
                                 step,
                                 steps: config.steps,
-                                saved: PathBuf::from("(not saved: stopped while choosing rates)"),
+                                saved: None,
                             });
                         }
                         Ok(r)
@@ -268,7 +268,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                     }
                     Err(VqError::TrainInterrupted { step, .. }) => {
                         bar.finish_and_clear();
-                        interrupted = Some((step, PathBuf::new()));
+                        interrupted = Some((step, None));
                         break;
                     }
                     Err(e) => Err(e),
@@ -341,7 +341,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 }),
             )?;
             if let Some(step) = result.interrupted_at {
-                interrupted = Some((step, dir));
+                interrupted = Some((step, Some(dir)));
             }
         } else if result.diverged.is_some() && cmd.save_params.is_some() {
             eprintln!(
