@@ -9,7 +9,6 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::studies::future::file::StudyFile;
-use crate::studies::future::studies::StudyId;
 use crate::studies::future::FutureOptions;
 
 /// Arguments of `vqlab study`.
@@ -44,12 +43,7 @@ pub fn execute(cmd: StudyCmd) -> Result<()> {
     // Everything is checked before anything runs or is written.
     let (file, text) = StudyFile::read(&cmd.file)?;
     let data_dir = super::args::data_dir(cmd.data_dir.as_deref());
-    let mut study = file.into_study(&cmd.file, &text, &data_dir)?;
-    if cmd.quick {
-        for c in &mut study.plan.conditions {
-            c.sizes.steps = c.sizes.steps.min(40);
-        }
-    }
+    let study = file.into_study(&cmd.file, &text, &data_dir, cmd.quick)?;
     let seeds = match (cmd.seeds, cmd.quick) {
         (Some(s), _) => s,
         (None, true) => 2,
@@ -67,7 +61,7 @@ pub fn execute(cmd: StudyCmd) -> Result<()> {
         ))
     });
     let options = FutureOptions {
-        studies: vec![StudyId::User],
+        studies: Vec::new(),
         seeds,
         quick: cmd.quick,
         out_dir: out.clone(),

@@ -23,6 +23,10 @@ use crate::study::rules::Combine;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyFile {
+    /// A built-in study's id (`F1` … `F6`), for the files that define them;
+    /// a study of your own leaves it out.
+    #[serde(default)]
+    pub id: Option<String>,
     /// The study's title (the report's heading).
     pub title: String,
     /// The question it answers, in words.
@@ -30,22 +34,86 @@ pub struct StudyFile {
     pub question: Option<String>,
     /// Seeds 0 … seeds − 1 (at least 2 for a verdict).
     pub seeds: u64,
-    /// The data.
-    pub data: DataSpec,
+    /// The data (one condition; or `[[condition]]`s).
+    #[serde(default)]
+    pub data: Option<DataSpec>,
     /// Codebook size K.
-    pub k: usize,
+    #[serde(default)]
+    pub k: Option<Size>,
     /// Code dimension m.
-    pub m: usize,
+    #[serde(default)]
+    pub m: Option<Size>,
     /// Mini-batch size B.
-    pub batch: usize,
+    #[serde(default)]
+    pub batch: Option<Size>,
     /// Training steps.
-    pub steps: usize,
+    #[serde(default)]
+    pub steps: Option<Size>,
+    /// Several data sets or sizes (`[[condition]]`), each trained with every
+    /// arm; instead of the top-level data and sizes.
+    #[serde(rename = "condition", default)]
+    pub conditions: Vec<ConditionSpec>,
     /// The arms (`[[arm]]`).
     #[serde(rename = "arm")]
     pub arms: Vec<ArmSpec>,
     /// The hypotheses (`[[hypothesis]]`).
     #[serde(rename = "hypothesis", default)]
     pub hypotheses: Vec<HypothesisSpec>,
+}
+
+/// A size: one number, or its full and `--quick` forms.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    /// The same at every scale (`--quick` caps steps at 40).
+    One(usize),
+    /// `{ full = …, quick = … }`.
+    Scaled {
+        /// The study's size.
+        full: usize,
+        /// The smoke version's.
+        quick: usize,
+    },
+}
+
+impl Size {
+    /// The value at `quick` scale for field `field`.
+    fn at(self, field: &str, quick: bool) -> usize {
+        match self {
+            Size::One(v) if quick && field == "steps" => v.min(QUICK_STEPS),
+            Size::One(v) => v,
+            Size::Scaled { full, quick: q } => {
+                if quick {
+                    q
+                } else {
+                    full
+                }
+            }
+        }
+    }
+}
+
+/// The most steps of a `--quick` run whose file gives one number.
+pub const QUICK_STEPS: usize = 40;
+
+/// One condition: a data set and its sizes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionSpec {
+    /// Its name in tables and hypotheses (default: the data's name and K,
+    /// `digits K=32`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The data.
+    pub data: DataSpec,
+    /// Codebook size K.
+    pub k: Size,
+    /// Code dimension m.
+    pub m: Size,
+    /// Mini-batch size B.
+    pub batch: Size,
+    /// Training steps.
+    pub steps: Size,
 }
 
 fn eval_fraction() -> f64 {
@@ -104,8 +172,10 @@ fn auto() -> RatesSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArmSpec {
-    /// Its name in tables and hypotheses (unique).
-    pub name: String,
+    /// Its name in tables and hypotheses (unique) [default: its label,
+    /// `model/estimator` and any non-default optimizer, schedule, codebook].
+    #[serde(default)]
+    pub name: Option<String>,
     /// The model [default: tied].
     #[serde(default)]
     pub model: ModelKind,
@@ -143,6 +213,9 @@ pub struct PartSpec {
     pub candidate: String,
     /// An arm's name, or `converged` (PCA + Lloyd run to convergence).
     pub reference: String,
+    /// Only in this condition [default: one part in every condition].
+    #[serde(default)]
+    pub condition: Option<String>,
 }
 
 /// One hypothesis, as written: `candidate`/`reference`, or `parts`.
@@ -227,12 +300,29 @@ impl StudyFile {
         Ok((file, text))
     }
 
-    /// Checks the file against itself and its data, and plans it: one
-    /// condition (the data at the file's sizes) with the arms, and the
-    /// hypotheses. Data paths are relative to the file's folder; built-in
-    /// sets are read from `data_dir`.
-    pub fn into_study(self, path: &Path, text: &str, data_dir: &Path) -> Result<UserStudy> {
+    /// Checks the file against itself and its data, and plans it at full
+    /// or `quick` scale: its conditions (each data set at its sizes) with
+    /// the arms, and the hypotheses (a part without a condition is one part
+    /// per condition, conditions outermost). Data paths are relative to the
+    /// file's folder; built-in sets are read from `data_dir`.
+    pub fn into_study(
+        self,
+        path: &Path,
+        text: &str,
+        data_dir: &Path,
+        quick: bool,
+    ) -> Result<UserStudy> {
         let at = |needle: &str| line_of(text, needle);
+        let study = match &self.id {
+            None => StudyId::User,
+            Some(id) => <StudyId as clap::ValueEnum>::from_str(id, false).map_err(|_| {
+                bad(
+                    path,
+                    at("id"),
+                    format!("id = {id:?}: a built-in study (F1 … F6), or leave it out"),
+                )
+            })?,
+        };
         if self.seeds < 2 {
             return Err(bad(
                 path,
@@ -243,18 +333,83 @@ impl StudyFile {
                 ),
             ));
         }
-        for (field, v) in [
-            ("k", self.k),
-            ("m", self.m),
-            ("batch", self.batch),
-            ("steps", self.steps),
-        ] {
-            if v == 0 {
-                return Err(bad(path, at(field), format!("{field} = 0: at least 1")));
+        let specs: Vec<ConditionSpec> = if self.conditions.is_empty() {
+            match (&self.data, self.k, self.m, self.batch, self.steps) {
+                (Some(data), Some(k), Some(m), Some(batch), Some(steps)) => vec![ConditionSpec {
+                    name: None,
+                    data: data.clone(),
+                    k,
+                    m,
+                    batch,
+                    steps,
+                }],
+                _ => {
+                    return Err(bad(
+                        path,
+                        1,
+                        "the study needs [data], k, m, batch and steps (or [[condition]]s)",
+                    ))
+                }
             }
-        }
+        } else if self.data.is_some() || self.k.is_some() || self.m.is_some() {
+            return Err(bad(
+                path,
+                at("[[condition]]"),
+                "[[condition]]s give each condition's data and sizes: leave the top-level [data], k, m, batch, steps out",
+            ));
+        } else {
+            self.conditions.clone()
+        };
         let folder = path.parent().unwrap_or(Path::new("."));
-        let data = self.data.choice(path, text, folder, data_dir)?;
+        let mut conditions: Vec<(String, DataChoice, Sizes)> = Vec::new();
+        for spec in &specs {
+            let sizes = Sizes {
+                k: spec.k.at("k", quick),
+                m: spec.m.at("m", quick),
+                batch: spec.batch.at("batch", quick),
+                steps: spec.steps.at("steps", quick),
+            };
+            for (field, v) in [
+                ("k", sizes.k),
+                ("m", sizes.m),
+                ("batch", sizes.batch),
+                ("steps", sizes.steps),
+            ] {
+                if v == 0 {
+                    return Err(bad(
+                        path,
+                        at(&format!("{field} =")),
+                        format!("{field} = 0: at least 1"),
+                    ));
+                }
+            }
+            let data = spec.data.choice(path, text, folder, data_dir)?;
+            let n_fit = data.n_fit();
+            for (field, v) in [("k", sizes.k), ("batch", sizes.batch)] {
+                if v > n_fit {
+                    return Err(bad(
+                        path,
+                        at(&format!("{field} =")),
+                        format!(
+                            "{field} = {v}: at most the {n_fit} rows trained on ({})",
+                            data.name()
+                        ),
+                    ));
+                }
+            }
+            let name = spec
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} K={}", data.name(), sizes.k));
+            if conditions.iter().any(|(n, _, _)| *n == name) {
+                return Err(bad(
+                    path,
+                    at(&name),
+                    format!("two conditions are named {name:?}"),
+                ));
+            }
+            conditions.push((name, data, sizes));
+        }
         if self.arms.is_empty() {
             return Err(bad(path, 1, "no [[arm]]: a study trains at least one arm"));
         }
@@ -262,14 +417,8 @@ impl StudyFile {
         let mut names: Vec<String> = Vec::new();
         let mut fixed = Vec::new();
         for spec in &self.arms {
-            let line = at(&format!("\"{}\"", spec.name));
-            if names.contains(&spec.name) {
-                return Err(bad(
-                    path,
-                    line,
-                    format!("two arms are named {:?}", spec.name),
-                ));
-            }
+            let name = spec.name.clone().unwrap_or_default();
+            let line = at(&format!("\"{name}\""));
             let arm = spec.arm().map_err(|(field, m)| {
                 // The field's own line inside this arm, if it is there.
                 let own = text
@@ -281,24 +430,32 @@ impl StudyFile {
                     .map_or(line, |(i, _)| i + 1);
                 bad(path, own, m)
             })?;
-            if !arm.model.model().has_hidden_layer() && self.m > data.dim() {
-                return Err(bad(
-                    path,
-                    at("m ="),
-                    format!(
-                        "m = {} is more than the data's dimension D = {}",
-                        self.m,
-                        data.dim()
-                    ),
-                ));
+            // Unnamed arms are named by their label (`tied/ste adam`, …).
+            let name = spec.name.clone().unwrap_or_else(|| arm.label());
+            if names.contains(&name) {
+                return Err(bad(path, line, format!("two arms are named {name:?}")));
+            }
+            for (_, data, sizes) in &conditions {
+                if !arm.model.model().has_hidden_layer() && sizes.m > data.dim() {
+                    return Err(bad(
+                        path,
+                        at("m ="),
+                        format!(
+                            "m = {} is more than the dimension D = {} of {}",
+                            sizes.m,
+                            data.dim(),
+                            data.name()
+                        ),
+                    ));
+                }
             }
             if let Some(j) = arms.iter().position(|a| *a == arm) {
                 return Err(bad(
                     path,
                     line,
                     format!(
-                        "arm {:?} is the same configuration as arm {:?}",
-                        spec.name, names[j]
+                        "arm {name:?} is the same configuration as arm {:?}",
+                        names[j]
                     ),
                 ));
             }
@@ -323,17 +480,7 @@ impl StudyFile {
                 }
             }
             arms.push(arm);
-            names.push(spec.name.clone());
-        }
-        let n_fit = data.n_fit();
-        for (field, v) in [("k", self.k), ("batch", self.batch)] {
-            if v > n_fit {
-                return Err(bad(
-                    path,
-                    at(&format!("{field} =")),
-                    format!("{field} = {v}: at most the {n_fit} rows trained on"),
-                ));
-            }
+            names.push(name);
         }
         let arm_named = |name: &str, line: usize| -> Result<Arm> {
             names
@@ -348,17 +495,16 @@ impl StudyFile {
                     )
                 })
         };
-        let condition_name = format!("{} K={}", data.name(), self.k);
         let mut hypotheses = Vec::new();
         for h in &self.hypotheses {
             let line = at(&format!("\"{}\"", h.id));
-            let mut parts: Vec<(String, String)> = h
-                .parts
-                .iter()
-                .map(|p| (p.candidate.clone(), p.reference.clone()))
-                .collect();
+            let mut parts: Vec<PartSpec> = h.parts.clone();
             match (&h.candidate, &h.reference) {
-                (Some(c), Some(r)) => parts.push((c.clone(), r.clone())),
+                (Some(c), Some(r)) => parts.push(PartSpec {
+                    candidate: c.clone(),
+                    reference: r.clone(),
+                    condition: None,
+                }),
                 (None, None) => {}
                 _ => {
                     return Err(bad(
@@ -378,51 +524,65 @@ impl StudyFile {
                     ),
                 ));
             }
+            for p in &parts {
+                if let Some(c) = &p.condition {
+                    if !conditions.iter().any(|(n, _, _)| n == c) {
+                        return Err(bad(
+                            path,
+                            at(&format!("\"{c}\"")).max(line),
+                            format!("hypothesis {}: no condition is named {c:?}", h.id),
+                        ));
+                    }
+                }
+            }
             let mut gains = Vec::new();
-            for (c, r) in parts {
-                let candidate = arm_named(&c, at(&format!("\"{c}\"")).max(line))?;
-                let reference = if r == "converged" {
-                    Reference::Converged
-                } else {
-                    Reference::Arm(arm_named(&r, at(&format!("\"{r}\"")).max(line))?)
-                };
-                gains.push(GainPart {
-                    condition: condition_name.clone(),
-                    candidate,
-                    reference,
-                });
+            for (condition, _, _) in &conditions {
+                for p in parts
+                    .iter()
+                    .filter(|p| p.condition.as_ref().is_none_or(|c| c == condition))
+                {
+                    let (c, r) = (&p.candidate, &p.reference);
+                    let candidate = arm_named(c, at(&format!("\"{c}\"")).max(line))?;
+                    let reference = if r == "converged" {
+                        Reference::Converged
+                    } else {
+                        Reference::Arm(arm_named(r, at(&format!("\"{r}\"")).max(line))?)
+                    };
+                    gains.push(GainPart {
+                        condition: condition.clone(),
+                        candidate,
+                        reference,
+                    });
+                }
             }
             hypotheses.push(Hypothesis {
                 // Ids are `&'static str` (the built-in studies' are
                 // literals); a study file's few are leaked once per run.
                 id: Box::leak(h.id.clone().into_boxed_str()),
-                study: StudyId::User,
+                study,
                 text: h.text.clone(),
                 combine: h.combine,
                 test: Test::Gains(gains),
             });
         }
-        let sizes = Sizes {
-            k: self.k,
-            m: self.m,
-            batch: self.batch,
-            steps: self.steps,
-        };
         Ok(UserStudy {
             path: path.to_path_buf(),
             title: self.title.clone(),
             question: self.question.clone().unwrap_or_default(),
             seeds: self.seeds,
             plan: Plan {
-                conditions: vec![Condition {
-                    study: StudyId::User,
-                    name: condition_name,
-                    data,
-                    sizes,
-                    arms,
-                    x: None,
-                    fixed_rates: fixed,
-                }],
+                conditions: conditions
+                    .into_iter()
+                    .map(|(name, data, sizes)| Condition {
+                        study,
+                        name,
+                        data,
+                        sizes,
+                        arms: arms.clone(),
+                        x: None,
+                        fixed_rates: fixed.clone(),
+                    })
+                    .collect(),
                 hypotheses,
             },
             arm_names: names,
@@ -431,6 +591,11 @@ impl StudyFile {
 }
 
 impl ArmSpec {
+    /// Its name, or its estimator's when it has none (for messages).
+    fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.estimator.name())
+    }
+
     /// The arm, or the field the model cannot take and why.
     fn arm(&self) -> std::result::Result<Arm, (&'static str, String)> {
         let mut model = ModelSpec::of(self.model);
@@ -441,7 +606,7 @@ impl ArmSpec {
                     "hidden",
                     format!(
                         "arm {:?}: hidden = {h}, but the {} model has no hidden layer",
-                        self.name,
+                        self.display_name(),
                         self.model.name()
                     ),
                 ));
@@ -451,7 +616,7 @@ impl ArmSpec {
                     "hidden",
                     format!(
                         "arm {:?}: hidden = {h}: between 1 and {}",
-                        self.name,
+                        self.display_name(),
                         crate::train::MAX_HIDDEN
                     ),
                 ));
@@ -464,7 +629,7 @@ impl ArmSpec {
                     "activation",
                     format!(
                         "arm {:?}: activation = {:?}, but the {} model has no hidden layer",
-                        self.name,
+                        self.display_name(),
                         a.name(),
                         self.model.name()
                     ),
@@ -590,5 +755,65 @@ impl DataSpec {
             delimiter,
         )
         .map_err(|m| bad(path, at("file"), m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::real_choices;
+    use super::super::studies::{plan, FutureScale};
+    use super::*;
+    use crate::study::Scale;
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The plan `studies/F1.toml` gives on the data in `dir` at `quick`
+    /// scale, beside the code's.
+    fn both_plans(dir: &Path, quick: bool) -> (Plan, Plan) {
+        let path = root().join("studies/F1.toml");
+        let (file, text) = StudyFile::read(&path).unwrap();
+        let from_file = file.into_study(&path, &text, dir, quick).unwrap().plan;
+        let real = real_choices(dir).unwrap();
+        let from_code = plan(&[StudyId::F1], &FutureScale::of(quick), &real);
+        (from_file, from_code)
+    }
+
+    #[test]
+    fn the_f1_file_plans_exactly_what_the_code_plans() {
+        // Quick, on the slice the tests carry: the same conditions (data,
+        // sizes, arms in order) and the same hypothesis, part for part, so
+        // the same units and numbers.
+        let (file, code) = both_plans(&root().join("tests/data"), true);
+        assert_eq!(file.conditions, code.conditions);
+        assert_eq!(file.hypotheses, code.hypotheses);
+        assert_eq!(file.conditions.len(), 2);
+        assert_eq!(file.conditions[0].arms.len(), 12);
+        // Full scale needs the full sets (./data-setup.sh): the slice has
+        // fewer rows than F1's batch of 256, which the code's plan clips.
+        let full = root().join("data");
+        if RealSet::Mnist.load(&full).is_ok() && RealSet::Digits.load(&full).is_ok() {
+            let (file, code) = both_plans(&full, false);
+            assert_eq!(file.conditions, code.conditions);
+            assert_eq!(file.hypotheses, code.hypotheses);
+        } else {
+            eprintln!("full-scale F1 plan not compared: run ./data-setup.sh");
+        }
+    }
+
+    #[test]
+    fn sizes_take_their_quick_form_and_plain_steps_are_capped() {
+        let scaled = Size::Scaled {
+            full: 500,
+            quick: 60,
+        };
+        assert_eq!(
+            (scaled.at("steps", false), scaled.at("steps", true)),
+            (500, 60)
+        );
+        assert_eq!(Size::One(500).at("steps", true), QUICK_STEPS);
+        assert_eq!(Size::One(500).at("batch", true), 500);
+        assert_eq!(Size::One(500).at("steps", false), 500);
     }
 }

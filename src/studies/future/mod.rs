@@ -83,8 +83,15 @@ impl FutureOptions {
 
     /// The studies to run, in order.
     pub fn chosen(&self) -> Vec<StudyId> {
-        if self.user.is_some() {
-            vec![StudyId::User]
+        if let Some(user) = &self.user {
+            // A study file's own id (a built-in's file keeps its id).
+            user.plan
+                .conditions
+                .iter()
+                .map(|c| c.study)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
         } else if self.studies.is_empty() {
             StudyId::ALL.to_vec()
         } else {
