@@ -138,6 +138,11 @@ fn one_diverging_method_leaves_the_others_written_and_exits_3() {
     assert_eq!(records.len(), 2);
     assert!(records[0]["diverged"].is_null());
     assert_finite_metrics(&records[0]["final"], "ste");
+    // The untied model's configuration lists its own fields only.
+    assert_eq!(
+        records[0]["config"]["model"],
+        serde_json::json!({"kind": "untied"})
+    );
     assert_eq!(records[1]["method"], "untied/nsvq/manual");
     let step = records[1]["diverged"]["step"].as_u64().unwrap();
     assert!(step > 0 && step < 60, "{step}");
@@ -272,6 +277,25 @@ fn curves_are_written_as_csv_and_svg() {
     ] {
         assert!(stdout.contains(word), "{word}: {stdout}");
     }
+}
+
+#[test]
+fn a_pandas_index_column_is_named_and_baseline_defaults_to_train_k() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("indexed.csv");
+    let rows: Vec<String> = (0..200)
+        .map(|i| format!("{i},{},{},{}", (i * 7) % 13, (i * 3) % 5, (i * 11) % 17))
+        .collect();
+    std::fs::write(&path, rows.join("\n")).unwrap();
+    let out = vqlab()
+        .args(["baseline", "--json", "--m", "2", "--data"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the row numbers"), "{stderr}");
+    let v = json_stdout(&out);
+    assert_eq!(v["config"]["k"], 16, "{v}");
 }
 
 #[test]

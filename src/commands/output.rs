@@ -248,3 +248,16 @@ pub fn drive<S: crate::study::driver::Study>(
     let summary = with_progress(S::NAME, |progress| study.run(&stop, progress))?;
     Ok(Some(summary))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smoke_version_writes_beside_the_committed_results() {
+        use std::path::{Path, PathBuf};
+        assert_eq!(out_dir(None, false), PathBuf::from("results"));
+        assert_eq!(out_dir(None, true), PathBuf::from("results-quick"));
+        assert_eq!(out_dir(Some(Path::new("x")), true), PathBuf::from("x"));
+    }
+}

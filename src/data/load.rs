@@ -267,6 +267,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pandas index column"), "{err}");
+        // A named index column: only the first header field is a name.
+        let err = load_matrix(&write(dir.path(), "d.csv", "id,0,1\n0,5,6\n1,7,8\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("names only its first column") && err.contains("pandas index column"),
+            "{err}"
+        );
     }
 
     #[test]

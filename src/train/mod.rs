@@ -780,3 +780,39 @@ pub fn significant(v: f64) -> String {
     let digits = (4 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
     format!("{:.*}", digits, v + 0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_recon(recon_mse: f64) -> Metrics {
+        Metrics {
+            recon_mse,
+            insub_distortion: 1.0,
+            residual: None,
+            usage_entropy: 2.0,
+            utilization: 1.0,
+            perplexity: 7.0,
+            dead_code_fraction: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_rise_under_half_a_per_mille_is_no_warning_and_a_larger_one_points_to_lr_auto() {
+        let start = with_recon(100.0);
+        assert!(run_warnings(&start, &with_recon(100.04), 16, true).is_empty());
+        let small = run_warnings(&start, &with_recon(101.0), 16, true);
+        assert!(
+            small[0].contains("+1.0 %") && small[0].contains("--lr auto"),
+            "{small:?}"
+        );
+        // Large rises name the rates to look at; η_E only when E follows it.
+        let grad = run_warnings(&start, &with_recon(150.0), 16, true);
+        assert!(grad[0].contains("--lr-e"), "{grad:?}");
+        let ema = run_warnings(&start, &with_recon(150.0), 16, false);
+        assert!(!ema[0].contains("--lr-e"), "{ema:?}");
+        // A blown-up value prints as a ratio, in scientific notation.
+        let huge = run_warnings(&start, &with_recon(1e70), 16, true);
+        assert!(huge[0].contains("× 1.0000e68"), "{huge:?}");
+    }
+}
