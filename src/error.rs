@@ -81,6 +81,14 @@ pub enum VqError {
         /// What is wrong, and what is allowed.
         message: String,
     },
+    /// `vqlab check`: no candidate matches the probe within the tolerance.
+    #[error("no candidate matches within {tolerance:e}; the closest: {closest}")]
+    NoMatch {
+        /// The tolerance asked for.
+        tolerance: f64,
+        /// The closest candidate, described.
+        closest: String,
+    },
     /// The work would allocate more memory than the machine has available.
     #[error("not started: {what} needs about {needed_gib:.1} GiB, and this machine has {available_gib:.1} GiB available; ask for less")]
     TooLarge {

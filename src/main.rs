@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::commands::{
-    baseline, bench, calibrate, data, future, gradcheck, reproduce, saved, study, train,
+    baseline, bench, calibrate, check, data, future, gradcheck, reproduce, saved, study, train,
 };
 use vqlab::infra::alloc::CountingAllocator;
 
@@ -47,8 +47,8 @@ enum Command {
     /// either backend, or the report's method names. Riemannian SGD or Adam
     /// on Stiefel parameters (polar retraction). Defaults are the report's
     /// experiment 1 (tied, K=16, 200 steps, batch 512, N=10,000/2,000);
-    /// on a data file the learning rate follows its spectrum, and `--lr
-    /// auto` chooses rates on validation rows. Exit status 3: some methods
+    /// on a data file each method's learning rates are chosen on validation
+    /// rows around a rule from the data's spectrum (`--lr`). Exit status 3: some methods
     /// diverged (the others are written); 130: interrupted (what there was
     /// is written).
     Train(train::TrainCmd),
@@ -102,6 +102,15 @@ enum Command {
     /// patches` writes a generated pixel-scale data set.
     #[command(subcommand)]
     Data(data::DataCmd),
+    /// Is my VQ layer right? Identify what a quantizer layer's backward pass
+    /// computes from a probe directory (python/vqlab_probe.py writes one for
+    /// any PyTorch layer; docs/PROBE.md the format): every output path (no
+    /// gradient, STE, residual projection, rotation trick; NSVQ and Gumbel
+    /// given their draws) × codebook form (plain, cosine) × loss wiring
+    /// (separate weights, one combined term, codebook outside autograd),
+    /// weights fitted by least squares. Exit status 0: a match; 1: none
+    /// (the closest and where it departs are printed); 2: a bad probe.
+    Check(check::CheckCmd),
     /// One method's timed steps in this process (used by `bench`).
     #[command(hide = true)]
     BenchWorker(bench::BenchWorkerCmd),
@@ -127,6 +136,7 @@ fn main() -> ExitCode {
         Command::Evaluate(cmd) => saved::execute_evaluate(cmd).context("evaluate failed"),
         Command::Encode(cmd) => saved::execute_encode(cmd).context("encode failed"),
         Command::Data(cmd) => data::execute(cmd).context("data failed"),
+        Command::Check(cmd) => check::execute(cmd).context("check failed"),
         Command::BenchWorker(cmd) => {
             bench::execute_worker(cmd, &ALLOC).context("bench worker failed")
         }
@@ -141,6 +151,7 @@ fn main() -> ExitCode {
                     Some(vqlab::VqError::Interrupted { .. })
                     | Some(vqlab::VqError::TrainInterrupted { .. }) => Some(130),
                     Some(vqlab::VqError::SomeDiverged { .. }) => Some(3),
+                    Some(vqlab::VqError::NoMatch { .. }) => Some(1),
                     _ => None,
                 })
                 .unwrap_or(2);

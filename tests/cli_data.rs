@@ -40,9 +40,13 @@ fn pixel_range_data_train_with_default_settings() {
     let v = train_json(&["--data", path.to_str().unwrap(), "--k", "16"]);
     let data = &v["data"];
     assert_eq!(data["scaling"], "unit-variance");
+    // The default on a data file chooses the rates on validation rows
+    // carved from the 4800 training rows.
+    let val_rows = v["rates"]["val_rows"].as_u64().unwrap();
+    assert_eq!(val_rows, 600);
     assert_eq!(
         (data["n_train"].as_u64(), data["n_eval"].as_u64()),
-        (Some(4800), Some(1200))
+        (Some(4800 - val_rows), Some(1200))
     );
     assert!(
         data["scale"].as_f64().unwrap() > 10.0,
@@ -104,7 +108,8 @@ fn a_3001_row_semicolon_file_works_without_flags() {
     std::fs::write(&path, text).unwrap();
     let v = train_json(&["--data", path.to_str().unwrap(), "--k", "8", "--m", "2"]);
     assert_eq!(v["data"]["n_eval"], 600);
-    assert_eq!(v["data"]["n_train"], 2401);
+    let val_rows = v["rates"]["val_rows"].as_u64().unwrap();
+    assert_eq!(v["data"]["n_train"].as_u64(), Some(2401 - val_rows));
 }
 
 #[test]

@@ -204,7 +204,11 @@ fn bad_data_files() {
             vec![],
             vec!["x.txt", ".npy or .csv"],
         ),
-        (good_path.clone(), vec!["--k", "35"], vec!["k = 35", "30"]),
+        (
+            good_path.clone(),
+            vec!["--k", "35"],
+            vec!["k = 35", "(26)", "4 of the training rows are held out"],
+        ),
         (
             good_path.clone(),
             vec!["--dim", "5"],

@@ -26,13 +26,15 @@ fn runs(v: &serde_json::Value) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn the_default_rate_follows_the_spectrum_on_pixel_data() {
+fn the_fixed_rate_follows_the_spectrum_on_pixel_data() {
     let dir = tempfile::tempdir().unwrap();
     let data = patches(dir.path(), 3000);
     let train = |extra: &[&str]| {
         let out = vqlab()
             .args(["train", "--estimator", "ste,rotation-trick", "--json"])
-            .args(["--steps", "100", "--batch", "256", "--data"])
+            .args([
+                "--steps", "100", "--batch", "256", "--lr", "fixed", "--data",
+            ])
             .arg(&data)
             .args(extra)
             .output()
@@ -85,11 +87,11 @@ fn adam_gets_its_own_default_rates() {
 }
 
 #[test]
-fn lr_auto_prints_its_grid_and_trains_at_the_chosen_rates() {
+fn on_a_data_file_the_rates_are_chosen_by_default_and_the_grid_printed() {
     let dir = tempfile::tempdir().unwrap();
     let data = patches(dir.path(), 1600);
     let out = vqlab()
-        .args(["train", "--lr", "auto", "--steps", "40", "--batch", "128"])
+        .args(["train", "--steps", "40", "--batch", "128"])
         .args(["--json", "--data"])
         .arg(&data)
         .output()
@@ -197,7 +199,14 @@ fn ctrl_c_on_train_saves_loadable_parameters() {
     let saved = dir.path().join("params");
     let mut child = vqlab()
         .args(["train", "--steps", "5000000", "--batch", "32", "--k", "8"])
-        .args(["--log-every", "0", "--json", "--save-params"])
+        .args([
+            "--lr",
+            "fixed",
+            "--log-every",
+            "0",
+            "--json",
+            "--save-params",
+        ])
         .arg(&saved)
         .arg("--data")
         .arg(&data)

@@ -31,7 +31,11 @@ pub struct GradcheckCmd {
     pub long_run_steps: usize,
     /// Write the first lockstep state (every parameter, the batch, the
     /// assignments) and every method's gradient of every parameter there as
-    /// .npy (names in the README), for checking with NumPy/PyTorch.
+    /// .npy (names in the README), for checking with NumPy/PyTorch; and per
+    /// estimator a probe of its quantizer layer, `probe-<estimator>/`
+    /// (docs/PROBE.md: z, codebook, output, upstream gradient, gradients and
+    /// the random draws NSVQ and Gumbel used), for `vqlab check` or an
+    /// outside implementation.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
     /// Print the whole report as JSON (summary fields first).

@@ -5,6 +5,7 @@ pub mod args;
 pub mod baseline;
 pub mod bench;
 pub mod calibrate;
+pub mod check;
 pub mod data;
 pub mod data_args;
 pub mod future;

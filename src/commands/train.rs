@@ -55,14 +55,15 @@ pub struct TrainCmd {
     /// (the manual methods always run on the CPU).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Without it, the rates are --lr-w/--lr-e or their defaults (the
-    /// report's on the generator, from the spectrum on a data file, Adam's
-    /// 1e-3). auto: choose each method's learning rates on validation rows
-    /// carved from the training rows (--val-fraction; the evaluation rows are never
-    /// read while choosing): × 0.25, 1 and 4 of the rates (given or
-    /// default), up to two more steps of 4 past a winning edge, the lowest
-    /// validation recon kept. Prints every rate tried. The same search as
-    /// `vqlab future`.
+    /// How the learning rates are chosen. fixed: --lr-w/--lr-e or their
+    /// defaults (the report's on the generator, from the spectrum on a data
+    /// file, Adam's 1e-3). auto: choose each method's rates on validation
+    /// rows carved from the training rows (--val-fraction; the evaluation
+    /// rows are never read while choosing): × 0.25, 1 and 4 of the fixed
+    /// rates, up to two more steps of 4 past a winning edge, the lowest
+    /// validation recon kept; every rate tried is printed. The same search
+    /// as `vqlab future`. [default: auto on a data file or set when neither
+    /// --lr-w nor --lr-e is given, else fixed]
     #[arg(long, value_enum)]
     pub lr: Option<LrChoice>,
     /// With --lr auto: the share of the training rows held out to choose
@@ -158,6 +159,22 @@ pub enum LrChoice {
     /// Train at × 0.25, 1, 4 of the rates (given or default), extended up
     /// to twice past a winning edge, and keep the lowest validation recon.
     Auto,
+    /// Train once at the rates given or their defaults.
+    Fixed,
+}
+
+impl LrChoice {
+    /// The choice `--lr` makes when it is not given: the search on a data
+    /// file or set whose rates are not given (one rule of thumb cannot fit
+    /// every data set and estimator), the rates as they are otherwise (the
+    /// generator keeps the report's protocol).
+    pub fn resolve(given: Option<LrChoice>, from_file: bool, rates_given: bool) -> LrChoice {
+        given.unwrap_or(if from_file && !rates_given {
+            LrChoice::Auto
+        } else {
+            LrChoice::Fixed
+        })
+    }
 }
 
 /// Runs `vqlab train`.
@@ -171,14 +188,34 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
     let device = crate::model::parse_device(&cmd.device)?;
     let args = cmd.data.to_args(10_000, 2_000)?;
     let mut data = args.load()?;
-    let val = match cmd.lr {
-        Some(LrChoice::Auto) => Some(carve_validation(&mut data, cmd.val_fraction)?),
-        None => None,
+    let rates_given = cmd.hyper.lr_w.is_some() || cmd.hyper.lr_e.is_some();
+    let val = match LrChoice::resolve(cmd.lr, args.is_file(), rates_given) {
+        LrChoice::Auto => Some(carve_validation(&mut data, cmd.val_fraction)?),
+        LrChoice::Fixed => None,
     };
     let (config, origin) =
         cmd.hyper
             .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
-    let config = config.check(data.train.nrows(), data.dim())?;
+    let config = config
+        .check(data.train.nrows(), data.dim())
+        .map_err(|e| match (e, &val) {
+            (
+                VqError::InvalidConfig {
+                    field,
+                    value,
+                    allowed,
+                },
+                Some(val),
+            ) if field == "k" || field == "batch" => VqError::InvalidConfig {
+                field,
+                value,
+                allowed: format!(
+                    "{allowed}: {} of the training rows are held out to choose the learning rates (--lr fixed keeps them)",
+                    val.nrows()
+                ),
+            },
+            (e, _) => e,
+        })?;
     let start = crate::train::initial_params(data.train.view(), &config)?;
     let stop = super::output::stop_on_ctrl_c_in_train();
     let search = RateSearch::standard();
@@ -420,4 +457,31 @@ pub fn carve_validation(
     let val = data.train.slice(ndarray::s![n - n_val.., ..]).to_owned();
     data.train = data.train.slice(ndarray::s![..n - n_val, ..]).to_owned();
     Ok(val)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrChoice;
+
+    #[test]
+    fn the_search_is_the_default_only_on_data_whose_rates_are_not_given() {
+        use LrChoice::{Auto, Fixed};
+        // (given, from a file, rates given) → choice
+        let cases = [
+            (None, true, false, Auto),
+            (None, true, true, Fixed),
+            (None, false, false, Fixed),
+            (None, false, true, Fixed),
+            (Some(Fixed), true, false, Fixed),
+            (Some(Auto), false, false, Auto),
+            (Some(Auto), true, true, Auto),
+        ];
+        for (given, file, rates, want) in cases {
+            assert!(
+                LrChoice::resolve(given, file, rates) == want,
+                "{:?}",
+                (file, rates)
+            );
+        }
+    }
 }

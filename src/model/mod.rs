@@ -26,6 +26,7 @@
 //! from q̃ back to z. See `docs/MODEL.md` for the whole model in one place.
 pub mod codebook;
 pub mod estimator;
+pub mod layer_check;
 pub mod mlp;
 pub mod tied;
 pub mod torch;

@@ -134,6 +134,30 @@ pub fn straight_through(estimator: Estimator, z: &Tensor, q: &Tensor) -> Tensor 
     }
 }
 
+/// The quantizer on tensors: the nearest codes (as most VQ-VAE code finds
+/// them: ‖e_k‖² − 2 z·e_k, the ‖z‖² term being the same for every k; one
+/// B × K matrix product, no B × K × m temporary), q = their rows of `e`,
+/// and q̃ for `estimator` with the step's draws.
+fn quantize(
+    estimator: Estimator,
+    z: &Tensor,
+    e: &Tensor,
+    draws: &Draws,
+    device: Device,
+) -> (Tensor, Tensor, Tensor) {
+    let assignments = tch::no_grad(|| {
+        let code_sq = e.square().sum_dim_intlist(1, false, Kind::Double);
+        let dist = code_sq.unsqueeze(0) - z.matmul(&e.tr()) * 2.0;
+        dist.argmin(1, false)
+    });
+    let q = e.index_select(0, &assignments);
+    let noise = estimator
+        .changes_forward()
+        .then(|| to_tensor(draws.noise.view(), device));
+    let q_tilde = quantizer_path(estimator, z, &q, e, noise.as_ref(), draws.tau);
+    (assignments, q, q_tilde)
+}
+
 impl GradientMethod for AutogradMethod {
     fn spec(&self) -> MethodSpec {
         self.spec
@@ -174,19 +198,7 @@ impl GradientMethod for AutogradMethod {
         let e = to_tensor(params.codebook.view(), self.device).set_requires_grad(true);
 
         let z = model.forward(spec, &w, Side::Encode, &x);
-        // Nearest codes as most VQ-VAE code does it: ‖e_k‖² − 2 z·e_k (the
-        // ‖z‖² term is the same for every k), one B × K matrix product, no
-        // B × K × m temporary.
-        let assignments = tch::no_grad(|| {
-            let code_sq = e.square().sum_dim_intlist(1, false, Kind::Double);
-            let dist = code_sq.unsqueeze(0) - z.matmul(&e.tr()) * 2.0;
-            dist.argmin(1, false)
-        });
-        let q = e.index_select(0, &assignments);
-        let noise = estimator
-            .changes_forward()
-            .then(|| to_tensor(draws.noise.view(), self.device));
-        let q_tilde = quantizer_path(estimator, &z, &q, &e, noise.as_ref(), draws.tau);
+        let (assignments, q, q_tilde) = quantize(estimator, &z, &e, draws, self.device);
         let x_hat = model.forward(spec, &w, Side::Decode, &q_tilde);
         let recon = (&x - x_hat).square().sum(Kind::Double) / b;
         let insub_cb = (z.detach() - &q).square().sum(Kind::Double) / b;
@@ -215,4 +227,79 @@ impl GradientMethod for AutogradMethod {
         };
         Ok(())
     }
+}
+
+/// One batch through the quantizer layer of a model, as a probe for
+/// `vqlab check` (`docs/PROBE.md`), computed by libtorch's autograd: z from
+/// the encoder (a leaf), the nearest codes, q̃ by [`quantizer_path`], the
+/// upstream gradient u = ∂recon/∂q̃ through the decoder at q̃'s value, and
+/// the gradients of L = Σ u ⊙ q̃ + α ‖sg(z) − q‖²/B + β ‖z − sg(q)‖²/B with
+/// respect to z and the codebook. The draws go into the probe.
+pub fn layer_probe(
+    params: &Params,
+    batch: ArrayView2<f64>,
+    estimator: Estimator,
+    draws: &Draws,
+    weights: LossWeights,
+) -> Result<super::layer_check::Probe> {
+    use super::layer_check::probe::ProbeMeta;
+    let device = Device::Cpu;
+    draws.check(
+        estimator,
+        batch.nrows(),
+        params.code_dim(),
+        params.codebook.nrows(),
+    )?;
+    let (spec, model) = (&params.model, params.model.model());
+    let b = batch.nrows() as f64;
+    let x = to_tensor(batch, device);
+    let w: Vec<Tensor> = params
+        .weights
+        .iter()
+        .map(|p| to_tensor(p.view(), device))
+        .collect();
+    let z = tch::no_grad(|| model.forward(spec, &w, Side::Encode, &x)).set_requires_grad(true);
+    let e = to_tensor(params.codebook.view(), device).set_requires_grad(true);
+    let (assignments, q, q_tilde) = quantize(estimator, &z, &e, draws, device);
+    // u: what the decoder sends back to q̃.
+    let at = q_tilde.detach().set_requires_grad(true);
+    let x_hat = model.forward(spec, &w, Side::Decode, &at);
+    ((&x - x_hat).square().sum(Kind::Double) / b).backward();
+    let upstream = at.grad();
+    let aux = (z.detach() - &q).square().sum(Kind::Double) / b * weights.alpha
+        + (&z - q.detach()).square().sum(Kind::Double) / b * weights.beta;
+    let loss = (&upstream * &q_tilde).sum(Kind::Double) + &aux;
+    loss.backward();
+    let noise_if = |wanted: bool| wanted.then(|| draws.noise.clone());
+    Ok(super::layer_check::Probe {
+        dir: Default::default(),
+        z: to_array2(&z.detach())?,
+        codebook: params.codebook.clone(),
+        output: to_array2(&q_tilde.detach())?,
+        assignments: to_indices(&assignments)?,
+        aux_loss: f64::try_from(aux.detach())?,
+        upstream: to_array2(&upstream)?,
+        grad_z: to_array2(&z.grad())?,
+        grad_codebook: Some(to_array2(&e.grad())?),
+        nsvq_directions: noise_if(estimator == Estimator::Nsvq),
+        gumbel_noise: noise_if(matches!(
+            estimator,
+            Estimator::Gumbel | Estimator::GumbelHard
+        )),
+        meta: ProbeMeta {
+            library: "vqlab".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            layer: format!("{} quantizer, {}", spec.kind.name(), estimator.name()),
+            flags: serde_json::json!({
+                "estimator": estimator.name(),
+                "alpha": weights.alpha,
+                "beta": weights.beta,
+            }),
+            dtype: "float64".into(),
+            codebook_trainable: Some(true),
+            tau: matches!(estimator, Estimator::Gumbel | Estimator::GumbelHard)
+                .then_some(draws.tau),
+            ..Default::default()
+        },
+    })
 }

@@ -72,6 +72,10 @@ pub(crate) fn lockstep(
                     .zip(reference.iter().chain(candidate.iter()).cloned())
                     .collect();
                 dump_state(dir, &params, batch.view(), &named)?;
+                for (&estimator, d) in estimators.iter().zip(&draws) {
+                    crate::model::torch::layer_probe(&params, batch.view(), estimator, d, weights)?
+                        .write(&dir.join(format!("probe-{}", estimator.name())))?;
+                }
             }
         }
         for (i, (r, c)) in reference.iter().zip(&candidate).enumerate() {
