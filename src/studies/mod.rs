@@ -6,4 +6,5 @@ pub mod bench;
 pub mod calibrate;
 pub mod future;
 pub mod gradcheck;
+pub mod gradquality;
 pub mod reproduce;
