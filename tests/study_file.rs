@@ -140,47 +140,53 @@ fn bad_study_files_name_the_line_and_write_nothing() {
 }
 
 #[test]
-fn the_f1_file_gives_the_numbers_of_future_f1() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let slice = root.join("tests/data");
-    let store = dir.path().join("store");
-    let (code_out, file_out) = (dir.path().join("code"), dir.path().join("file"));
-    let out = vqlab()
-        .args(["future", "--quick", "--only", "F1", "--data-dir"])
-        .arg(&slice)
-        .arg("--store")
-        .arg(&store)
-        .arg("--out")
-        .arg(&code_out)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    // The file's units are the code's: every one is found in the store.
-    let out = vqlab()
-        .args(["study", "--quick", "--data-dir"])
-        .arg(&slice)
-        .arg("--store")
-        .arg(&store)
-        .arg("--out")
-        .arg(&file_out)
-        .arg(root.join("studies/F1.toml"))
-        .output()
-        .unwrap();
-    assert_success(&out);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("(0 computed, 56 reused)"), "{stdout}");
-    let read = |p: PathBuf| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    let (code, file) = (
-        read(code_out.join("future.json")),
-        read(file_out.join("study.json")),
-    );
-    assert_eq!(code["hypotheses"], file["hypotheses"]);
-    assert_eq!(
-        code["studies"][0]["conditions"],
-        file["studies"][0]["conditions"]
-    );
-    assert_eq!(code["seeds"], file["seeds"]);
+fn the_study_files_give_the_numbers_of_future() {
+    // F1 and F2 (F2: the generator with rows per scale, `{k}` in a name).
+    for (id, units) in [("F1", 56), ("F2", 50)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let slice = root.join("tests/data");
+        let store = dir.path().join("store");
+        let (code_out, file_out) = (dir.path().join("code"), dir.path().join("file"));
+        let out = vqlab()
+            .args(["future", "--quick", "--only", id, "--data-dir"])
+            .arg(&slice)
+            .arg("--store")
+            .arg(&store)
+            .arg("--out")
+            .arg(&code_out)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        // The file's units are the code's: every one is found in the store.
+        let out = vqlab()
+            .args(["study", "--quick", "--data-dir"])
+            .arg(&slice)
+            .arg("--store")
+            .arg(&store)
+            .arg("--out")
+            .arg(&file_out)
+            .arg(root.join(format!("studies/{id}.toml")))
+            .output()
+            .unwrap();
+        assert_success(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("(0 computed, {units} reused)")),
+            "{id}: {stdout}"
+        );
+        let read = |p: PathBuf| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        let (code, file) = (
+            read(code_out.join("future.json")),
+            read(file_out.join("study.json")),
+        );
+        assert_eq!(code["hypotheses"], file["hypotheses"], "{id}");
+        assert_eq!(
+            code["studies"][0]["conditions"], file["studies"][0]["conditions"],
+            "{id}"
+        );
+        assert_eq!(code["seeds"], file["seeds"], "{id}");
+    }
 }

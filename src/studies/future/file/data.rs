@@ -18,6 +18,38 @@ fn val_fraction() -> f64 {
     0.125
 }
 
+/// The generator's rows (trained on, validation, evaluation): the same at
+/// every scale, or `{ full, quick }`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum GeneratorRows {
+    /// `[n_fit, n_val, n_eval]`.
+    One(usize, usize, usize),
+    /// `{ full = [...], quick = [...] }`.
+    Scaled {
+        /// The study's rows.
+        full: (usize, usize, usize),
+        /// The smoke version's.
+        quick: (usize, usize, usize),
+    },
+}
+
+impl GeneratorRows {
+    /// The rows at `quick` scale or the full one.
+    pub fn at(self, quick: bool) -> (usize, usize, usize) {
+        match self {
+            GeneratorRows::One(a, b, c) => (a, b, c),
+            GeneratorRows::Scaled { full, quick: q } => {
+                if quick {
+                    q
+                } else {
+                    full
+                }
+            }
+        }
+    }
+}
+
 /// Where the rows come from: exactly one of `file`, `set`, `generator`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,9 +66,10 @@ pub struct DataSpec {
     #[serde(default)]
     pub set: Option<RealSet>,
     /// The report's calibrated generator: rows trained on, validation rows,
-    /// evaluation rows (new data per seed).
+    /// evaluation rows (new data per seed); `[n, n, n]` or
+    /// `{ full = [n, n, n], quick = [n, n, n] }`.
     #[serde(default)]
-    pub generator: Option<(usize, usize, usize)>,
+    pub generator: Option<GeneratorRows>,
     /// The share of the rows held out for evaluation (file, set).
     #[serde(default = "eval_fraction")]
     pub eval_fraction: f64,
@@ -56,6 +89,7 @@ impl DataSpec {
         text: &str,
         folder: &Path,
         data_dir: &Path,
+        quick: bool,
     ) -> Result<DataChoice> {
         let at = |needle: &str| line_of(text, needle);
         let given = [
@@ -100,7 +134,8 @@ impl DataSpec {
                 ))
             }
         };
-        if let Some((n_fit, n_val, n_eval)) = self.generator {
+        if let Some(rows) = self.generator {
+            let (n_fit, n_val, n_eval) = rows.at(quick);
             if n_fit == 0 || n_val == 0 || n_eval == 0 {
                 return Err(bad(
                     path,

@@ -103,7 +103,7 @@ pub const QUICK_STEPS: usize = 40;
 #[serde(deny_unknown_fields)]
 pub struct ConditionSpec {
     /// Its name in tables and hypotheses (default: the data's name and K,
-    /// `digits K=32`).
+    /// `digits K=32`); `{k}` in it stands for K at the scale run.
     #[serde(default)]
     pub name: Option<String>,
     /// The data.
@@ -347,7 +347,7 @@ impl StudyFile {
                     ));
                 }
             }
-            let data = spec.data.choice(path, text, folder, data_dir)?;
+            let data = spec.data.choice(path, text, folder, data_dir, quick)?;
             let n_fit = data.n_fit();
             for (field, v) in [("k", sizes.k), ("batch", sizes.batch)] {
                 if v > n_fit {
@@ -361,10 +361,11 @@ impl StudyFile {
                     ));
                 }
             }
-            let name = spec
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("{} K={}", data.name(), sizes.k));
+            // `{k}` in a name stands for this scale's K.
+            let name = spec.name.as_ref().map_or_else(
+                || format!("{} K={}", data.name(), sizes.k),
+                |n| n.replace("{k}", &sizes.k.to_string()),
+            );
             if conditions.iter().any(|(n, _, _)| *n == name) {
                 return Err(bad(
                     path,
@@ -623,36 +624,41 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// The plan `studies/F1.toml` gives on the data in `dir` at `quick`
+    /// The plan `studies/<id>.toml` gives on the data in `dir` at `quick`
     /// scale, beside the code's.
-    fn both_plans(dir: &Path, quick: bool) -> (Plan, Plan) {
-        let path = root().join("studies/F1.toml");
+    fn both_plans(id: StudyId, dir: &Path, quick: bool) -> (Plan, Plan) {
+        let path = root().join(format!("studies/{}.toml", id.name()));
         let (file, text) = StudyFile::read(&path).unwrap();
         let from_file = file.into_study(&path, &text, dir, quick).unwrap().plan;
         let real = real_choices(dir).unwrap();
-        let from_code = plan(&[StudyId::F1], &FutureScale::of(quick), &real);
+        let from_code = plan(&[id], &FutureScale::of(quick), &real);
         (from_file, from_code)
     }
 
     #[test]
-    fn the_f1_file_plans_exactly_what_the_code_plans() {
+    fn the_study_files_plan_exactly_what_the_code_plans() {
         // Quick, on the slice the tests carry: the same conditions (data,
-        // sizes, arms in order) and the same hypothesis, part for part, so
+        // sizes, arms in order) and the same hypotheses, part for part, so
         // the same units and numbers.
-        let (file, code) = both_plans(&root().join("tests/data"), true);
-        assert_eq!(file.conditions, code.conditions);
-        assert_eq!(file.hypotheses, code.hypotheses);
-        assert_eq!(file.conditions.len(), 2);
-        assert_eq!(file.conditions[0].arms.len(), 12);
-        // Full scale needs the full sets (./data-setup.sh): the slice has
-        // fewer rows than F1's batch of 256, which the code's plan clips.
-        let full = root().join("data");
-        if RealSet::Mnist.load(&full).is_ok() && RealSet::Digits.load(&full).is_ok() {
-            let (file, code) = both_plans(&full, false);
-            assert_eq!(file.conditions, code.conditions);
-            assert_eq!(file.hypotheses, code.hypotheses);
-        } else {
-            eprintln!("full-scale F1 plan not compared: run ./data-setup.sh");
+        for (id, conditions, arms, hypotheses) in [(StudyId::F1, 2, 12, 1), (StudyId::F2, 2, 10, 2)]
+        {
+            let (file, code) = both_plans(id, &root().join("tests/data"), true);
+            assert_eq!(file.conditions, code.conditions, "{id:?}");
+            assert_eq!(file.hypotheses, code.hypotheses, "{id:?}");
+            assert_eq!(file.conditions.len(), conditions);
+            assert_eq!(file.conditions[0].arms.len(), arms);
+            assert_eq!(file.hypotheses.len(), hypotheses);
+            // Full scale needs the full sets (./data-setup.sh): the slice
+            // has fewer rows than the full batch of 256, which the code's
+            // plan clips.
+            let full = root().join("data");
+            if RealSet::Mnist.load(&full).is_ok() && RealSet::Digits.load(&full).is_ok() {
+                let (file, code) = both_plans(id, &full, false);
+                assert_eq!(file.conditions, code.conditions, "{id:?} full");
+                assert_eq!(file.hypotheses, code.hypotheses, "{id:?} full");
+            } else {
+                eprintln!("full-scale {id:?} plan not compared: run ./data-setup.sh");
+            }
         }
     }
 
