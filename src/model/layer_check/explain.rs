@@ -1,11 +1,7 @@
 //! The findings of [`identify`](super::identify::identify) in words: a fit described, where
 //! it departs, and the notes a reader should not miss.
-use super::identify::{Fit, Form, ForwardCheck, OutputPath, Weight, Wiring};
+use super::identify::{max_abs, Fit, Form, ForwardCheck, OutputPath, Weight, Wiring};
 use super::probe::Probe;
-
-fn max_abs(a: &ndarray::Array2<f64>) -> f64 {
-    a.iter().fold(0.0f64, |m, v| m.max(v.abs()))
-}
 
 pub(super) fn id_forward_nearest(forward: &[ForwardCheck], form: Form) -> usize {
     forward

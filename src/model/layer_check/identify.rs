@@ -244,7 +244,8 @@ fn dot(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
     a.iter().zip(b.iter()).map(|(x, y)| x * y).sum()
 }
 
-fn max_abs(a: &Array2<f64>) -> f64 {
+/// The largest |entry| of `a` (0 for an empty one).
+pub(super) fn max_abs(a: &Array2<f64>) -> f64 {
     a.iter().fold(0.0f64, |m, v| m.max(v.abs()))
 }
 

@@ -18,37 +18,9 @@ fn val_fraction() -> f64 {
     0.125
 }
 
-/// The generator's rows (trained on, validation, evaluation): the same at
-/// every scale, or `{ full, quick }`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum GeneratorRows {
-    /// `[n_fit, n_val, n_eval]`.
-    One(usize, usize, usize),
-    /// `{ full = [...], quick = [...] }`.
-    Scaled {
-        /// The study's rows.
-        full: (usize, usize, usize),
-        /// The smoke version's.
-        quick: (usize, usize, usize),
-    },
-}
-
-impl GeneratorRows {
-    /// The rows at `quick` scale or the full one.
-    pub fn at(self, quick: bool) -> (usize, usize, usize) {
-        match self {
-            GeneratorRows::One(a, b, c) => (a, b, c),
-            GeneratorRows::Scaled { full, quick: q } => {
-                if quick {
-                    q
-                } else {
-                    full
-                }
-            }
-        }
-    }
-}
+/// The generator's rows (trained on, validation, evaluation):
+/// `[n, n, n]`, or `{ full = [...], quick = [...] }`.
+pub type GeneratorRows = super::PerScale<(usize, usize, usize)>;
 
 /// Where the rows come from: exactly one of `file`, `set`, `generator`.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,7 +107,7 @@ impl DataSpec {
             }
         };
         if let Some(rows) = self.generator {
-            let (n_fit, n_val, n_eval) = rows.at(quick);
+            let (n_fit, n_val, n_eval) = rows.pick(quick);
             if n_fit == 0 || n_val == 0 || n_eval == 0 {
                 return Err(bad(
                     path,

@@ -63,34 +63,47 @@ pub struct StudyFile {
     pub hypotheses: Vec<HypothesisSpec>,
 }
 
-/// A size: one number, or its full and `--quick` forms.
+/// A value the same at every scale, or its full and `--quick` forms.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(untagged)]
-pub enum Size {
-    /// The same at every scale (`--quick` caps steps at 40).
-    One(usize),
+pub enum PerScale<T> {
+    /// The same at every scale.
+    One(T),
     /// `{ full = …, quick = … }`.
     Scaled {
-        /// The study's size.
-        full: usize,
+        /// The study's value.
+        full: T,
         /// The smoke version's.
-        quick: usize,
+        quick: T,
     },
 }
 
-impl Size {
-    /// The value at `quick` scale for field `field`.
-    fn at(self, field: &str, quick: bool) -> usize {
+impl<T: Copy> PerScale<T> {
+    /// The value at `quick` scale or the full one.
+    pub fn pick(self, quick: bool) -> T {
         match self {
-            Size::One(v) if quick && field == "steps" => v.min(QUICK_STEPS),
-            Size::One(v) => v,
-            Size::Scaled { full, quick: q } => {
+            PerScale::One(v) => v,
+            PerScale::Scaled { full, quick: q } => {
                 if quick {
                     q
                 } else {
                     full
                 }
             }
+        }
+    }
+}
+
+/// A size: one number (`--quick` caps steps at 40), or its full and
+/// `--quick` forms.
+pub type Size = PerScale<usize>;
+
+impl Size {
+    /// The value at `quick` scale for field `field`.
+    fn at(self, field: &str, quick: bool) -> usize {
+        match self {
+            Size::One(v) if quick && field == "steps" => v.min(QUICK_STEPS),
+            other => other.pick(quick),
         }
     }
 }
@@ -660,6 +673,22 @@ mod tests {
                 eprintln!("full-scale {id:?} plan not compared: run ./data-setup.sh");
             }
         }
+    }
+
+    #[test]
+    fn generator_rows_read_as_one_triple_or_per_scale() {
+        #[derive(Deserialize)]
+        struct Rows {
+            generator: data::GeneratorRows,
+        }
+        let one: Rows = toml::from_str("generator = [600, 100, 200]").unwrap();
+        assert_eq!(one.generator.pick(true), (600, 100, 200));
+        assert_eq!(one.generator.pick(false), (600, 100, 200));
+        let scaled: Rows =
+            toml::from_str("generator = { full = [8000, 2000, 2000], quick = [1600, 400, 400] }")
+                .unwrap();
+        assert_eq!(scaled.generator.pick(true), (1600, 400, 400));
+        assert_eq!(scaled.generator.pick(false), (8000, 2000, 2000));
     }
 
     #[test]
