@@ -29,7 +29,7 @@ use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study
 use crate::study::store::{execute, ExecuteStats, StoredUnit, CODE_FINGERPRINT};
 use crate::study::Scale;
 use analysis::{HypothesisResult, Lookup, ParityLine, StoreLookup, StudyReport};
-use studies::{base_rates, plan, Condition, FutureScale, Plan, RealChoices, StudyId};
+use studies::{base_rates, Condition, FutureScale, Plan, RealChoices, StudyId};
 use unit::{Arm, DataChoice, FutureResult, FutureSpec, Job, Outcome, Sizes};
 
 /// The iteration cap of the converged baseline (it stops earlier once no
@@ -143,7 +143,7 @@ impl Planner {
         let scale = options.scale();
         let plan = match &options.user {
             Some(user) => user.plan.clone(),
-            None => plan(&options.chosen(), &scale, &real_choices(&options.data_dir)?),
+            None => file::built_in_plan(&options.chosen(), &options.data_dir, options.quick)?,
         };
         Ok(Planner {
             plan,

@@ -1,6 +1,8 @@
-//! The studies F1–F6: for each, its conditions (data, sizes, arms) and its
-//! hypotheses (which comparisons, which rule). A study is data, not code:
-//! adding an arm or a data set is one more value in these lists.
+//! The studies F1–F6: their ids, words and shared rules (base rates, noise
+//! shares), the plan types (conditions, hypotheses), and the plans stated
+//! in code, which the shipped files in studies/ must equal. A study is
+//! data, not code: `vqlab future` plans from those files, and adding an arm
+//! or a data set is one more entry in one of them.
 use serde::{Deserialize, Serialize};
 
 use crate::study::Scale;
@@ -342,7 +344,10 @@ fn arms(model: ModelKind, estimators: &[Estimator]) -> Vec<Arm> {
 
 const REPORT_ESTIMATORS: [Estimator; 2] = [Estimator::Ste, Estimator::ResidualProjection];
 
-/// The conditions and hypotheses of `studies` at `scale`.
+/// The conditions and hypotheses of `studies` at `scale`, stated in code:
+/// the independent statement the shipped study files (studies/F1.toml …,
+/// which `vqlab future` plans from) are checked against, condition for
+/// condition and part for part, at both scales.
 pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Plan {
     let report = SyntheticSpec::report_default();
     let (n_fit, n_val, n_eval) = scale.synthetic_rows;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{bad, line_of};
 use crate::data::{load_matrix_with, RealSet, SyntheticSpec};
 use crate::error::Result;
+use crate::studies::future::studies::sigma_for_noise_share;
 use crate::studies::future::unit::DataChoice;
 
 fn eval_fraction() -> f64 {
@@ -42,6 +43,14 @@ pub struct DataSpec {
     /// `{ full = [n, n, n], quick = [n, n, n] }`.
     #[serde(default)]
     pub generator: Option<GeneratorRows>,
+    /// With `generator`: the dimension D [default: the calibrated 64]; the
+    /// planted signal is unchanged.
+    #[serde(default)]
+    pub dim: Option<usize>,
+    /// With `generator`: the share of the energy E‖x‖² the isotropic noise
+    /// carries, in (0, 1) (σ follows) [default: the calibrated σ].
+    #[serde(default)]
+    pub noise_share: Option<f64>,
     /// The share of the rows held out for evaluation (file, set).
     #[serde(default = "eval_fraction")]
     pub eval_fraction: f64,
@@ -54,6 +63,32 @@ pub struct DataSpec {
 }
 
 impl DataSpec {
+    /// The calibrated generator at the file's `dim` and `noise_share`.
+    fn generator_spec(&self, path: &Path, text: &str) -> Result<SyntheticSpec> {
+        let mut spec = SyntheticSpec::report_default();
+        if let Some(dim) = self.dim {
+            if dim < spec.rank() {
+                return Err(bad(
+                    path,
+                    line_of(text, "dim ="),
+                    format!("dim = {dim}: at least the generator's rank {}", spec.rank()),
+                ));
+            }
+            spec.dim = dim;
+        }
+        if let Some(share) = self.noise_share {
+            if !(share > 0.0 && share < 1.0) {
+                return Err(bad(
+                    path,
+                    line_of(text, "noise_share"),
+                    format!("noise_share = {share}: a number in (0, 1)"),
+                ));
+            }
+            spec.noise_sigma = sigma_for_noise_share(&spec, share);
+        }
+        Ok(spec)
+    }
+
     /// The data choice, its file read and identified by content.
     pub(super) fn choice(
         &self,
@@ -106,6 +141,20 @@ impl DataSpec {
                 ))
             }
         };
+        if self.generator.is_none() {
+            for (field, given) in [
+                ("dim", self.dim.is_some()),
+                ("noise_share", self.noise_share.is_some()),
+            ] {
+                if given {
+                    return Err(bad(
+                        path,
+                        at(&format!("{field} =")),
+                        format!("{field} goes with generator (a file or set has its own)"),
+                    ));
+                }
+            }
+        }
         if let Some(rows) = self.generator {
             let (n_fit, n_val, n_eval) = rows.pick(quick);
             if n_fit == 0 || n_val == 0 || n_eval == 0 {
@@ -116,7 +165,7 @@ impl DataSpec {
                 ));
             }
             return Ok(DataChoice::Synthetic {
-                spec: SyntheticSpec::report_default(),
+                spec: self.generator_spec(path, text)?,
                 n_fit,
                 n_val,
                 n_eval,

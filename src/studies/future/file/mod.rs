@@ -8,18 +8,21 @@
 //! anything runs or is written.
 use std::path::{Path, PathBuf};
 
+mod conditions;
 mod data;
+mod hypotheses;
+pub use conditions::{ConditionSpec, KSpec, Ks, XAxis};
 pub use data::DataSpec;
+pub use hypotheses::{HypothesisSpec, PartSpec, RankingSpec, SideSpec};
 
 use serde::Deserialize;
 
-use super::studies::{Condition, GainPart, Hypothesis, Plan, Reference, StudyId, Test};
-use super::unit::{Arm, DataChoice, Schedule, Sizes};
+use super::studies::{Condition, Plan, StudyId};
+use super::unit::{Arm, Schedule};
 use crate::error::{Result, VqError};
 use crate::model::codebook::CodebookUpdate;
 use crate::model::{Activation, Estimator, ModelKind, ModelSpec};
 use crate::optim::OptimizerKind;
-use crate::study::rules::Combine;
 
 /// The study file, as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,9 +42,9 @@ pub struct StudyFile {
     /// The data (one condition; or `[[condition]]`s).
     #[serde(default)]
     pub data: Option<DataSpec>,
-    /// Codebook size K.
+    /// Codebook size K (a list: one condition per K).
     #[serde(default)]
-    pub k: Option<Size>,
+    pub k: Option<KSpec>,
     /// Code dimension m.
     #[serde(default)]
     pub m: Option<Size>,
@@ -78,16 +81,16 @@ pub enum PerScale<T> {
     },
 }
 
-impl<T: Copy> PerScale<T> {
+impl<T: Clone> PerScale<T> {
     /// The value at `quick` scale or the full one.
-    pub fn pick(self, quick: bool) -> T {
+    pub fn pick(&self, quick: bool) -> T {
         match self {
-            PerScale::One(v) => v,
+            PerScale::One(v) => v.clone(),
             PerScale::Scaled { full, quick: q } => {
                 if quick {
-                    q
+                    q.clone()
                 } else {
-                    full
+                    full.clone()
                 }
             }
         }
@@ -110,26 +113,6 @@ impl Size {
 
 /// The most steps of a `--quick` run whose file gives one number.
 pub const QUICK_STEPS: usize = 40;
-
-/// One condition: a data set and its sizes.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConditionSpec {
-    /// Its name in tables and hypotheses (default: the data's name and K,
-    /// `digits K=32`); `{k}` in it stands for K at the scale run.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The data.
-    pub data: DataSpec,
-    /// Codebook size K.
-    pub k: Size,
-    /// Code dimension m.
-    pub m: Size,
-    /// Mini-batch size B.
-    pub batch: Size,
-    /// Training steps.
-    pub steps: Size,
-}
 
 /// Learning rates of an arm: chosen on validation rows, or fixed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -182,45 +165,6 @@ fn constant() -> Schedule {
     Schedule::Constant
 }
 
-/// One comparison: the candidate's gain in eval recon over the reference.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartSpec {
-    /// An arm's name.
-    pub candidate: String,
-    /// An arm's name, or `converged` (PCA + Lloyd run to convergence).
-    pub reference: String,
-    /// Only in this condition [default: one part in every condition].
-    #[serde(default)]
-    pub condition: Option<String>,
-}
-
-/// One hypothesis, as written: `candidate`/`reference`, or `parts`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HypothesisSpec {
-    /// Its id (`H1`, …).
-    pub id: String,
-    /// The hypothesis in words.
-    pub text: String,
-    /// How several parts combine: `all` (the default) or `any`.
-    #[serde(default = "all")]
-    pub combine: Combine,
-    /// The candidate arm (one part).
-    #[serde(default)]
-    pub candidate: Option<String>,
-    /// Its reference (one part).
-    #[serde(default)]
-    pub reference: Option<String>,
-    /// Several parts.
-    #[serde(default)]
-    pub parts: Vec<PartSpec>,
-}
-
-fn all() -> Combine {
-    Combine::All
-}
-
 /// A study read from a file: its words and its plan.
 #[derive(Debug, Clone)]
 pub struct UserStudy {
@@ -236,6 +180,62 @@ pub struct UserStudy {
     pub plan: Plan,
     /// The arms' names, in the condition's order.
     pub arm_names: Vec<String>,
+}
+
+/// The built-in studies F1–F6: the files in the repository's studies/
+/// folder, compiled in (`vqlab future` plans from them; copy one to change
+/// a line and run it with `vqlab study`).
+pub const BUILT_IN: [(StudyId, &str, &str); 6] = [
+    (
+        StudyId::F1,
+        "studies/F1.toml",
+        include_str!("../../../../studies/F1.toml"),
+    ),
+    (
+        StudyId::F2,
+        "studies/F2.toml",
+        include_str!("../../../../studies/F2.toml"),
+    ),
+    (
+        StudyId::F3,
+        "studies/F3.toml",
+        include_str!("../../../../studies/F3.toml"),
+    ),
+    (
+        StudyId::F4,
+        "studies/F4.toml",
+        include_str!("../../../../studies/F4.toml"),
+    ),
+    (
+        StudyId::F5,
+        "studies/F5.toml",
+        include_str!("../../../../studies/F5.toml"),
+    ),
+    (
+        StudyId::F6,
+        "studies/F6.toml",
+        include_str!("../../../../studies/F6.toml"),
+    ),
+];
+
+/// The plan of the built-in studies `ids`, in order, at full or `quick`
+/// scale, MNIST and digits read from `data_dir`.
+pub fn built_in_plan(ids: &[StudyId], data_dir: &Path, quick: bool) -> Result<Plan> {
+    let mut plan = Plan {
+        conditions: Vec::new(),
+        hypotheses: Vec::new(),
+    };
+    for id in ids {
+        let (_, name, text) = BUILT_IN
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .ok_or_else(|| bad(Path::new("studies"), 1, format!("{id:?} is not built in")))?;
+        let path = Path::new(name);
+        let study = StudyFile::parse(path, text)?.into_study(path, text, data_dir, quick)?;
+        plan.conditions.extend(study.plan.conditions);
+        plan.hypotheses.extend(study.plan.hypotheses);
+    }
+    Ok(plan)
 }
 
 /// The 1-based line of `path`'s `text` that first holds `needle` (1 when
@@ -262,19 +262,24 @@ impl StudyFile {
             path: path.to_path_buf(),
             error,
         })?;
+        Ok((Self::parse(path, &text)?, text))
+    }
+
+    /// Parses `text`, the contents of `path` (`.toml` or `.json`).
+    pub fn parse(path: &Path, text: &str) -> Result<StudyFile> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let file = match ext {
-            "toml" => toml::from_str::<StudyFile>(&text).map_err(|e| {
+            "toml" => toml::from_str::<StudyFile>(text).map_err(|e| {
                 let line = e.span().map_or(1, |s| {
                     text[..s.start.min(text.len())].matches('\n').count() + 1
                 });
                 bad(path, line, e.message().to_string())
             })?,
-            "json" => serde_json::from_str::<StudyFile>(&text)
+            "json" => serde_json::from_str::<StudyFile>(text)
                 .map_err(|e| bad(path, e.line().max(1), e.to_string()))?,
             _ => return Err(bad(path, 1, "a study file ends in .toml or .json")),
         };
-        Ok((file, text))
+        Ok(file)
     }
 
     /// Checks the file against itself and its data, and plans it at full
@@ -311,14 +316,16 @@ impl StudyFile {
             ));
         }
         let specs: Vec<ConditionSpec> = if self.conditions.is_empty() {
-            match (&self.data, self.k, self.m, self.batch, self.steps) {
+            match (&self.data, &self.k, self.m, self.batch, self.steps) {
                 (Some(data), Some(k), Some(m), Some(batch), Some(steps)) => vec![ConditionSpec {
+                    id: None,
                     name: None,
                     data: data.clone(),
-                    k,
+                    k: k.clone(),
                     m,
                     batch,
                     steps,
+                    x: None,
                 }],
                 _ => {
                     return Err(bad(
@@ -338,55 +345,25 @@ impl StudyFile {
             self.conditions.clone()
         };
         let folder = path.parent().unwrap_or(Path::new("."));
-        let mut conditions: Vec<(String, DataChoice, Sizes)> = Vec::new();
+        let mut conditions: Vec<conditions::Planned> = Vec::new();
         for spec in &specs {
-            let sizes = Sizes {
-                k: spec.k.at("k", quick),
-                m: spec.m.at("m", quick),
-                batch: spec.batch.at("batch", quick),
-                steps: spec.steps.at("steps", quick),
-            };
-            for (field, v) in [
-                ("k", sizes.k),
-                ("m", sizes.m),
-                ("batch", sizes.batch),
-                ("steps", sizes.steps),
-            ] {
-                if v == 0 {
+            for c in spec.plan(path, text, folder, data_dir, quick)? {
+                let clash = conditions.iter().any(|o| {
+                    o.name == c.name
+                        || (c.id.is_some() && (o.id == c.id || o.name == *c.id.as_ref().unwrap()))
+                });
+                if clash {
                     return Err(bad(
                         path,
-                        at(&format!("{field} =")),
-                        format!("{field} = 0: at least 1"),
-                    ));
-                }
-            }
-            let data = spec.data.choice(path, text, folder, data_dir, quick)?;
-            let n_fit = data.n_fit();
-            for (field, v) in [("k", sizes.k), ("batch", sizes.batch)] {
-                if v > n_fit {
-                    return Err(bad(
-                        path,
-                        at(&format!("{field} =")),
+                        at(&c.name),
                         format!(
-                            "{field} = {v}: at most the {n_fit} rows trained on ({})",
-                            data.name()
+                            "two conditions are named {:?}",
+                            c.id.as_ref().unwrap_or(&c.name)
                         ),
                     ));
                 }
+                conditions.push(c);
             }
-            // `{k}` in a name stands for this scale's K.
-            let name = spec.name.as_ref().map_or_else(
-                || format!("{} K={}", data.name(), sizes.k),
-                |n| n.replace("{k}", &sizes.k.to_string()),
-            );
-            if conditions.iter().any(|(n, _, _)| *n == name) {
-                return Err(bad(
-                    path,
-                    at(&name),
-                    format!("two conditions are named {name:?}"),
-                ));
-            }
-            conditions.push((name, data, sizes));
         }
         if self.arms.is_empty() {
             return Err(bad(path, 1, "no [[arm]]: a study trains at least one arm"));
@@ -413,7 +390,7 @@ impl StudyFile {
             if names.contains(&name) {
                 return Err(bad(path, line, format!("two arms are named {name:?}")));
             }
-            for (_, data, sizes) in &conditions {
+            for conditions::Planned { data, sizes, .. } in &conditions {
                 if !arm.model.model().has_hidden_layer() && sizes.m > data.dim() {
                     return Err(bad(
                         path,
@@ -460,89 +437,18 @@ impl StudyFile {
             arms.push(arm);
             names.push(name);
         }
-        let arm_named = |name: &str, line: usize| -> Result<Arm> {
-            names
-                .iter()
-                .position(|n| n == name)
-                .map(|i| arms[i])
-                .ok_or_else(|| {
-                    bad(
-                        path,
-                        line,
-                        format!("no arm is named {name:?} (the arms: {})", names.join(", ")),
-                    )
-                })
+        let resolve_against = hypotheses::Names {
+            path,
+            text,
+            conditions: &conditions,
+            arm_names: &names,
+            arms: &arms,
         };
-        let mut hypotheses = Vec::new();
-        for h in &self.hypotheses {
-            let line = at(&format!("\"{}\"", h.id));
-            let mut parts: Vec<PartSpec> = h.parts.clone();
-            match (&h.candidate, &h.reference) {
-                (Some(c), Some(r)) => parts.push(PartSpec {
-                    candidate: c.clone(),
-                    reference: r.clone(),
-                    condition: None,
-                }),
-                (None, None) => {}
-                _ => {
-                    return Err(bad(
-                        path,
-                        line,
-                        format!("hypothesis {}: candidate and reference go together", h.id),
-                    ))
-                }
-            }
-            if parts.is_empty() {
-                return Err(bad(
-                    path,
-                    line,
-                    format!(
-                        "hypothesis {}: no comparison (candidate and reference, or parts)",
-                        h.id
-                    ),
-                ));
-            }
-            for p in &parts {
-                if let Some(c) = &p.condition {
-                    if !conditions.iter().any(|(n, _, _)| n == c) {
-                        return Err(bad(
-                            path,
-                            at(&format!("\"{c}\"")).max(line),
-                            format!("hypothesis {}: no condition is named {c:?}", h.id),
-                        ));
-                    }
-                }
-            }
-            let mut gains = Vec::new();
-            for (condition, _, _) in &conditions {
-                for p in parts
-                    .iter()
-                    .filter(|p| p.condition.as_ref().is_none_or(|c| c == condition))
-                {
-                    let (c, r) = (&p.candidate, &p.reference);
-                    let candidate = arm_named(c, at(&format!("\"{c}\"")).max(line))?;
-                    let reference = if r == "converged" {
-                        Reference::Converged
-                    } else {
-                        Reference::Arm(arm_named(r, at(&format!("\"{r}\"")).max(line))?)
-                    };
-                    gains.push(GainPart {
-                        condition: condition.clone(),
-                        candidate,
-                        reference,
-                    });
-                }
-            }
-            hypotheses.push(Hypothesis {
-                // Ids are `&'static str` (the built-in studies' are
-                // literals); a study file's few are leaked once per run.
-                id: Box::leak(h.id.clone().into_boxed_str()),
-                study,
-                text: h.text.clone(),
-                combine: h.combine,
-                test: Test::Gains(gains),
-            });
-        }
+        let hypotheses = self
+            .hypotheses
+            .iter()
+            .map(|h| h.resolve(study, &resolve_against))
+            .collect::<Result<Vec<_>>>()?;
         Ok(UserStudy {
             path: path.to_path_buf(),
             title: self.title.clone(),
@@ -551,13 +457,13 @@ impl StudyFile {
             plan: Plan {
                 conditions: conditions
                     .into_iter()
-                    .map(|(name, data, sizes)| Condition {
+                    .map(|c| Condition {
                         study,
-                        name,
-                        data,
-                        sizes,
+                        name: c.name,
+                        data: c.data,
+                        sizes: c.sizes,
                         arms: arms.clone(),
-                        x: None,
+                        x: c.x,
                         fixed_rates: fixed.clone(),
                     })
                     .collect(),
@@ -628,7 +534,8 @@ impl ArmSpec {
 #[cfg(test)]
 mod tests {
     use super::super::real_choices;
-    use super::super::studies::{plan, FutureScale};
+    use super::super::studies::{plan, Entity, FutureScale, Test};
+    use super::super::unit::DataChoice;
     use super::*;
     use crate::data::RealSet;
     use crate::study::Scale;
@@ -638,11 +545,14 @@ mod tests {
     }
 
     /// The plan `studies/<id>.toml` gives on the data in `dir` at `quick`
-    /// scale, beside the code's.
+    /// scale (read from the folder, and as compiled in), beside the code's.
     fn both_plans(id: StudyId, dir: &Path, quick: bool) -> (Plan, Plan) {
         let path = root().join(format!("studies/{}.toml", id.name()));
         let (file, text) = StudyFile::read(&path).unwrap();
         let from_file = file.into_study(&path, &text, dir, quick).unwrap().plan;
+        let compiled_in = built_in_plan(&[id], dir, quick).unwrap();
+        assert_eq!(compiled_in.conditions, from_file.conditions);
+        assert_eq!(compiled_in.hypotheses, from_file.hypotheses);
         let real = real_choices(dir).unwrap();
         let from_code = plan(&[id], &FutureScale::of(quick), &real);
         (from_file, from_code)
@@ -653,8 +563,14 @@ mod tests {
         // Quick, on the slice the tests carry: the same conditions (data,
         // sizes, arms in order) and the same hypotheses, part for part, so
         // the same units and numbers.
-        for (id, conditions, arms, hypotheses) in [(StudyId::F1, 2, 12, 1), (StudyId::F2, 2, 10, 2)]
-        {
+        for (id, conditions, arms, hypotheses) in [
+            (StudyId::F1, 2, 12, 1),
+            (StudyId::F2, 2, 10, 2),
+            (StudyId::F3, 2, 16, 2),
+            (StudyId::F4, 3, 7, 1),
+            (StudyId::F5, 2, 8, 1),
+            (StudyId::F6, 5, 4, 1),
+        ] {
             let (file, code) = both_plans(id, &root().join("tests/data"), true);
             assert_eq!(file.conditions, code.conditions, "{id:?}");
             assert_eq!(file.hypotheses, code.hypotheses, "{id:?}");
@@ -704,5 +620,163 @@ mod tests {
         assert_eq!(Size::One(500).at("steps", true), QUICK_STEPS);
         assert_eq!(Size::One(500).at("batch", true), 500);
         assert_eq!(Size::One(500).at("steps", false), 500);
+    }
+
+    /// Plans `text` as a study file at quick scale (generator data only).
+    fn planned(text: &str) -> Result<UserStudy> {
+        let path = Path::new("t.toml");
+        StudyFile::parse(path, text)?.into_study(path, text, Path::new("."), true)
+    }
+
+    const GENERATOR_STUDY: &str = r#"
+title = "t"
+seeds = 2
+
+[[condition]]
+id = "low"
+name = "noise {noise} % (σ = {sigma}) K={k}"
+data = { generator = [300, 50, 50], noise_share = 0.1, dim = 16 }
+k = 8
+m = 2
+batch = 64
+steps = 10
+x = "noise-share"
+
+[[condition]]
+name = "sweep K={k}"
+data = { generator = [300, 50, 50] }
+k = { full = [4, 8, 16], quick = [4, 8] }
+m = 2
+batch = 64
+steps = 10
+x = "k"
+
+[[arm]]
+estimator = "ste"
+
+[[arm]]
+estimator = "nsvq"
+
+[[hypothesis]]
+id = "R"
+text = "r"
+combine = "any"
+
+[[hypothesis.ranking]]
+first = { name = "a", entities = ["converged", "tied/ste"] }
+second = { name = "b", entities = ["tied/nsvq", "tied/ste"] }
+
+[[hypothesis.ranking]]
+first = { condition = "low", entities = ["converged", "tied/ste"] }
+second = { condition = "sweep K=8", entities = ["converged", "tied/ste"] }
+"#;
+
+    #[test]
+    fn k_lists_noise_names_and_rankings_plan_as_written() {
+        let study = planned(GENERATOR_STUDY).unwrap();
+        let c = &study.plan.conditions;
+        let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        let DataChoice::Synthetic { spec, .. } = &c[0].data else {
+            panic!("the generator")
+        };
+        assert_eq!(spec.dim, 16);
+        let share = crate::studies::future::studies::noise_share(spec);
+        assert!((share - 0.1).abs() < 1e-12, "{share}");
+        assert_eq!(
+            names,
+            [
+                format!("noise 10.0 % (σ = {:.4}) K=8", spec.noise_sigma).as_str(),
+                "sweep K=4",
+                "sweep K=8"
+            ]
+        );
+        assert_eq!(c[0].x, Some(share));
+        assert_eq!((c[1].x, c[2].x), (Some(4.0), Some(8.0)));
+        assert_eq!((c[1].sizes.k, c[2].sizes.k), (4, 8));
+        // Per-condition rankings first (one per condition), then the fixed one.
+        let Test::Rankings(r) = &study.plan.hypotheses[0].test else {
+            panic!("rankings")
+        };
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[1].first_name, "sweep K=4, a");
+        assert_eq!(
+            r[1].second.1[0],
+            Entity::Arm(study_arm(&study, "tied/nsvq"))
+        );
+        assert_eq!(r[3].first.0, names[0]);
+        assert_eq!(r[3].second_name, "sweep K=8");
+        assert_eq!(r[3].first.1[0], Entity::Converged);
+    }
+
+    fn study_arm(study: &UserStudy, name: &str) -> Arm {
+        let i = study.arm_names.iter().position(|n| n == name).unwrap();
+        study.plan.conditions[0].arms[i]
+    }
+
+    #[test]
+    fn bad_conditions_and_rankings_are_refused_with_their_line() {
+        let cases = [
+            ("noise_share = 0.1", "noise_share = 1.5", "noise_share = 1.5: a number in (0, 1)"),
+            ("dim = 16", "dim = 1", "dim = 1: at least the generator's rank"),
+            ("k = { full", "id = \"s\"\nk = { full", "a list of K has no id"),
+            (
+                "\"converged\", \"tied/ste\"] }\nsecond = { name",
+                "\"converged\"] }\nsecond = { name",
+                "the same number of entities",
+            ),
+            ("condition = \"sweep K=8\"", "condition = \"sweep K=99\"", "no condition is named \"sweep K=99\""),
+            ("second = { condition = \"sweep K=8\", ", "second = { ", "both name a condition, or neither"),
+            ("\"tied/nsvq\", \"tied/ste\"]", "\"tied/rotation\", \"tied/ste\"]", "no arm is named \"tied/rotation\""),
+            (
+                "data = { generator = [300, 50, 50] }\nk = { full = [4, 8, 16], quick = [4, 8] }\nm = 2\nbatch = 64\nsteps = 10\nx = \"k\"",
+                "data = { set = \"digits\" }\nk = { full = [4, 8, 16], quick = [4, 8] }\nm = 2\nbatch = 64\nsteps = 10\nx = \"noise-share\"",
+                "goes with the generator",
+            ),
+        ];
+        for (from, to, message) in cases {
+            assert!(GENERATOR_STUDY.contains(from), "{from}");
+            let text = GENERATOR_STUDY.replacen(from, to, 1);
+            let Err(err) = planned(&text) else {
+                panic!("{to}: accepted")
+            };
+            let err = err.to_string();
+            assert!(err.contains(message), "{to}: {err}");
+            assert!(!err.contains("line 1:"), "{to}: {err}");
+        }
+        // {noise} on a built-in set, noise_share without the generator.
+        let on_a_set = GENERATOR_STUDY.replacen(
+            "data = { generator = [300, 50, 50], noise_share = 0.1, dim = 16 }",
+            "data = { set = \"digits\", noise_share = 0.1 }",
+            1,
+        );
+        let Err(err) = planned(&on_a_set) else {
+            panic!("{{noise}} on a set: accepted")
+        };
+        assert!(
+            err.to_string().contains("stand for the generator's noise"),
+            "{err}"
+        );
+        let plain_name = on_a_set
+            .replacen(
+                "name = \"noise {noise} % (σ = {sigma}) K={k}\"",
+                "name = \"plain\"",
+                1,
+            )
+            .replacen("x = \"noise-share\"", "x = \"k\"", 1);
+        let Err(err) = planned(&plain_name) else {
+            panic!("noise_share on a set: accepted")
+        };
+        assert!(
+            err.to_string().contains("noise_share goes with generator"),
+            "{err}"
+        );
+        // Gains and rankings in one hypothesis.
+        let both = GENERATOR_STUDY.replacen(
+            "combine = \"any\"",
+            "combine = \"any\"\ncandidate = \"tied/ste\"\nreference = \"converged\"",
+            1,
+        );
+        let err = planned(&both).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("one kind per hypothesis"), "{err}");
     }
 }
