@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::commands::{
-    baseline, bench, calibrate, check, data, future, gradcheck, reproduce, saved, study, train,
+    baseline, bench, calibrate, check, data, future, gradcheck, gradquality, reproduce, saved,
+    study, train,
 };
 use vqlab::infra::alloc::CountingAllocator;
 
@@ -57,6 +58,13 @@ enum Command {
     /// finite differences of each estimator's surrogate, and a long run of
     /// the Stiefel invariant. Defaults: experiment 1, tied model.
     Gradcheck(gradcheck::GradcheckCmd),
+    /// Every estimator's update against the true gradient ∇J of the
+    /// expected reconstruction error, at points of one training run: cosine,
+    /// relative bias and variance, and how far one step lowers J against a
+    /// step along −∇J, per parameter group (docs/TRUE-GRADIENT.md). ∇J by
+    /// central differences with standard errors on 200,000 fresh generator
+    /// rows (a data file: its training rows). `--help` explains each column.
+    Gradquality(gradquality::GradqualityCmd),
     /// Fit the synthetic generator (geometric spectrum s_i = a ρ^(i−1), noise
     /// σ) so that the PCA + Lloyd baseline reproduces the report's
     /// experiment-3 baseline cells (recon_mse and insub_distortion at K = 8,
@@ -128,6 +136,7 @@ fn main() -> ExitCode {
         Command::Baseline(cmd) => baseline::execute(cmd).context("baseline failed"),
         Command::Train(cmd) => train::execute(cmd).context("train failed"),
         Command::Gradcheck(cmd) => gradcheck::execute(cmd).context("gradcheck failed"),
+        Command::Gradquality(cmd) => gradquality::execute(cmd).context("gradquality failed"),
         Command::Calibrate(cmd) => calibrate::execute(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce::execute(cmd).context("reproduce failed"),
         Command::Future(cmd) => future::execute(cmd).context("future failed"),

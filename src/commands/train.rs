@@ -238,6 +238,7 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
                 crate::train::Stops {
                     interrupt: Some(&stop),
                     keep_diverged: true,
+                    stop_after: None,
                 },
             )
         };

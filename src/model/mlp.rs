@@ -180,6 +180,14 @@ impl Model for Mlp {
         Manifold::Euclidean
     }
 
+    fn sides_of(&self, index: usize) -> &'static [Side] {
+        if index < B1 {
+            &[Side::Encode]
+        } else {
+            &[Side::Decode]
+        }
+    }
+
     fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
         weights[A1].ncols()
     }

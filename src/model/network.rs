@@ -38,6 +38,10 @@ pub trait Model: Sync {
     /// step).
     fn manifold_of(&self, index: usize) -> Manifold;
 
+    /// The halves of the autoencoder that network parameter `index` is
+    /// part of (the tied W: both).
+    fn sides_of(&self, index: usize) -> &'static [Side];
+
     /// The data dimension D of the network `weights`.
     fn data_dim(&self, weights: &[Array2<f64>]) -> usize;
 

@@ -81,6 +81,10 @@ impl Model for Tied {
         Manifold::Stiefel
     }
 
+    fn sides_of(&self, _: usize) -> &'static [Side] {
+        &[Side::Encode, Side::Decode]
+    }
+
     fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
         weights[0].nrows()
     }

@@ -85,6 +85,14 @@ impl Model for Untied {
     }
 
     /// The encoder is the tied model's: z = Wᵀx.
+    fn sides_of(&self, index: usize) -> &'static [Side] {
+        if index == 0 {
+            &[Side::Encode]
+        } else {
+            &[Side::Decode]
+        }
+    }
+
     fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
         Tied.data_dim(weights)
     }

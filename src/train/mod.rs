@@ -211,6 +211,9 @@ pub struct Stops<'a> {
     /// Off, a non-finite value is [`VqError::Diverged`] (the studies'
     /// behaviour).
     pub keep_diverged: bool,
+    /// Stop after this step (`interrupted_at` says so): the parameters of
+    /// the whole run at that step, its schedule included.
+    pub stop_after: Option<usize>,
 }
 
 /// Trains `method` on `data` from `start` (or the config's initialisation).
@@ -336,9 +339,10 @@ pub fn train_until(
         if let (Some(seen), Some(now)) = (max_defect, max_stiefel_defect(&params)) {
             max_defect = Some(seen.max(now));
         }
-        let stopping = stops
+        let stopping = (stops
             .interrupt
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            || stops.stop_after == Some(step))
             && step < config.steps;
         let log_now = (config.log_every > 0 && step % config.log_every == 0)
             || step == config.steps

@@ -10,7 +10,7 @@ use crate::numerics::quantize::nearest_codes;
 use crate::optim::stiefel::{polar, riemannian_gradient, SvdSource};
 
 /// A mean over rows with its standard error.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Estimate {
     /// The mean.
     pub value: f64,
@@ -147,7 +147,7 @@ pub fn tied_gradient(params: &Params, x: ArrayView2<f64>) -> (Array2<f64>, Array
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::data::Dataset;
     use crate::data::SyntheticSpec;
@@ -157,7 +157,7 @@ mod tests {
 
     /// The exp-1 configuration's start (PCA + Lloyd) and a random tangent
     /// direction in (W, E).
-    fn exp1() -> (Params, Direction, Dataset) {
+    pub(in crate::studies::gradquality) fn exp1() -> (Params, Direction, Dataset) {
         let data =
             Dataset::synthetic(&SyntheticSpec::report_default(), 20_000, 200_000, 0).unwrap();
         let config = TrainConfig::report_default()

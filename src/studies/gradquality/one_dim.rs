@@ -103,13 +103,15 @@ impl OneDim {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::studies::gradquality::objective::central_difference;
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
 
-    const AT: OneDim = OneDim {
+    /// The point every one-dimensional test is at (the true-gradient tests
+    /// too).
+    pub(in crate::studies::gradquality) const AT: OneDim = OneDim {
         w: 0.8,
         c1: -0.6,
         c2: 1.1,

@@ -1,0 +1,75 @@
+//! `vqlab gradquality`: a small run's JSON holds every point, estimator and
+//! group; bad input is exit 2 naming the field, with nothing written.
+mod common;
+use common::*;
+
+const SMALL: [&str; 6] = ["--n-train", "2000", "--n-eval", "20000", "--steps", "20"];
+
+#[test]
+fn a_small_run_measures_every_estimator_at_every_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("gq.json");
+    let out = vqlab()
+        .arg("gradquality")
+        .args(SMALL)
+        .args(["--batches", "20", "--at", "0,20"])
+        .args([
+            "--model",
+            "untied",
+            "--estimator",
+            "ste,rotation-trick",
+            "--out",
+        ])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("step 20: J ="), "{table}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    assert_eq!(report["rows"], 20000);
+    let points = report["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    for point in points {
+        let estimators = point["estimators"].as_array().unwrap();
+        assert_eq!(estimators.len(), 2);
+        for e in estimators {
+            let groups: Vec<&str> = e["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["group"].as_str().unwrap())
+                .collect();
+            assert_eq!(groups, ["encoder", "decoder", "codebook", "all"]);
+            assert!(e["descent_ratio"]["value"].as_f64().unwrap().is_finite());
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_refused_naming_the_field() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--at", "0,21"], "at = 21"),
+        (&["--batches", "1"], "batches = 1"),
+        (&["--h", "0"], "step = 0"),
+        (&["--estimator", "straight"], "straight"),
+        (&["--codebook", "ema"], "codebook"),
+    ];
+    for (args, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out_path = dir.path().join("gq.json");
+        let out = vqlab()
+            .arg("gradquality")
+            .args(SMALL)
+            .args(args)
+            .arg("--out")
+            .arg(&out_path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {needle:?} not in {err}");
+        assert!(!out_path.exists(), "{args:?} wrote a report");
+    }
+}
