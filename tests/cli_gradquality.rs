@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-const SMALL: [&str; 6] = ["--n-train", "2000", "--n-eval", "20000", "--steps", "20"];
+const SMALL: [&str; 4] = ["--n-train", "2000", "--steps", "20"];
 
 #[test]
 fn a_small_run_measures_every_estimator_at_every_point() {
@@ -12,7 +12,7 @@ fn a_small_run_measures_every_estimator_at_every_point() {
     let out = vqlab()
         .arg("gradquality")
         .args(SMALL)
-        .args(["--batches", "20", "--at", "0,20"])
+        .args(["--n-eval", "20000", "--batches", "20", "--at", "0,20"])
         .args([
             "--model",
             "untied",
@@ -42,19 +42,25 @@ fn a_small_run_measures_every_estimator_at_every_point() {
                 .map(|g| g["group"].as_str().unwrap())
                 .collect();
             assert_eq!(groups, ["encoder", "decoder", "codebook", "all"]);
-            assert!(e["descent_ratio"]["value"].as_f64().unwrap().is_finite());
+            let drop = &e["descent"]["estimator_drop"];
+            assert!(drop["value"].as_f64().unwrap().is_finite(), "{drop}");
+            assert!(drop["std_error"].as_f64().unwrap() > 0.0, "{drop}");
         }
     }
 }
 
 #[test]
 fn bad_input_is_refused_naming_the_field() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--at", "0,21"], "at = 21"),
         (&["--batches", "1"], "batches = 1"),
-        (&["--h", "0"], "step = 0"),
+        (&["--h", "0"], "h = 0"),
+        (&["--h", "-0.01"], "h = -0.01"),
         (&["--estimator", "straight"], "straight"),
+        (&["--run-estimator", "ste,nsvq"], "run-estimator"),
         (&["--codebook", "ema"], "codebook"),
+        (&["--n-eval", "511"], "n-eval = 511"),
+        (&["--k", "1"], "k = 1"),
     ];
     for (args, needle) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -63,6 +69,11 @@ fn bad_input_is_refused_naming_the_field() {
             .arg("gradquality")
             .args(SMALL)
             .args(args)
+            .args(if args[0] == "--n-eval" {
+                &[][..]
+            } else {
+                &["--n-eval", "20000"][..]
+            })
             .arg("--out")
             .arg(&out_path)
             .output()

@@ -11,28 +11,43 @@ use crate::model::Estimator;
 use crate::studies::gradquality::measure::Group;
 use crate::studies::gradquality::{run, GradQualityReport, MeasureOptions};
 
+/// The key to the table, printed by `--help`.
+const COLUMNS: &str = "\
+The table, per point of the run, estimator and parameter group (ḡ is the
+estimator's mean update over --batches mini-batches of the run's batch size,
+ĝ one batch's, ∇J the true gradient, both Riemannian on W; all relative to
+‖∇J‖ on the group):
+
+  cos       cos(ḡ, ∇J): 1 when the mean update points along the true
+            gradient, 0 orthogonal, negative uphill (— where the update is
+            zero). Noise pulls it below 1: an unbiased update scores about
+            1/√(1 + noise²).
+  bias      ‖E ĝ − ∇J‖/‖∇J‖ with the noise of ḡ taken out; 0 for an
+            unbiased estimator. ∇J is taken on the rows the batches come
+            from, so the part through the decoder is exact on them.
+  noise     the noise in ḡ − ∇J: √(±ḡ² + ±∇J²), ±ḡ the standard error of ḡ
+            and ±∇J that of ∇J's boundary part (the part through the encoder
+            and the codebook's cells). A bias, or a cos below 1, of this size
+            is noise: more --batches, more rows (--n-eval) or a larger --h
+            lower it.
+  var       E‖ĝ − ḡ‖²/‖∇J‖², one batch's spread around the mean.
+  cos rec, bias rec
+            the same for the reconstruction part of the update alone
+            (α = β = 0: no codebook or commitment term).
+  descent   (row `all`, SGD only) J's drop after one step of η ḡ over its
+            drop after a step of the same length along −∇J, ± its standard
+            error; — when the step is zero or the drop along −∇J is not
+            above twice its error. Not bounded by 1 (finite steps; η_W and
+            η_E weigh the groups, the reference step does not); ḡ's own
+            noise is not in its error.
+  |∇J|      the true gradient's norm on the group (scaled units).
+
+The JSON (--json, --out) has every number above, the raw bias, ±ḡ, ±∇J,
+∇J's error against the population's, and both drops with their errors.";
+
 /// Arguments of `vqlab gradquality`.
-///
-/// The columns of the table (per point of the run, estimator and parameter
-/// group; ḡ is the estimator's mean update over --batches mini-batches of
-/// the run's batch size, ∇J the true gradient, both Riemannian on W):
-///
-/// * `cos`: cos(ḡ, ∇J), 1 when the mean update points along the true
-///   gradient, 0 when it is orthogonal, negative when it climbs (— where
-///   the update is zero);
-/// * `bias`: ‖E ĝ − ∇J‖/‖∇J‖ with the noise of ḡ taken out, 0 for an
-///   unbiased estimator (∇J on the rows the batches come from);
-/// * `var`: E‖ĝ − ḡ‖²/‖∇J‖², one batch's spread around its mean;
-/// * `±ḡ`: the standard error of ḡ over ‖∇J‖ (more --batches lowers it);
-/// * `cos rec`, `bias rec`: the same for the reconstruction part of the
-///   update alone (α = β = 0: no codebook or commitment term);
-/// * `descent`: how much one SGD step of η ḡ lowers J, over the drop of a
-///   step of the same length along −∇J (1: as good as the true gradient;
-///   Adam: not measured), with its standard error;
-/// * `|∇J|` and `±∇J`: the true gradient's norm and its standard error over
-///   its norm, the floor under `bias` (more rows or a larger --h lower it);
-///   above 0.5 the group's row says "∇J not resolved" instead of numbers.
 #[derive(Args)]
+#[command(after_long_help = COLUMNS)]
 pub struct GradqualityCmd {
     #[command(flatten)]
     pub hyper: HyperOpts,
@@ -48,12 +63,13 @@ pub struct GradqualityCmd {
     /// --steps) [default: the start, the middle and the end].
     #[arg(long, value_delimiter = ',')]
     pub at: Option<Vec<usize>>,
-    /// Mini-batches each estimator's mean update is taken over.
-    #[arg(long, default_value_t = 1000)]
+    /// Mini-batches each estimator's mean update is taken over (its noise
+    /// falls as 1/√batches).
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     pub batches: usize,
-    /// The code-space step h of ∇J's central differences (the data's
-    /// scaled units): bias O(h²), standard error O(1/√(N h)).
-    #[arg(long, default_value_t = 0.01)]
+    /// The step h of ∇J's central differences in code space (the units of
+    /// z = enc(x)): bias O(h²), standard error O(1/√(N h)).
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub h: f64,
     /// Print the whole report as JSON instead of the table.
     #[arg(long)]
@@ -72,13 +88,18 @@ pub fn execute(cmd: GradqualityCmd) -> Result<()> {
     let (config, _) = cmd
         .hyper
         .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
-    let run_estimator = super::train::parse_estimators(std::slice::from_ref(&cmd.run_estimator))?;
-    let run_estimator: Estimator = match run_estimator.as_slice() {
-        [one] => *one,
-        _ => anyhow::bail!("--run-estimator: one estimator, not {}", cmd.run_estimator),
-    };
     let config = config.check(data.train.nrows(), data.dim())?;
     let steps = config.steps;
+    let run_estimator = Estimator::ALL
+        .into_iter()
+        .find(|e| e.name() == cmd.run_estimator)
+        .ok_or_else(|| {
+            crate::error::invalid(
+                "run-estimator",
+                &cmd.run_estimator,
+                format!("one of {}", Estimator::ALL.map(Estimator::name).join(", ")),
+            )
+        })?;
     let options = MeasureOptions {
         config,
         run_estimator,
@@ -91,12 +112,12 @@ pub fn execute(cmd: GradqualityCmd) -> Result<()> {
         batches: cmd.batches,
         step: cmd.h,
     };
-    options.check()?;
     let rows = if args.is_file() {
         data.train.view()
     } else {
         data.eval.view()
     };
+    options.check(rows.nrows())?;
     let bar = progress_bar(options.work_units(), "gradquality");
     let report = run(&data, rows, &options, |part| {
         bar.set_message(part.to_string());
@@ -132,65 +153,52 @@ fn print_table(r: &GradQualityReport, file: bool) {
         r.run_estimator.name()
     );
     println!(
-        "∇J on {} {} rows (h = {}), each estimator's mean over {} batches; scaled units (--help explains the columns)",
+        "∇J on {} {} rows (h = {}), each estimator's mean over {} batches; `vqlab gradquality --help` explains the columns",
         r.rows,
         if file { "training" } else { "fresh generator" },
         r.step,
         r.batches
     );
+    let cos = |c: Option<f64>| c.map_or("—".to_string(), |c| format!("{c:.3}"));
     for p in &r.points {
         println!(
             "\nstep {}: J = {:.6} ± {:.1e}",
             p.step, p.objective.value, p.objective.std_error
         );
         println!(
-            "  {:<20} {:<16} {:>7} {:>7} {:>9} {:>7} {:>7} {:>8} {:>16} {:>9} {:>7}",
+            "  {:<20} {:<16} {:>7} {:>7} {:>7} {:>9} {:>7} {:>8} {:>16} {:>9}",
             "estimator",
             "group",
             "cos",
             "bias",
+            "noise",
             "var",
-            "±ḡ",
             "cos rec",
             "bias rec",
             "descent",
-            "|∇J|",
-            "±∇J"
+            "|∇J|"
         );
         for e in &p.estimators {
             for (i, g) in e.groups.iter().enumerate() {
-                let descent = match (&e.descent_ratio, g.group) {
-                    (Some(d), Group::All) => format!("{:.3} ± {:.3}", d.value, d.std_error),
+                let descent = match (&e.descent, g.group) {
+                    (Some(d), Group::All) => d.ratio.map_or("—".to_string(), |r| {
+                        format!("{:.3} ± {:.3}", r.value, r.std_error)
+                    }),
                     (None, Group::All) => "(adam)".into(),
                     _ => String::new(),
                 };
-                let name = if i == 0 { e.estimator.name() } else { "" };
-                if !g.resolved {
-                    println!(
-                        "  {:<20} {:<16} {:<57} {:>16} {:>9.3e} {:>7.3}",
-                        name,
-                        g.group.name(),
-                        "∇J not resolved: more rows (--n-eval) or a larger --h",
-                        descent,
-                        g.truth_norm,
-                        g.truth_relative_error
-                    );
-                    continue;
-                }
-                let cos = |c: Option<f64>| c.map_or("—".to_string(), |c| format!("{c:.3}"));
                 println!(
-                    "  {:<20} {:<16} {:>7} {:>7.3} {:>9.3e} {:>7.3} {:>7} {:>8.3} {:>16} {:>9.3e} {:>7.3}",
-                    name,
+                    "  {:<20} {:<16} {:>7} {:>7.3} {:>7.3} {:>9.3e} {:>7} {:>8.3} {:>16} {:>9.3e}",
+                    if i == 0 { e.estimator.name() } else { "" },
                     g.group.name(),
                     cos(g.cosine),
                     g.relative_bias,
+                    g.noise,
                     g.relative_variance,
-                    g.mean_relative_error,
                     cos(g.recon_cosine),
                     g.recon_relative_bias,
                     descent,
-                    g.truth_norm,
-                    g.truth_relative_error
+                    g.truth_norm
                 );
             }
         }

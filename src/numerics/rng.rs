@@ -32,9 +32,11 @@ pub enum Stream {
     /// The estimators' random draws (NSVQ's v, Gumbel's G), handed to both
     /// backends.
     Estimator = 9,
-    /// The batches and draws of a gradient-quality measurement (each
+    /// The random draws of a gradient-quality measurement (each
     /// estimator's mean update at a point of a run).
     Measure = 10,
+    /// The mini-batches of a gradient-quality measurement (not the run's).
+    MeasureBatches = 11,
 }
 
 /// An RNG for `seed` and `stream`.

@@ -21,9 +21,15 @@ pub struct BatchSampler {
 impl BatchSampler {
     /// The sampler of `seed` over `n` rows.
     pub fn new(seed: u64, n: usize, batch: usize) -> Self {
+        Self::on_stream(seed, Stream::Batches, n, batch)
+    }
+
+    /// The sampler of `seed` over `n` rows drawing from `stream` (a
+    /// measurement's batches, apart from the run's).
+    pub fn on_stream(seed: u64, stream: Stream, n: usize, batch: usize) -> Self {
         assert!(batch <= n, "a batch of {batch} distinct rows from {n}");
         BatchSampler {
-            rng: rng_for(seed, Stream::Batches),
+            rng: rng_for(seed, stream),
             order: (0..n).collect(),
             batch,
         }

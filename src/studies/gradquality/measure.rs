@@ -31,6 +31,7 @@ pub enum Group {
     /// Parameters of the decoder alone.
     Decoder,
     /// Parameters of both (the tied W).
+    #[serde(rename = "encoder+decoder")]
     EncoderDecoder,
     /// The codebook E.
     Codebook,
@@ -118,22 +119,27 @@ pub struct GroupQuality {
     pub group: Group,
     /// ‖∇J‖ on the group (scaled units).
     pub truth_norm: f64,
-    /// The standard error of ∇J on the group, √(Σ se²), over ‖∇J‖: the
-    /// floor under `relative_bias` from the truth's own noise.
+    /// The standard error of ∇J's boundary part on the group, √(Σ se²),
+    /// over ‖∇J‖: the truth's noise that remains in a comparison with
+    /// updates taken on the same rows (the interior part is exact on them).
     pub truth_relative_error: f64,
-    /// Whether ∇J is resolved on the group: its relative standard error is
-    /// at most [`RESOLVED`]. Where it is not, the relative measures below
-    /// compare with noise.
-    pub resolved: bool,
+    /// The standard error of ∇J as an estimate of the population's, over
+    /// ‖∇J‖ (what more rows would change).
+    pub truth_population_error: f64,
+    /// The noise in ḡ − ∇J over ‖∇J‖,
+    /// √(`mean_relative_error`² + `truth_relative_error`²): a bias or a
+    /// departure of the cosine from 1 of about this size is noise.
+    pub noise: f64,
     /// cos(ḡ, ∇J): 1 when the mean update points along the true gradient
-    /// (`null` when the update is zero on the group).
+    /// (`null` when the update is zero on the group). Noise pulls it below
+    /// 1 (an unbiased update with `noise` ν scores about 1/√(1 + ν²)).
     pub cosine: Option<f64>,
     /// ‖E ĝ − ∇J‖ / ‖∇J‖, estimated without the mean's own noise:
     /// √max(0, ‖ḡ − ∇J‖² − E‖ĝ − ḡ‖²/batches) / ‖∇J‖. ∇J is taken on the
     /// rows the batches come from, so for a fixed-assignment part (the
     /// decoder) an unbiased estimator scores 0 up to the noise of this
-    /// estimate; elsewhere ∇J's own error (`truth_relative_error`) is a
-    /// floor under it.
+    /// estimate; elsewhere ∇J's boundary noise remains. Compare it with
+    /// `noise`; near 0 it is biased upwards by the max(0, ·).
     pub relative_bias: f64,
     /// ‖ḡ − ∇J‖ / ‖∇J‖ as measured (the mean's noise included).
     pub relative_bias_raw: f64,
@@ -148,13 +154,32 @@ pub struct GroupQuality {
     pub recon_relative_bias: f64,
 }
 
-/// A change of J with its standard error.
+/// A ratio with its standard error.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Ratio {
     /// The value.
     pub value: f64,
     /// Its standard error (delta method over the rows).
     pub std_error: f64,
+}
+
+/// How far one mean SGD step lowers J, against a step of the same length
+/// along −∇J.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Descent {
+    /// ‖η ḡ‖, the length of the step (scaled units; η_W on the network,
+    /// η_E on the codebook, the schedule's rates at that step).
+    pub step_length: f64,
+    /// J(θ) − J(θ − η ḡ) on the rows, with its standard error.
+    pub estimator_drop: Estimate,
+    /// J(θ) − J(θ − s ∇J/‖∇J‖), s = ‖η ḡ‖, with its standard error.
+    pub gradient_drop: Estimate,
+    /// estimator_drop / gradient_drop (`null` when the step is zero or the
+    /// gradient's drop is not above twice its standard error). Not bounded
+    /// by 1: the steps are finite, and the estimator's step weighs the
+    /// network and the codebook by η_W and η_E while the reference step
+    /// weighs them alike. The noise of ḡ is not in its standard error.
+    pub ratio: Option<Ratio>,
 }
 
 /// The measures of one estimator at one point.
@@ -164,12 +189,9 @@ pub struct EstimatorQuality {
     pub estimator: Estimator,
     /// Per group.
     pub groups: Vec<GroupQuality>,
-    /// (J(θ) − J(θ − η ḡ)) / (J(θ) − J(θ − s ∇J/‖∇J‖)), s = ‖η ḡ‖: how
-    /// much one mean SGD step lowers J against a step of the same length
-    /// along −∇J (`null` under Adam, whose step is not η ḡ).
-    pub descent_ratio: Option<Ratio>,
-    /// ‖η ḡ‖, the length of that step (scaled units).
-    pub step_length: f64,
+    /// One mean SGD step against a step along −∇J (`null` under Adam,
+    /// whose step is not η ḡ).
+    pub descent: Option<Descent>,
 }
 
 /// Everything measured at one point of the run.
@@ -201,13 +223,32 @@ pub struct MeasureOptions {
 }
 
 impl MeasureOptions {
-    /// Checks the options against the run; one error per bad field.
-    pub fn check(&self) -> Result<()> {
+    /// Checks the options against the run and the `rows` ∇J and the
+    /// batches come from; one error per bad field.
+    pub fn check(&self, rows: usize) -> Result<()> {
         if self.batches < 2 {
             return Err(invalid("batches", self.batches, "at least 2"));
         }
         if !(self.step.is_finite() && self.step > 0.0) {
-            return Err(invalid("step", self.step, "a finite number > 0"));
+            return Err(invalid("h", self.step, "a finite number > 0"));
+        }
+        let least = self.config.batch.max(2 * super::truth::ERROR_BLOCKS);
+        if rows < least {
+            return Err(invalid(
+                "n-eval",
+                rows,
+                format!(
+                    "at least {least} rows for ∇J and the batches (the batch size {} and two per error block; with --data or --set: training rows)",
+                    self.config.batch
+                ),
+            ));
+        }
+        if self.config.k < 2 {
+            return Err(invalid(
+                "k",
+                self.config.k,
+                "at least 2 codes (a boundary to cross)",
+            ));
         }
         if let Some(&t) = self.at.iter().find(|&&t| t > self.config.steps) {
             return Err(invalid(
@@ -254,7 +295,12 @@ fn estimator_gradients(
         beta: 0.0,
     });
     let seed = options.config.seed;
-    let mut sampler = BatchSampler::new(seed, rows.nrows(), options.config.batch);
+    let mut sampler = BatchSampler::on_stream(
+        seed,
+        Stream::MeasureBatches,
+        rows.nrows(),
+        options.config.batch,
+    );
     let mut draw_rng = rng_for(seed, Stream::Measure);
     let mut draws = Draws::none();
     let shape = (
@@ -313,10 +359,6 @@ fn moments(params: &Params, gradients: &[Direction]) -> (Direction, Vec<(Group, 
     (mean, variance)
 }
 
-/// ∇J counts as resolved on a group when its relative standard error is at
-/// most this.
-pub const RESOLVED: f64 = 0.5;
-
 /// The measures of one group from the truth and the mean updates (each
 /// with its E‖ĝ − ḡ‖²).
 fn group_quality(
@@ -343,45 +385,62 @@ fn group_quality(
             (raw_sq - variance / batches as f64).max(0.0).sqrt() / norm,
         )
     };
-    let truth_relative_error = group.dot(params, &truth.std_error, &truth.std_error).sqrt() / norm;
+    let relative = |e: &Direction| group.dot(params, e, e).sqrt() / norm;
+    let truth_relative_error = relative(&truth.boundary_error);
+    let mean_relative_error = (variance / batches as f64).sqrt() / norm;
     let (raw, debiased) = bias(mean, variance);
     GroupQuality {
         group,
         truth_norm: norm,
         truth_relative_error,
-        resolved: truth_relative_error <= RESOLVED,
+        truth_population_error: relative(&truth.std_error),
+        noise: mean_relative_error.hypot(truth_relative_error),
         cosine: cosine(mean),
         relative_bias: debiased,
         relative_bias_raw: raw,
         relative_variance: variance / truth_sq,
-        mean_relative_error: (variance / batches as f64).sqrt() / norm,
+        mean_relative_error,
         recon_cosine: cosine(recon_mean),
         recon_relative_bias: bias(recon_mean, recon_variance).1,
     }
 }
 
-/// (J(θ) − J(θ + a)) / (J(θ) − J(θ + b)) on `rows` with the same rows on
-/// every side, its standard error by the delta method.
-fn descent_ratio(
+/// The drops J(θ) − J(θ + step) and J(θ) − J(θ + reference) on `rows`
+/// (every side on the same rows) and their ratio, its standard error by
+/// the delta method.
+fn descent(
     params: &Params,
     rows: ArrayView2<f64>,
     base: &[f64],
     step: &Direction,
     reference: &Direction,
-) -> Result<Ratio> {
+    step_length: f64,
+) -> Result<Descent> {
     let drop = |d: &Direction| -> Result<Vec<f64>> {
         let after = row_losses(&moved(params, d, 1.0)?, rows);
         Ok(base.iter().zip(after.iter()).map(|(b, a)| b - a).collect())
     };
     let (a, b) = (drop(step)?, drop(reference)?);
-    let n = a.len() as f64;
-    let (mean_a, mean_b) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let value = mean_a / mean_b;
-    let linearised = a.iter().zip(&b).map(|(x, y)| (x - value * y) / mean_b);
-    let se = mean_with_error(linearised.collect::<Vec<_>>().into_iter()).std_error;
-    Ok(Ratio {
-        value,
-        std_error: se,
+    let estimate = |v: &[f64]| mean_with_error(v.iter().copied());
+    let (estimator_drop, gradient_drop) = (estimate(&a), estimate(&b));
+    let ratio =
+        (step_length > 0.0 && gradient_drop.value > 2.0 * gradient_drop.std_error).then(|| {
+            let value = estimator_drop.value / gradient_drop.value;
+            let linearised: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - value * y) / gradient_drop.value)
+                .collect();
+            Ratio {
+                value,
+                std_error: estimate(&linearised).std_error,
+            }
+        });
+    Ok(Descent {
+        step_length,
+        estimator_drop,
+        gradient_drop,
+        ratio,
     })
 }
 
@@ -437,20 +496,20 @@ pub fn measure_point(
             .dot(params, &truth.gradient, &truth.gradient)
             .sqrt();
         let descent = match config.optimizer.kind {
-            OptimizerKind::Sgd => Some(descent_ratio(
+            OptimizerKind::Sgd => Some(descent(
                 params,
                 rows,
                 base.as_slice().expect("contiguous"),
                 &step_dir,
                 &scaled(&truth.gradient, -length / truth_norm),
+                length,
             )?),
             OptimizerKind::Adam => None,
         };
         estimators.push(EstimatorQuality {
             estimator,
             groups: quality,
-            descent_ratio: descent,
-            step_length: length,
+            descent,
         });
         progress(estimator.name());
     }
@@ -486,8 +545,8 @@ mod tests {
             batches: 400,
             step: 0.01,
         };
-        options.check().unwrap();
         let rows = data.eval.slice(ndarray::s![..100_000, ..]);
+        options.check(rows.nrows()).unwrap();
         measure_point(&params, rows, 0, &options, |_| {}).unwrap()
     }
 
@@ -532,9 +591,7 @@ mod tests {
         let point = at_start(ModelKind::Tied, vec![Estimator::Ste]);
         let e = &point.estimators[0];
         let codebook = group(e, Group::Codebook);
-        let noise = codebook
-            .mean_relative_error
-            .hypot(codebook.truth_relative_error);
+        let noise = codebook.noise;
         assert!(
             codebook.relative_bias_raw < 3.0 * noise,
             "{} vs noise {noise}",
@@ -542,8 +599,12 @@ mod tests {
         );
         // One mean SGD step lowers J (both steps are small: ratio near its
         // first-order value cos(ḡ, ∇J) on all groups).
-        let descent = e.descent_ratio.unwrap();
-        assert!(descent.value > 0.0, "{descent:?}");
+        let descent = e.descent.unwrap();
+        assert!(
+            descent.estimator_drop.value > 3.0 * descent.estimator_drop.std_error,
+            "{descent:?}"
+        );
+        assert!(descent.ratio.unwrap().value > 0.0, "{descent:?}");
     }
 
     #[test]
@@ -560,7 +621,7 @@ mod tests {
             batches: 10,
             step: 0.01,
         };
-        good.check().unwrap();
+        good.check(20_000).unwrap();
         let cases: Vec<(MeasureOptions, &str)> = vec![
             (
                 MeasureOptions {
@@ -574,7 +635,7 @@ mod tests {
                     step: 0.0,
                     ..good.clone()
                 },
-                "step = 0",
+                "h = 0",
             ),
             (
                 MeasureOptions {
@@ -599,8 +660,10 @@ mod tests {
             ),
         ];
         for (options, needle) in cases {
-            let err = options.check().unwrap_err().to_string();
+            let err = options.check(20_000).unwrap_err().to_string();
             assert!(err.contains(needle), "{needle}: {err}");
         }
+        let err = good.check(511).unwrap_err().to_string();
+        assert!(err.contains("n-eval = 511"), "{err}");
     }
 }

@@ -51,7 +51,7 @@ pub fn run(
     options: &MeasureOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<GradQualityReport> {
-    options.check()?;
+    options.check(rows.nrows())?;
     let config = &options.config;
     let spec = MethodSpec::new(config.model, options.run_estimator, Backend::Manual);
     let mut points = Vec::new();

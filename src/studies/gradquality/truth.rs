@@ -45,8 +45,14 @@ pub const ERROR_BLOCKS: usize = 100;
 pub struct TrueGradient {
     /// ∇J (Riemannian on Stiefel parameters).
     pub gradient: Direction,
-    /// The standard error of every coordinate of `gradient`.
+    /// The standard error of every coordinate of `gradient` as an estimate
+    /// of the population's ∇J.
     pub std_error: Direction,
+    /// The standard error of the boundary part alone (through the encoder,
+    /// and the codebook's difference beyond its fixed-assignment part): the
+    /// noise that remains when ∇J is compared with updates taken on the same
+    /// rows, whose interior part it gives exactly.
+    pub boundary_error: Direction,
     /// Rows it was estimated on.
     pub rows: usize,
     /// The code-space step h of the central differences.
@@ -135,7 +141,10 @@ fn two_nearest(d: ArrayView2<f64>) -> Vec<(usize, usize)> {
 }
 
 /// ∂J/∂e_kj for every code coordinate by a central difference of step `h`
-/// with common random numbers, and its standard error (K × m each).
+/// with common random numbers: its value, its standard error, and the
+/// standard error of its boundary part alone (K × m each). The boundary
+/// part of a row is its difference minus the fixed-assignment one (the
+/// interior part, exact on the rows).
 /// `decode` gives a code's reconstruction; `losses` are the
 /// [`per_code_losses`] at the unmoved codebook.
 pub fn codebook_differences(
@@ -145,14 +154,16 @@ pub fn codebook_differences(
     losses: ArrayView2<f64>,
     h: f64,
     decode: impl Fn(ArrayView1<f64>) -> Array1<f64>,
-) -> (Array2<f64>, Array2<f64>) {
+) -> [Array2<f64>; 3] {
     let (k, m) = codebook.dim();
     let n = x.nrows();
     let d = squared_distances(z, codebook);
     let nearest = two_nearest(d.view());
     let mut mean = Array2::zeros((k, m));
     let mut std_error = Array2::zeros((k, m));
+    let mut boundary_error = Array2::zeros((k, m));
     let mut differences = vec![0.0; n];
+    let mut boundary = vec![0.0; n];
     for code in 0..k {
         for j in 0..m {
             // The moved code's reconstruction and losses on both sides.
@@ -167,7 +178,7 @@ pub fn codebook_differences(
                 l
             };
             let (plus, minus) = (side(1.0), side(-1.0));
-            for (row, diff) in differences.iter_mut().enumerate() {
+            for (row, (diff, edge)) in differences.iter_mut().zip(&mut boundary).enumerate() {
                 let (first, second) = nearest[row];
                 let other = if first == code { second } else { first };
                 let loss = |sign: f64, moved: &[f64]| {
@@ -182,13 +193,21 @@ pub fn codebook_differences(
                     }
                 };
                 *diff = (loss(1.0, &plus) - loss(-1.0, &minus)) / (2.0 * h);
+                let interior = if first == code {
+                    (plus[row] - minus[row]) / (2.0 * h)
+                } else {
+                    0.0
+                };
+                *edge = *diff - interior;
             }
             let est = super::objective::mean_with_error(differences.iter().copied());
             mean[[code, j]] = est.value;
             std_error[[code, j]] = est.std_error;
+            boundary_error[[code, j]] =
+                super::objective::mean_with_error(boundary.iter().copied()).std_error;
         }
     }
-    (mean, std_error)
+    [mean, std_error, boundary_error]
 }
 
 /// ∇J of `params` on the rows `x` with code-space step `h`, every
@@ -215,8 +234,8 @@ pub fn true_gradient(params: &Params, x: ArrayView2<f64>, h: f64) -> Result<True
     let slopes = code_space_slopes(z.view(), params.codebook.view(), losses.view(), h);
     let assignments = crate::numerics::quantize::nearest_codes(z.view(), params.codebook.view());
     let q = params.codebook.select(Axis(0), &assignments);
-    let (network, network_se) = network_part(params, x, slopes.view(), q.view())?;
-    let (codebook, codebook_se) =
+    let [network, network_se, network_boundary] = network_part(params, x, slopes.view(), q.view())?;
+    let [codebook, codebook_se, codebook_boundary] =
         codebook_differences(x, z.view(), params.codebook.view(), losses.view(), h, |e| {
             let row = e.insert_axis(Axis(0));
             model.decode(params, row).row(0).to_owned()
@@ -229,6 +248,10 @@ pub fn true_gradient(params: &Params, x: ArrayView2<f64>, h: f64) -> Result<True
         std_error: Direction {
             weights: network_se,
             codebook: codebook_se,
+        },
+        boundary_error: Direction {
+            weights: network_boundary,
+            codebook: codebook_boundary,
         },
         rows: n,
         step: h,
@@ -257,18 +280,20 @@ fn mean_and_error<'a>(
 type PerParam = Vec<Array2<f64>>;
 
 /// The network parameters' part: E[(∂z/∂θ)ᵀ S] + ∂/∂θ mean ‖x − dec(q)‖²
-/// (fixed assignments q), by one backward pass per block of rows; the mean
-/// over blocks and its standard error, Riemannian on Stiefel parameters.
+/// (fixed assignments q), by backward passes per block of rows: the mean
+/// over blocks, its standard error and the standard error of the part
+/// through the encoder alone, Riemannian on Stiefel parameters.
 fn network_part(
     params: &Params,
     x: ArrayView2<f64>,
     slopes: ArrayView2<f64>,
     q: ArrayView2<f64>,
-) -> Result<(PerParam, PerParam)> {
+) -> Result<[PerParam; 3]> {
     let model = params.model.kind.model();
     let spec = params.model;
     let n = x.nrows();
-    let mut per_block: Vec<Vec<Array2<f64>>> = Vec::with_capacity(ERROR_BLOCKS);
+    // Per block: the whole gradient and the part through the encoder.
+    let mut per_block: Vec<(PerParam, PerParam)> = Vec::with_capacity(ERROR_BLOCKS);
     for b in 0..ERROR_BLOCKS {
         let rows = s![b * n / ERROR_BLOCKS..(b + 1) * n / ERROR_BLOCKS, ..];
         let rows_in = (x.slice(rows).nrows()) as f64;
@@ -282,30 +307,45 @@ fn network_part(
         let qb = to_tensor(q.slice(rows), Device::Cpu);
         let z = model.forward(&spec, &w, Side::Encode, &xb);
         let x_hat = model.forward(&spec, &w, Side::Decode, &qb);
-        let through_encoder = (z * sb).sum(Kind::Double);
-        let through_decoder = (&xb - x_hat).square().sum(Kind::Double);
-        let objective = (through_encoder + through_decoder) / rows_in;
-        let grads = Tensor::run_backward(&[objective], &w, false, false);
-        let mut block = Vec::with_capacity(grads.len());
-        for (i, g) in grads.iter().enumerate() {
-            let euclidean = to_array2(g)?;
-            block.push(match model.manifold_of(i) {
-                Manifold::Stiefel => {
-                    riemannian_gradient(params.weights[i].view(), euclidean.view())
-                }
-                Manifold::Euclidean => euclidean,
+        // Every parameter in both graphs (a parameter one side does not use
+        // gets a zero gradient there).
+        let all = w
+            .iter()
+            .fold(Tensor::zeros([], (Kind::Double, Device::Cpu)), |acc, t| {
+                acc + t.sum(Kind::Double) * 0.0
             });
-        }
-        per_block.push(block);
+        let through_encoder = (z * sb).sum(Kind::Double) / rows_in + &all;
+        let through_decoder = (&xb - x_hat).square().sum(Kind::Double) / rows_in + &all;
+        let riemannian = |grads: Vec<Tensor>| -> Result<PerParam> {
+            grads
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let euclidean = to_array2(g)?;
+                    Ok(match model.manifold_of(i) {
+                        Manifold::Stiefel => {
+                            riemannian_gradient(params.weights[i].view(), euclidean.view())
+                        }
+                        Manifold::Euclidean => euclidean,
+                    })
+                })
+                .collect()
+        };
+        let encoder = riemannian(Tensor::run_backward(&[through_encoder], &w, true, false))?;
+        let decoder = riemannian(Tensor::run_backward(&[through_decoder], &w, false, false))?;
+        let total = encoder.iter().zip(&decoder).map(|(a, b)| a + b).collect();
+        per_block.push((total, encoder));
     }
     let mut mean = Vec::new();
     let mut std_error = Vec::new();
+    let mut boundary_error = Vec::new();
     for i in 0..params.weights.len() {
-        let (m, se) = mean_and_error(per_block.iter().map(|b| &b[i]));
+        let (m, se) = mean_and_error(per_block.iter().map(|b| &b.0[i]));
         mean.push(m);
         std_error.push(se);
+        boundary_error.push(mean_and_error(per_block.iter().map(|b| &b.1[i])).1);
     }
-    Ok((mean, std_error))
+    Ok([mean, std_error, boundary_error])
 }
 
 #[cfg(test)]
@@ -356,7 +396,7 @@ mod tests {
         let codebook = ndarray::array![[AT.c1], [AT.c2]];
         let decoded = &codebook * AT.v;
         let losses = per_code_losses(x.view(), decoded.view());
-        let (mean, se) = codebook_differences(
+        let [mean, se, _] = codebook_differences(
             x.view(),
             z.view(),
             codebook.view(),
