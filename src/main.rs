@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use vqlab::commands::{
-    baseline, bench, calibrate, check, data, future, gradcheck, gradquality, reproduce, saved,
-    study, train,
+    baseline, bench, calibrate, check, data, future, gradcheck, gradients, gradquality, reproduce,
+    saved, study, train,
 };
 use vqlab::infra::alloc::CountingAllocator;
 
@@ -65,6 +65,13 @@ enum Command {
     /// central differences with standard errors on 200,000 fresh generator
     /// rows (a data file: its training rows). `--help` explains each column.
     Gradquality(gradquality::GradqualityCmd),
+    /// The gradient-quality study: per model (tied, untied, mlp) and seed, a
+    /// run of STE measured by `gradquality` at its start, middle and end;
+    /// verdicts on hypotheses from the literature (G1 the rotation trick's
+    /// encoder update is closer to ∇J than STE's, G3 NSVQ is less biased
+    /// than STE) under the shared rules. Writes GRADIENTS.md and
+    /// gradients.json; units kept in the run store like future's.
+    Gradients(gradients::GradientsCmd),
     /// Fit the synthetic generator (geometric spectrum s_i = a ρ^(i−1), noise
     /// σ) so that the PCA + Lloyd baseline reproduces the report's
     /// experiment-3 baseline cells (recon_mse and insub_distortion at K = 8,
@@ -137,6 +144,7 @@ fn main() -> ExitCode {
         Command::Train(cmd) => train::execute(cmd).context("train failed"),
         Command::Gradcheck(cmd) => gradcheck::execute(cmd).context("gradcheck failed"),
         Command::Gradquality(cmd) => gradquality::execute(cmd).context("gradquality failed"),
+        Command::Gradients(cmd) => gradients::execute(cmd).context("gradients failed"),
         Command::Calibrate(cmd) => calibrate::execute(cmd).context("calibrate failed"),
         Command::Reproduce(cmd) => reproduce::execute(cmd).context("reproduce failed"),
         Command::Future(cmd) => future::execute(cmd).context("future failed"),

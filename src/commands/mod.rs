@@ -10,6 +10,7 @@ pub mod data;
 pub mod data_args;
 pub mod future;
 pub mod gradcheck;
+pub mod gradients;
 pub mod gradquality;
 pub mod output;
 pub mod reproduce;

@@ -6,5 +6,6 @@ pub mod bench;
 pub mod calibrate;
 pub mod future;
 pub mod gradcheck;
+pub mod gradients;
 pub mod gradquality;
 pub mod reproduce;

@@ -11,7 +11,7 @@
 //! The same batches and draws with α = β = 0 give the reconstruction part
 //! alone.
 use ndarray::{ArrayView2, Zip};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::objective::{mean_with_error, moved, row_losses, Direction, Estimate};
 use super::truth::{true_gradient, TrueGradient};
@@ -23,7 +23,7 @@ use crate::optim::OptimizerKind;
 use crate::train::{BatchSampler, ValidTrainConfig};
 
 /// A group of parameters the measures are reported for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Group {
     /// Parameters of the encoder alone.
@@ -113,7 +113,7 @@ fn scaled(d: &Direction, t: f64) -> Direction {
 }
 
 /// The measures of one estimator on one group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupQuality {
     /// The group.
     pub group: Group,
@@ -155,7 +155,7 @@ pub struct GroupQuality {
 }
 
 /// A ratio with its standard error.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Ratio {
     /// The value.
     pub value: f64,
@@ -165,7 +165,7 @@ pub struct Ratio {
 
 /// How far one mean SGD step lowers J, against a step of the same length
 /// along −∇J.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Descent {
     /// ‖η ḡ‖, the length of the step (scaled units; η_W on the network,
     /// η_E on the codebook, the schedule's rates at that step).
@@ -183,7 +183,7 @@ pub struct Descent {
 }
 
 /// The measures of one estimator at one point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EstimatorQuality {
     /// The estimator.
     pub estimator: Estimator,
@@ -195,7 +195,7 @@ pub struct EstimatorQuality {
 }
 
 /// Everything measured at one point of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PointQuality {
     /// Steps of the run before this point.
     pub step: usize,

@@ -26,7 +26,7 @@ use crate::train::{initial_params, train_until, Stops};
 pub use measure::{MeasureOptions, PointQuality};
 
 /// A measured run: its points, in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GradQualityReport {
     /// The run: model, sizes, rates, optimizer, seed.
     pub config: crate::train::TrainConfig,

@@ -10,7 +10,7 @@ use crate::numerics::quantize::nearest_codes;
 use crate::optim::stiefel::{polar, riemannian_gradient, SvdSource};
 
 /// A mean over rows with its standard error.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
     /// The mean.
     pub value: f64,
