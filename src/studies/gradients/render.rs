@@ -49,7 +49,7 @@ pub fn markdown(summary: &GradientsSummary) -> String {
     ));
     md.push_str("## Hypotheses\n\n");
     md.push_str(&format!(
-        "Each part is a per-seed difference between two estimators at the same parameters, its interval over seeds at the level shown (Bonferroni over the claim's parts); \"at least δ\" has three outcomes: ≥ δ (supported), real but below δ, no effect shown. δ: {COSINE_MARGIN} in cosine (G1), {BIAS_MARGIN} in relative bias (G3). Not yet in this study: G2 (STE's bias against ‖z − q‖), G4 (Gumbel-Softmax's bias and variance as τ falls), G5 (gradient quality at the start against the final gain of FUTURE.md's arms).\n\n"
+        "Each part is a per-seed difference between two estimators at the same parameters, its Student-t interval over seeds at the level shown (Bonferroni over the claim's parts: a 5 % family-wise error rate). A part is *supported* when its interval lies at or above δ; *real but below δ* when it lies strictly between 0 and δ; *not supported* when an effect of δ is excluded and none is shown (the interval lies below δ and reaches 0; marked *reversed* when it lies wholly below 0, the opposite effect); *not significant* otherwise; *not run* when it was not judged (∇J not resolved). A claim about every part is supported only if every part is; one whose parts are significantly opposite is *mixed* (the shared rule, which takes precedence), its two sides listed. δ: {COSINE_MARGIN} in cosine (G1), {BIAS_MARGIN} in relative bias (G3). Not yet in this study: G2 (STE's bias against ‖z − q‖), G4 (Gumbel-Softmax's bias and variance as τ falls), G5 (gradient quality at the start against the final gain of FUTURE.md's arms).\n\n"
     ));
     for c in &summary.claims {
         md.push_str(&format!(
@@ -64,19 +64,32 @@ pub fn markdown(summary: &GradientsSummary) -> String {
                 ),
                 None => ("—".into(), "—".into()),
             };
-            let better = p
-                .better_runs
-                .map_or("—".into(), |(b, n)| format!("{b}/{n}"));
+            let better = match p.better_runs {
+                Some((b, n)) if n > 0 => format!("{b}/{n}"),
+                _ => "—".into(),
+            };
             let flags: String = p.flags.iter().map(|f| format!(" ⚠ {f}")).collect();
+            let reversed = if p.estimate.is_some_and(|e| e.ci_high < 0.0) {
+                " (reversed)"
+            } else {
+                ""
+            };
             md.push_str(&format!(
-                "| {}{flags} | {mean} | {interval} | {better} | {} |\n",
+                "| {}{flags} | {mean} | {interval} | {better} | {}{reversed} |\n",
                 p.what,
                 crate::studies::future::analysis::label(p.verdict)
             ));
         }
         md.push('\n');
+        if let Some(sides) = &c.sides {
+            md.push_str(&format!(
+                "Significantly in the claimed direction: {}. Significantly against it: {}.\n\n",
+                sides.positive.join("; "),
+                sides.negative.join("; ")
+            ));
+        }
     }
-    md.push_str("## The measures\n\nMean ± standard deviation over seeds of cos(ḡ, ∇J) and the relative bias ‖E ĝ − ∇J‖/‖∇J‖, on the encoder's parameters (the tied W: encoder+decoder) and on all parameters; `vqlab gradquality --help` explains each.\n\n");
+    md.push_str("## The measures\n\nMean ± standard deviation over seeds of cos(ḡ, ∇J), the relative bias ‖E ĝ − ∇J‖/‖∇J‖, the noise of ḡ − ∇J and the reconstruction part's bias, on the encoder's parameters (the tied W: encoder+decoder), and cos and bias on all parameters (aux terms included); `vqlab gradquality --help` explains each.\n\n");
     for model in MODELS {
         let runs = runs(&summary.results, model);
         let Some(first) = runs.first() else { continue };
@@ -85,7 +98,7 @@ pub fn markdown(summary: &GradientsSummary) -> String {
             _ => Group::Encoder,
         };
         md.push_str(&format!(
-            "### {}\n\n| step | estimator | cos, encoder | bias, encoder | cos, all | bias, all |\n|---|---|---|---|---|---|\n",
+            "### {}\n\n| step | estimator | cos, encoder | bias, encoder | noise, encoder | bias rec, encoder | cos, all | bias, all |\n|---|---|---|---|---|---|---|---|\n",
             model.name()
         ));
         for (point, p) in first.report.points.iter().enumerate() {
@@ -109,12 +122,17 @@ pub fn markdown(summary: &GradientsSummary) -> String {
                     g.cosine.unwrap_or(f64::NAN)
                 };
                 let bias = |g: &crate::studies::gradquality::measure::GroupQuality| g.relative_bias;
+                let noise = |g: &crate::studies::gradquality::measure::GroupQuality| g.noise;
+                let recon =
+                    |g: &crate::studies::gradquality::measure::GroupQuality| g.recon_relative_bias;
                 md.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     p.step,
                     estimator.name(),
                     mean_sd(&values(encoder, &cos)),
                     mean_sd(&values(encoder, &bias)),
+                    mean_sd(&values(encoder, &noise)),
+                    mean_sd(&values(encoder, &recon)),
                     mean_sd(&values(Group::All, &cos)),
                     mean_sd(&values(Group::All, &bias)),
                 ));
