@@ -65,12 +65,16 @@ enum Command {
     /// central differences with standard errors on 200,000 fresh generator
     /// rows (a data file: its training rows). `--help` explains each column.
     Gradquality(gradquality::GradqualityCmd),
-    /// The gradient-quality study: per model (tied, untied, mlp) and seed, a
-    /// run of STE measured by `gradquality` at its start, middle and end;
-    /// verdicts on hypotheses from the literature (G1 the rotation trick's
-    /// encoder update is closer to ∇J than STE's, G3 NSVQ is less biased
-    /// than STE) under the shared rules. Writes GRADIENTS.md and
-    /// gradients.json; units kept in the run store like future's.
+    /// The gradient-quality study: per data set (the generator, digits,
+    /// MNIST), model (tied, untied, mlp) and seed, a run of STE measured by
+    /// `gradquality` at its start, middle and end, and the starts of
+    /// FUTURE.md's arms; verdicts, on the generator, on hypotheses from the
+    /// literature under the shared rules: G1 the rotation trick's encoder
+    /// update is closer to ∇J than STE's, G2 STE's bias sits in the rows far
+    /// from their code, G3 NSVQ is less biased than STE, G4 Gumbel-Softmax
+    /// trades bias for variance as τ falls, G5 the start cosine predicts
+    /// FUTURE.md's final gains. Writes GRADIENTS.md, gradients.json and
+    /// charts; units kept in the run store like future's.
     Gradients(gradients::GradientsCmd),
     /// Fit the synthetic generator (geometric spectrum s_i = a ρ^(i−1), noise
     /// σ) so that the PCA + Lloyd baseline reproduces the report's

@@ -18,6 +18,8 @@ fn a_small_run_measures_every_estimator_at_every_point() {
             "untied",
             "--estimator",
             "ste,rotation-trick",
+            "--tau",
+            "2,0.5",
             "--out",
         ])
         .arg(&out_path)
@@ -46,12 +48,35 @@ fn a_small_run_measures_every_estimator_at_every_point() {
             assert!(drop["value"].as_f64().unwrap().is_finite(), "{drop}");
             assert!(drop["std_error"].as_f64().unwrap() > 0.0, "{drop}");
         }
+        let taus: Vec<f64> = point["gumbel_by_tau"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tau"].as_f64().unwrap())
+            .collect();
+        assert_eq!(taus, [2.0, 0.5]);
+        // Five bins of equal counts covering the rows, smallest ‖z − q‖
+        // first.
+        let bins = point["ste_bias_by_error"].as_array().unwrap();
+        assert_eq!(bins.len(), 5);
+        assert_eq!(
+            bins.iter()
+                .map(|b| b["rows"].as_u64().unwrap())
+                .sum::<u64>(),
+            20000
+        );
+        for pair in bins.windows(2) {
+            assert!(pair[0]["high"].as_f64().unwrap() <= pair[1]["low"].as_f64().unwrap());
+        }
     }
+    assert!(table.contains("gumbel τ=0.5"), "{table}");
+    assert!(table.contains("by ‖z − q‖"), "{table}");
 }
 
 #[test]
 fn bad_input_is_refused_naming_the_field() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
+        (&["--tau", "1,0"], "tau = 0"),
         (&["--at", "0,21"], "at = 21"),
         (&["--batches", "1"], "batches = 1"),
         (&["--h", "0"], "h = 0"),

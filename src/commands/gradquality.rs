@@ -25,8 +25,8 @@ estimator's mean update over --batches mini-batches of the run's batch size,
   bias      ‖E ĝ − ∇J‖/‖∇J‖ with the noise of ḡ taken out; 0 for an
             unbiased estimator. ∇J is taken on the rows the batches come
             from, so the part through the decoder is exact on them.
-  noise     the noise in ḡ − ∇J: √(±ḡ² + ±∇J²), ±ḡ the standard error of ḡ
-            and ±∇J that of ∇J's boundary part (the part through the encoder
+  noise     the noise in ḡ − ∇J: √(ν_ḡ² + ν_∇J²), ν_ḡ the standard error
+            of ḡ and ν_∇J that of ∇J's boundary part (the part through the encoder
             and the codebook's cells). A bias, or a cos below 1, of this size
             is noise: more --batches, more rows (--n-eval) or a larger --h
             lower it.
@@ -41,6 +41,19 @@ estimator's mean update over --batches mini-batches of the run's batch size,
             η_E weigh the groups, the reference step does not); ḡ's own
             noise is not in its error.
   |∇J|      the true gradient's norm on the group (scaled units).
+
+Each point's first line is J (the mean reconstruction error on the rows ∇J
+is taken on) ± its standard error. The `gumbel` and `gumbel-hard` rows draw
+at the τ of --gumbel-tau's schedule at that step (default 1); rows
+`gumbel τ=…` (with --tau) are soft Gumbel-Softmax at that temperature
+instead, on the same batches and draws. Below each point, STE's bias by the
+rows' quantization error: the rows split into five bins of equal counts by
+‖z − q‖ (code-space units: `‖z − q‖` the bin's range, `mean` its mean);
+`bias` is ‖mean over the bin's rows of (∂z/∂θ)ᵀ(u − S)‖/‖∇J‖ on the
+encoder's parameters, u what STE hands z and S the row's code-space slope
+(the reconstruction part of STE's update minus ∇J, restricted to the bin's
+rows, as a per-row mean: not a share of the whole bias;
+docs/TRUE-GRADIENT.md), and `noise` the standard error of S's part.
 
 The JSON (--json, --out) has every number above, the raw bias, ±ḡ, ±∇J,
 ∇J's error against the population's, and both drops with their errors.";
@@ -71,6 +84,11 @@ pub struct GradqualityCmd {
     /// z = enc(x)): bias O(h²), standard error O(1/√(N h)).
     #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub h: f64,
+    /// Also measure Gumbel-Softmax (soft) at each of these temperatures
+    /// τ (each finite and > 0), comma-separated, beside the run's own (how
+    /// its bias and variance move as τ falls).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub tau: Vec<f64>,
     /// Print the whole report as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -111,6 +129,7 @@ pub fn execute(cmd: GradqualityCmd) -> Result<()> {
         }),
         batches: cmd.batches,
         step: cmd.h,
+        taus: cmd.tau.clone(),
     };
     let rows = if args.is_file() {
         data.train.view()
@@ -178,7 +197,16 @@ fn print_table(r: &GradQualityReport, file: bool) {
             "descent",
             "|∇J|"
         );
-        for e in &p.estimators {
+        let taus = p
+            .gumbel_by_tau
+            .iter()
+            .map(|t| (format!("gumbel τ={}", t.tau), &t.quality));
+        let rows = p
+            .estimators
+            .iter()
+            .map(|e| (e.estimator.name().to_string(), e))
+            .chain(taus);
+        for (name, e) in rows {
             for (i, g) in e.groups.iter().enumerate() {
                 let descent = match (&e.descent, g.group) {
                     (Some(d), Group::All) => d.ratio.map_or("—".to_string(), |r| {
@@ -189,7 +217,7 @@ fn print_table(r: &GradQualityReport, file: bool) {
                 };
                 println!(
                     "  {:<20} {:<16} {:>7} {:>7.3} {:>7.3} {:>9.3e} {:>7} {:>8.3} {:>16} {:>9.3e}",
-                    if i == 0 { e.estimator.name() } else { "" },
+                    if i == 0 { name.as_str() } else { "" },
                     g.group.name(),
                     cos(g.cosine),
                     g.relative_bias,
@@ -201,6 +229,20 @@ fn print_table(r: &GradQualityReport, file: bool) {
                     g.truth_norm
                 );
             }
+        }
+        println!("  STE's reconstruction bias on the encoder by ‖z − q‖ (bins of equal counts):");
+        println!(
+            "    {:<20} {:>9} {:>9} {:>7}",
+            "‖z − q‖", "mean", "bias", "noise"
+        );
+        for bin in &p.ste_bias_by_error {
+            println!(
+                "    {:<20} {:>9.4} {:>9.3} {:>7.3}",
+                format!("{:.4} – {:.4}", bin.low, bin.high),
+                bin.mean_error,
+                bin.relative_bias,
+                bin.noise
+            );
         }
     }
 }

@@ -80,6 +80,27 @@ pub fn digest(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Reads a number JSON may hold as `null`: serde_json writes a non-finite
+/// f64 (a ratio over a zero norm) as `null`; this reads it back as NaN,
+/// so a stored result with one survives the round trip. For
+/// `#[serde(deserialize_with = "...")]`.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Row {
+///     #[serde(deserialize_with = "vqlab::infra::io::f64_or_nan")]
+///     value: f64,
+/// }
+/// let row: Row = serde_json::from_str(r#"{"value": null}"#).unwrap();
+/// assert!(row.value.is_nan());
+/// let row: Row = serde_json::from_str(r#"{"value": 1.5}"#).unwrap();
+/// assert_eq!(row.value, 1.5);
+/// ```
+pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

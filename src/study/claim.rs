@@ -104,6 +104,22 @@ pub enum Part {
         /// What.
         what: String,
     },
+    /// Paired values over entities (not seeds): their Spearman ρ, judged
+    /// by a rule on its Fisher-z interval
+    /// ([`crate::study::stats::spearman_estimate`]; fewer than five pairs:
+    /// not run). Counts as one interval in the correction.
+    Correlation {
+        /// What was correlated.
+        what: String,
+        /// The rule on ρ.
+        rule: Rule,
+        /// One side, per entity.
+        first: Vec<f64>,
+        /// The other, in the same order.
+        second: Vec<f64>,
+        /// Warnings printed beside the part.
+        flags: Vec<String>,
+    },
 }
 
 impl Part {
@@ -124,6 +140,7 @@ impl Part {
                 usize::from(values.iter().filter(|v| v.is_finite()).count() >= 2)
             }
             Part::Ranking { names, .. } => names.len() * names.len().saturating_sub(1),
+            Part::Correlation { first, .. } => usize::from(first.len() >= 5),
             Part::Universal { .. } | Part::Elsewhere { .. } => 0,
         }
     }
@@ -434,6 +451,22 @@ fn judge_part(part: Part, level: f64) -> ClaimPart {
             ..empty(what, universal(violations, runs))
         },
         Part::Elsewhere { what } => empty(what, Verdict::NotRun),
+        Part::Correlation {
+            what,
+            rule,
+            first,
+            second,
+            flags,
+        } => {
+            let estimate = crate::study::stats::spearman_estimate(&first, &second, level);
+            ClaimPart {
+                rule: Some(rule),
+                verdict: estimate.as_ref().map_or(Verdict::NotRun, |e| rule.judge(e)),
+                estimate,
+                flags,
+                ..empty(what, Verdict::NotRun)
+            }
+        }
     }
 }
 

@@ -14,26 +14,69 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, SyntheticSpec};
+use crate::data::{RealSet, SyntheticSpec};
 use crate::error::{invalid, Result};
 use crate::model::{Estimator, ModelKind, ModelSpec};
+use crate::optim::OptimizerKind;
+use crate::studies::future::unit::{build_data, DataChoice, DataDir};
+use crate::studies::gradquality::measure::{EstimatorQuality, Group, GroupQuality};
 use crate::studies::gradquality::{run, GradQualityReport, MeasureOptions};
 use crate::study::claim::Claim;
 use crate::study::driver::{check_interrupted, label_of, Planned, Progress, Study, Ticker};
 use crate::study::store::{execute, spec_digest, ExecuteStats, StoredUnit, CODE_FINGERPRINT};
 use crate::study::Scale;
+use crate::train::rates::default_rates;
 use crate::train::TrainConfig;
 
 pub mod analysis;
+pub mod arms;
+pub mod plots;
 pub mod render;
 
 /// The models the study covers.
 pub const MODELS: [ModelKind; 3] = [ModelKind::Tied, ModelKind::Untied, ModelKind::Mlp];
 
+/// The trajectory units of `model` on the data set named `data`, seed by
+/// seed.
+pub fn runs<'a>(
+    results: &'a [GradientsResult],
+    data: &str,
+    model: ModelKind,
+) -> Vec<&'a GradientsResult> {
+    let mut runs: Vec<&GradientsResult> = results
+        .iter()
+        .filter(|r| {
+            r.spec.model == model && r.spec.role == Role::Trajectory && r.spec.data_name() == data
+        })
+        .collect();
+    runs.sort_by_key(|r| r.spec.seed);
+    runs
+}
+
+/// The group a model's encoder update is measured on (the tied W is both
+/// encoder and decoder).
+pub fn encoder_group(model: ModelKind) -> Group {
+    match model {
+        ModelKind::Tied => Group::EncoderDecoder,
+        _ => Group::Encoder,
+    }
+}
+
+/// `e`'s measures on `group`.
+pub fn on(e: &EstimatorQuality, group: Group) -> &GroupQuality {
+    e.groups
+        .iter()
+        .find(|g| g.group == group)
+        .expect("the model's groups")
+}
+
+/// The temperatures of G4, highest first (the runs' own τ is 1).
+pub const TAUS: [f64; 5] = [2.0, 1.0, 0.5, 0.25, 0.1];
+
 /// The study's sizes at full or quick scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GradientsScale {
-    /// Training rows of each run.
+    /// Training rows of each trajectory.
     pub n_train: usize,
     /// Fresh rows ∇J and the measuring batches come from.
     pub n_eval: usize,
@@ -41,6 +84,11 @@ pub struct GradientsScale {
     pub steps: usize,
     /// Mini-batches per estimator per point.
     pub batches: usize,
+    /// The same on digits and MNIST (their ∇J, on a few thousand rows, is
+    /// far noisier than the batches' mean).
+    pub real_batches: usize,
+    /// Seeds on digits and MNIST, at most.
+    pub real_seeds: u64,
 }
 
 impl Scale for GradientsScale {
@@ -52,6 +100,8 @@ impl Scale for GradientsScale {
             n_eval: 200_000,
             steps: 200,
             batches: 1000,
+            real_batches: 200,
+            real_seeds: 3,
         }
     }
 
@@ -62,29 +112,57 @@ impl Scale for GradientsScale {
             n_eval: 20_000,
             steps: 20,
             batches: 50,
+            real_batches: 20,
+            real_seeds: 2,
         }
     }
 }
 
-/// One unit: a model and a seed.
+/// What a unit is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// An STE run measured at its start, middle and end (G1–G4).
+    Trajectory,
+    /// The start of FUTURE.md's runs on the calibrated generator (same
+    /// data, sizes and initialisation rule, seed by seed), measured there
+    /// only (G5).
+    ArmStart,
+}
+
+/// One unit: a model and a seed on one data set, in one role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradientsSpec {
     /// The code that computes it.
     pub code: String,
+    /// What it is for.
+    pub role: Role,
     /// The model.
     pub model: ModelKind,
     /// The seed of the data, the run and the measurement.
     pub seed: u64,
-    /// Training rows.
-    pub n_train: usize,
-    /// Fresh rows.
-    pub n_eval: usize,
+    /// The data: the generator (∇J on its fresh evaluation rows) or a real
+    /// set (∇J on its training rows), split as `vqlab future` splits it.
+    pub data: DataChoice,
+    /// Code dimension.
+    pub m: usize,
+    /// Codes.
+    pub k: usize,
+    /// Batch size of the run and of the measuring batches.
+    pub batch: usize,
     /// Steps of the run.
     pub steps: usize,
+    /// The points measured (steps of the run).
+    pub at: Vec<usize>,
     /// Mini-batches per estimator per point.
     pub batches: usize,
     /// The code-space step h of ∇J's central differences.
     pub h: f64,
+    /// The temperatures Gumbel-Softmax (soft) is also measured at (G4).
+    pub taus: Vec<f64>,
+    /// Where real data are read (not stored).
+    #[serde(skip)]
+    pub dir: DataDir,
 }
 
 /// A computed unit.
@@ -99,20 +177,27 @@ pub struct GradientsResult {
 }
 
 impl GradientsSpec {
+    /// The data set's name: generator, digits or mnist.
+    pub fn data_name(&self) -> &'static str {
+        data_name(&self.data)
+    }
+
     /// Runs the unit.
     fn compute(&self) -> Result<GradientsResult> {
         let started = Instant::now();
-        let data = Dataset::synthetic(
-            &SyntheticSpec::report_default(),
-            self.n_train,
-            self.n_eval,
-            self.seed,
-        )?;
+        let data = build_data(&self.data, self.seed, &self.dir.0)?.data;
         let model = ModelSpec::of(self.model);
+        let real = matches!(self.data, DataChoice::Real { .. });
+        let ((lr_w, lr_e), _) = default_rates(OptimizerKind::Sgd, data.train.view(), real)?;
         let config = TrainConfig {
             model,
             steps: self.steps,
             seed: self.seed,
+            m: self.m,
+            k: self.k,
+            batch: self.batch,
+            lr_w,
+            lr_e,
             init: crate::train::Init::default_for(&model),
             ..TrainConfig::report_default()
         }
@@ -121,11 +206,18 @@ impl GradientsSpec {
             config,
             run_estimator: Estimator::Ste,
             estimators: Estimator::ALL.to_vec(),
-            at: vec![0, self.steps / 2, self.steps],
+            at: self.at.clone(),
             batches: self.batches,
             step: self.h,
+            taus: self.taus.clone(),
         };
-        let report = run(&data, data.eval.view(), &options, |_| {})?;
+        // The generator's fresh rows; a real set's training rows.
+        let rows = if real {
+            data.train.view()
+        } else {
+            data.eval.view()
+        };
+        let report = run(&data, rows, &options, |_| {})?;
         Ok(GradientsResult {
             spec: self.clone(),
             report,
@@ -134,12 +226,25 @@ impl GradientsSpec {
     }
 }
 
+/// `data`'s name: generator, digits or mnist.
+pub fn data_name(data: &DataChoice) -> &'static str {
+    match data {
+        DataChoice::Real { set, .. } => set.name(),
+        _ => "generator",
+    }
+}
+
+/// The data sets of the trajectories, in order.
+pub const DATA: [&str; 3] = ["generator", "digits", "mnist"];
+
 impl StoredUnit for GradientsSpec {
     type Output = GradientsResult;
 
     fn key(&self) -> String {
         format!(
-            "gradients_{}_seed{}_{:016x}",
+            "gradients_{}_{}_{}_seed{}_{:016x}",
+            self.role.name(),
+            self.data_name(),
             self.model.name(),
             self.seed,
             spec_digest(self)
@@ -161,19 +266,30 @@ impl Planned for GradientsSpec {
     }
     fn cost(&self) -> f64 {
         // ∇J and the batches dominate: rows × D × m per point and estimator.
-        let per_point = (self.n_eval + self.batches * 512 * Estimator::ALL.len() * 2) as f64;
+        let measured = Estimator::ALL.len() + self.taus.len();
+        let (rows, dim) = match &self.data {
+            DataChoice::Synthetic { n_eval, .. } => (*n_eval, 64),
+            DataChoice::Real { rows, .. } => (*rows, 784),
+            DataChoice::File { rows, .. } => (*rows, 64),
+        };
+        let per_point = (rows * self.k / 16 + self.batches * self.batch * measured * 2) as f64;
         let width = match self.model {
             ModelKind::Mlp => 16.0,
             ModelKind::Untied => 2.0,
             ModelKind::Tied => 1.0,
         };
-        3.0 * per_point * 64.0 * 4.0 * width / 1e6
+        self.at.len() as f64 * per_point * dim as f64 * self.m as f64 * width / 1e6
     }
     fn spec_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("specs serialize")
     }
     fn label(&self) -> String {
-        format!("{} seed {}", self.model.name(), self.seed)
+        format!(
+            "{} {} seed {}",
+            self.role.name(),
+            self.model.name(),
+            self.seed
+        )
     }
 }
 
@@ -190,6 +306,10 @@ pub struct GradientsOptions {
     pub fresh: bool,
     /// The run store.
     pub store: PathBuf,
+    /// FUTURE.md's numbers (`future.json`), for G5.
+    pub future: PathBuf,
+    /// Where digits and MNIST are read.
+    pub data_dir: PathBuf,
 }
 
 impl GradientsOptions {
@@ -204,24 +324,102 @@ impl GradientsOptions {
         Ok(())
     }
 
-    /// Every unit, model by model.
-    pub fn units(&self) -> Vec<GradientsSpec> {
+    /// Every unit: the trajectories (the generator, then digits and MNIST
+    /// read from `data_dir`) model by model, then the arm starts.
+    pub fn units(&self) -> Result<Vec<GradientsSpec>> {
         let scale = GradientsScale::of(self.quick);
-        MODELS
-            .iter()
-            .flat_map(|&model| {
-                (0..self.seeds).map(move |seed| GradientsSpec {
-                    code: CODE_FINGERPRINT.to_string(),
+        let real = crate::studies::future::real_choices(&self.data_dir)?;
+        let full = !self.quick;
+        let generator = |n_fit: usize, n_val: usize| DataChoice::Synthetic {
+            spec: SyntheticSpec::report_default(),
+            n_fit,
+            n_val,
+            n_eval: scale.n_eval,
+        };
+        let unit = |role: Role, data: DataChoice, model: ModelKind, seed: u64| {
+            let trajectory = role == Role::Trajectory;
+            // (m, K, batch, steps, batches): the generator's trajectories
+            // at exp-1; the real sets and the arm starts at FUTURE.md's
+            // sizes (F1; F3/F5/F6's generator conditions).
+            let (m, k, batch, steps, batches) = match (&data, role) {
+                (DataChoice::Real { set, .. }, _) => {
+                    let (m, k) = match set {
+                        RealSet::Digits => (8, if full { 32 } else { 16 }),
+                        RealSet::Mnist => (16, if full { 64 } else { 16 }),
+                    };
+                    let batch = if full { 256 } else { 64 };
+                    (m, k, batch, if full { 500 } else { 60 }, scale.real_batches)
+                }
+                (_, Role::Trajectory) => (4, 16, 512, scale.steps, scale.batches),
+                (_, Role::ArmStart) => {
+                    let (k, batch, steps) = if full { (32, 1024, 500) } else { (16, 256, 60) };
+                    (4, k, batch, steps, scale.batches)
+                }
+            };
+            let generator_trajectory = trajectory && matches!(data, DataChoice::Synthetic { .. });
+            GradientsSpec {
+                code: CODE_FINGERPRINT.to_string(),
+                role,
+                model,
+                seed,
+                data,
+                m,
+                k,
+                batch,
+                steps,
+                at: if trajectory {
+                    vec![0, steps / 2, steps]
+                } else {
+                    vec![0]
+                },
+                batches,
+                h: 0.01,
+                taus: if generator_trajectory {
+                    TAUS.to_vec()
+                } else {
+                    Vec::new()
+                },
+                dir: DataDir(self.data_dir.clone()),
+            }
+        };
+        let real_seeds = self.seeds.min(scale.real_seeds);
+        let mut units = Vec::new();
+        for model in MODELS {
+            for seed in 0..self.seeds {
+                units.push(unit(
+                    Role::Trajectory,
+                    generator(scale.n_train, 0),
                     model,
                     seed,
-                    n_train: scale.n_train,
-                    n_eval: scale.n_eval,
-                    steps: scale.steps,
-                    batches: scale.batches,
-                    h: 0.01,
-                })
-            })
-            .collect()
+                ));
+            }
+        }
+        for data in [&real.digits, &real.mnist] {
+            for model in MODELS {
+                for seed in 0..real_seeds {
+                    units.push(unit(Role::Trajectory, data.clone(), model, seed));
+                }
+            }
+        }
+        // FUTURE.md's generator conditions: [fit, validation, eval] rows
+        // [8000, 2000, 2000] (quick [1600, 400, 400]).
+        let (fit, val) = if full { (8_000, 2_000) } else { (1_600, 400) };
+        for model in MODELS {
+            for seed in 0..self.seeds {
+                units.push(unit(Role::ArmStart, generator(fit, val), model, seed));
+            }
+        }
+        Ok(units)
+    }
+}
+
+impl Role {
+    /// Its name in labels and keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Trajectory => "trajectory",
+            Role::ArmStart => "arm-start",
+        }
     }
 }
 
@@ -234,6 +432,11 @@ pub struct GradientsSummary {
     pub results: Vec<GradientsResult>,
     /// The hypotheses, judged.
     pub claims: Vec<Claim>,
+    /// FUTURE.md's arms beside their starts' measures (G5; empty without
+    /// future.json).
+    pub arms: Vec<analysis::ArmRow>,
+    /// Where FUTURE.md's numbers were read ("none" when absent).
+    pub future: String,
     /// Units in all, computed now, reused.
     pub units: usize,
     /// Computed now.
@@ -256,7 +459,7 @@ impl Study for GradientsOptions {
     }
 
     fn planned_units(&self) -> Result<Vec<GradientsSpec>> {
-        Ok(self.units())
+        self.units()
     }
 
     fn compute(
@@ -272,7 +475,7 @@ impl Study for GradientsOptions {
     fn run(&self, stop: &AtomicBool, progress: Progress) -> Result<GradientsSummary> {
         let started = Instant::now();
         crate::study::shard::check_store(&self.store)?;
-        let units = self.units();
+        let units = self.units()?;
         let ticker = Ticker::new(units.len(), progress);
         let (results, stats) = execute(
             &units,
@@ -283,9 +486,20 @@ impl Study for GradientsOptions {
             |spec: &GradientsSpec, cached| ticker.tick(&label_of(spec, cached)),
         )?;
         check_interrupted(stop, stats.computed, &self.store)?;
-        let claims = analysis::claims(&results);
+        let arm_k = units
+            .iter()
+            .find(|u| u.role == Role::ArmStart)
+            .map_or(0, |u| u.k);
+        let gains = arms::ArmGains::read(&self.future, arm_k)?;
+        let claims = analysis::claims(&results, gains.as_ref(), &self.future.display().to_string());
+        let arms = gains
+            .as_ref()
+            .map(|g| analysis::arm_rows(&results, g))
+            .unwrap_or_default();
         Ok(GradientsSummary {
             quick: self.quick,
+            arms,
+            future: gains.map_or_else(|| "none".to_string(), |g| g.source),
             unit_seconds: results.iter().map(|r| r.seconds).sum(),
             results,
             claims,

@@ -13,6 +13,7 @@
 use ndarray::{ArrayView2, Zip};
 use serde::{Deserialize, Serialize};
 
+use super::bins::{ste_bias_by_error, ErrorBin};
 use super::objective::{mean_with_error, moved, row_losses, Direction, Estimate};
 use super::truth::{true_gradient, TrueGradient};
 use crate::error::{invalid, Result};
@@ -73,8 +74,19 @@ impl Group {
         groups
     }
 
+    /// The group that holds the encoder's parameters: the encoder's own, or
+    /// the tied W the encoder shares with the decoder.
+    pub fn encoder_of(params: &Params) -> Group {
+        let groups = Group::every(params);
+        if groups.contains(&Group::EncoderDecoder) {
+            Group::EncoderDecoder
+        } else {
+            Group::Encoder
+        }
+    }
+
     /// ⟨a, b⟩ over this group's blocks.
-    fn dot(self, params: &Params, a: &Direction, b: &Direction) -> f64 {
+    pub(crate) fn dot(self, params: &Params, a: &Direction, b: &Direction) -> f64 {
         let block = |x: &ndarray::Array2<f64>, y: &ndarray::Array2<f64>| {
             Zip::from(x).and(y).fold(0.0, |acc, u, v| acc + u * v)
         };
@@ -118,17 +130,21 @@ pub struct GroupQuality {
     /// The group.
     pub group: Group,
     /// ‖∇J‖ on the group (scaled units).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub truth_norm: f64,
     /// The standard error of ∇J's boundary part on the group, √(Σ se²),
     /// over ‖∇J‖: the truth's noise that remains in a comparison with
     /// updates taken on the same rows (the interior part is exact on them).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub truth_relative_error: f64,
     /// The standard error of ∇J as an estimate of the population's, over
     /// ‖∇J‖ (what more rows would change).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub truth_population_error: f64,
     /// The noise in ḡ − ∇J over ‖∇J‖,
     /// √(`mean_relative_error`² + `truth_relative_error`²): a bias or a
     /// departure of the cosine from 1 of about this size is noise.
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub noise: f64,
     /// cos(ḡ, ∇J): 1 when the mean update points along the true gradient
     /// (`null` when the update is zero on the group). Noise pulls it below
@@ -140,17 +156,25 @@ pub struct GroupQuality {
     /// decoder) an unbiased estimator scores 0 up to the noise of this
     /// estimate; elsewhere ∇J's boundary noise remains. Compare it with
     /// `noise`; near 0 it is biased upwards by the max(0, ·).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub relative_bias: f64,
     /// ‖ḡ − ∇J‖ / ‖∇J‖ as measured (the mean's noise included).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub relative_bias_raw: f64,
+    /// E‖ĝ − ḡ‖² per batch of the run's size (scaled units).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
+    pub variance: f64,
     /// E‖ĝ − ḡ‖² / ‖∇J‖² per batch of the run's size.
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub relative_variance: f64,
     /// The standard error of ḡ, √(E‖ĝ − ḡ‖² / batches), over ‖∇J‖.
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub mean_relative_error: f64,
     /// cos(ḡ_recon, ∇J): the reconstruction part of the update alone
     /// (`null` where it is zero: STE sends nothing to the codebook).
     pub recon_cosine: Option<f64>,
     /// The relative bias of the reconstruction part (as `relative_bias`).
+    #[serde(deserialize_with = "crate::infra::io::f64_or_nan")]
     pub recon_relative_bias: f64,
 }
 
@@ -203,6 +227,20 @@ pub struct PointQuality {
     pub objective: Estimate,
     /// Per measured estimator.
     pub estimators: Vec<EstimatorQuality>,
+    /// Gumbel-Softmax (soft) at each of the options' extra temperatures.
+    pub gumbel_by_tau: Vec<AtTemperature>,
+    /// STE's bias on the encoder's parameters by the rows' quantization
+    /// error ‖z − q‖, in bins of equal counts, smallest first.
+    pub ste_bias_by_error: Vec<ErrorBin>,
+}
+
+/// One estimator's measures at a temperature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AtTemperature {
+    /// The Gumbel temperature τ.
+    pub tau: f64,
+    /// The measures.
+    pub quality: EstimatorQuality,
 }
 
 /// What to measure.
@@ -220,6 +258,9 @@ pub struct MeasureOptions {
     pub batches: usize,
     /// The code-space step h of ∇J's central differences.
     pub step: f64,
+    /// Temperatures Gumbel-Softmax (soft) is also measured at, beside the
+    /// run's own (bias against variance as τ falls); may be empty.
+    pub taus: Vec<f64>,
 }
 
 impl MeasureOptions {
@@ -257,6 +298,9 @@ impl MeasureOptions {
                 format!("a step of the run, at most --steps {}", self.config.steps),
             ));
         }
+        if let Some(&tau) = self.taus.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+            return Err(invalid("tau", tau, "every τ finite and > 0"));
+        }
         if self.at.is_empty() {
             return Err(invalid("at", "", "at least one step"));
         }
@@ -275,7 +319,7 @@ impl MeasureOptions {
 
     /// Units of work for a progress bar: per point, ∇J and each estimator.
     pub fn work_units(&self) -> u64 {
-        (self.at.len() * (1 + self.estimators.len())) as u64
+        (self.at.len() * (2 + self.estimators.len() + self.taus.len())) as u64
     }
 }
 
@@ -398,6 +442,7 @@ fn group_quality(
         cosine: cosine(mean),
         relative_bias: debiased,
         relative_bias_raw: raw,
+        variance,
         relative_variance: variance / truth_sq,
         mean_relative_error,
         recon_cosine: cosine(recon_mean),
@@ -444,6 +489,74 @@ fn descent(
     })
 }
 
+/// What every estimator at one point is measured against.
+struct Reference<'a, 'r> {
+    params: &'a Params,
+    rows: ArrayView2<'r, f64>,
+    truth: &'a TrueGradient,
+    /// Every row's loss at `params`.
+    base: &'a [f64],
+    /// The schedule's rates at the point: (η_W, η_E).
+    rates: (f64, f64),
+}
+
+/// The measures of `estimator` (Gumbel's draws at temperature `tau`).
+fn estimator_quality(
+    reference: &Reference<'_, '_>,
+    options: &MeasureOptions,
+    estimator: Estimator,
+    tau: f64,
+) -> Result<EstimatorQuality> {
+    let Reference {
+        params,
+        rows,
+        truth,
+        base,
+        rates: (lr_w, lr_e),
+    } = *reference;
+    let (full, recon) = estimator_gradients(params, rows, options, estimator, tau)?;
+    let (mean, variance) = moments(params, &full);
+    let (recon_mean, recon_variance) = moments(params, &recon);
+    let groups = variance
+        .iter()
+        .zip(&recon_variance)
+        .map(|(&(group, var), &(_, recon_var))| {
+            group_quality(
+                params,
+                group,
+                truth,
+                (&mean, var),
+                (&recon_mean, recon_var),
+                options.batches,
+            )
+        })
+        .collect();
+    let step_dir = Direction {
+        weights: mean.weights.iter().map(|w| w * -lr_w).collect(),
+        codebook: &mean.codebook * -lr_e,
+    };
+    let length = Group::All.dot(params, &step_dir, &step_dir).sqrt();
+    let truth_norm = Group::All
+        .dot(params, &truth.gradient, &truth.gradient)
+        .sqrt();
+    let descent = match options.config.optimizer.kind {
+        OptimizerKind::Sgd => Some(descent(
+            params,
+            rows,
+            base,
+            &step_dir,
+            &scaled(&truth.gradient, -length / truth_norm),
+            length,
+        )?),
+        OptimizerKind::Adam => None,
+    };
+    Ok(EstimatorQuality {
+        estimator,
+        groups,
+        descent,
+    })
+}
+
 /// The measures of every estimator at `params`, step `step` of the run, on
 /// `rows` (∇J and the batches both from them).
 pub fn measure_point(
@@ -458,85 +571,58 @@ pub fn measure_point(
     let base = row_losses(params, rows);
     let objective = mean_with_error(base.iter().copied().collect::<Vec<_>>().into_iter());
     let config = &options.config;
-    let tau = config.gumbel.tau_at(step);
-    let (lr_w, lr_e) = (
-        config
-            .schedule
-            .rate(config.lr_w, config.schedule.lr_final_w, step, config.steps),
-        config
-            .schedule
-            .rate(config.lr_e, config.schedule.lr_final_e, step, config.steps),
-    );
-    let groups = Group::every(params);
+    let reference = Reference {
+        params,
+        rows,
+        truth: &truth,
+        base: base.as_slice().expect("contiguous"),
+        rates: (
+            config
+                .schedule
+                .rate(config.lr_w, config.schedule.lr_final_w, step, config.steps),
+            config
+                .schedule
+                .rate(config.lr_e, config.schedule.lr_final_e, step, config.steps),
+        ),
+    };
+    let run_tau = config.gumbel.tau_at(step);
     let mut estimators = Vec::new();
     for &estimator in &options.estimators {
-        let (full, recon) = estimator_gradients(params, rows, options, estimator, tau)?;
-        let (mean, variance) = moments(params, &full);
-        let (recon_mean, recon_variance) = moments(params, &recon);
-        let quality = groups
-            .iter()
-            .zip(variance.iter().zip(&recon_variance))
-            .map(|(&group, (&(_, var), &(_, recon_var)))| {
-                group_quality(
-                    params,
-                    group,
-                    &truth,
-                    (&mean, var),
-                    (&recon_mean, recon_var),
-                    options.batches,
-                )
-            })
-            .collect();
-        let step_dir = Direction {
-            weights: mean.weights.iter().map(|w| w * -lr_w).collect(),
-            codebook: &mean.codebook * -lr_e,
-        };
-        let length = Group::All.dot(params, &step_dir, &step_dir).sqrt();
-        let truth_norm = Group::All
-            .dot(params, &truth.gradient, &truth.gradient)
-            .sqrt();
-        let descent = match config.optimizer.kind {
-            OptimizerKind::Sgd => Some(descent(
-                params,
-                rows,
-                base.as_slice().expect("contiguous"),
-                &step_dir,
-                &scaled(&truth.gradient, -length / truth_norm),
-                length,
-            )?),
-            OptimizerKind::Adam => None,
-        };
-        estimators.push(EstimatorQuality {
-            estimator,
-            groups: quality,
-            descent,
-        });
+        estimators.push(estimator_quality(&reference, options, estimator, run_tau)?);
         progress(estimator.name());
     }
+    let mut gumbel_by_tau = Vec::new();
+    for &tau in &options.taus {
+        gumbel_by_tau.push(AtTemperature {
+            tau,
+            quality: estimator_quality(&reference, options, Estimator::Gumbel, tau)?,
+        });
+        progress("gumbel τ");
+    }
+    let group = Group::encoder_of(params);
+    let ste_bias_by_error =
+        ste_bias_by_error(params, rows, &truth, |d| group.dot(params, d, d).sqrt())?;
+    progress("STE by ‖z − q‖");
     Ok(PointQuality {
         step,
         objective,
         estimators,
+        gumbel_by_tau,
+        ste_bias_by_error,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelKind, ModelSpec};
-    use crate::train::{initial_params, TrainConfig};
+    use crate::model::ModelKind;
+    use crate::train::TrainConfig;
 
     /// The measures at the exp-1 start (PCA + Lloyd) of `model`, on 100,000
     /// fresh rows, 400 batches each.
     fn at_start(model: ModelKind, estimators: Vec<Estimator>) -> PointQuality {
-        let (_, _, data) = crate::studies::gradquality::objective::tests::exp1();
-        let config = TrainConfig {
-            model: ModelSpec::of(model),
-            ..TrainConfig::report_default()
-        }
-        .check(data.train.nrows(), data.dim())
-        .unwrap();
-        let params = initial_params(data.train.view(), &config).unwrap();
+        let (params, config, data) =
+            crate::studies::gradquality::objective::tests::exp1_start(model);
         let options = MeasureOptions {
             config,
             run_estimator: Estimator::Ste,
@@ -544,6 +630,7 @@ mod tests {
             at: vec![0],
             batches: 400,
             step: 0.01,
+            taus: Vec::new(),
         };
         let rows = data.eval.slice(ndarray::s![..100_000, ..]);
         options.check(rows.nrows()).unwrap();
@@ -620,6 +707,7 @@ mod tests {
             at: vec![0, 200],
             batches: 10,
             step: 0.01,
+            taus: vec![1.0],
         };
         good.check(20_000).unwrap();
         let cases: Vec<(MeasureOptions, &str)> = vec![
@@ -643,6 +731,13 @@ mod tests {
                     ..good.clone()
                 },
                 "at = 201",
+            ),
+            (
+                MeasureOptions {
+                    taus: vec![0.5, 0.0],
+                    ..good.clone()
+                },
+                "tau = 0",
             ),
             (
                 MeasureOptions {

@@ -11,6 +11,7 @@
 //! it (cosine, relative bias, relative variance, descent ratio); [`run`]:
 //! the points of one training run, measured. Each formula is checked against
 //! the others in the unit tests.
+pub mod bins;
 pub mod measure;
 pub mod objective;
 pub mod one_dim;

@@ -174,6 +174,22 @@ pub(super) mod tests {
         (params, d, data)
     }
 
+    /// The exp-1 start (PCA + Lloyd, or PyTorch's initialisation for the
+    /// mlp) of `model` on [`exp1`]'s data, with its checked configuration.
+    pub(in crate::studies::gradquality) fn exp1_start(
+        model: crate::model::ModelKind,
+    ) -> (Params, crate::train::ValidTrainConfig, Dataset) {
+        let (_, _, data) = exp1();
+        let config = TrainConfig {
+            model: crate::model::ModelSpec::of(model),
+            ..TrainConfig::report_default()
+        }
+        .check(data.train.nrows(), data.dim())
+        .unwrap();
+        let params = initial_params(data.train.view(), &config).unwrap();
+        (params, config, data)
+    }
+
     #[test]
     fn the_tied_closed_form_is_the_derivative_of_the_sample_mean() {
         // On the same rows J_N is continuous and piecewise smooth, so the

@@ -53,6 +53,9 @@ pub struct TrueGradient {
     /// noise that remains when ∇J is compared with updates taken on the same
     /// rows, whose interior part it gives exactly.
     pub boundary_error: Direction,
+    /// The code-space slopes S of every row ([`code_space_slopes`]), the
+    /// per-row terms of the part through the encoder.
+    pub slopes: Array2<f64>,
     /// Rows it was estimated on.
     pub rows: usize,
     /// The code-space step h of the central differences.
@@ -253,6 +256,7 @@ pub fn true_gradient(params: &Params, x: ArrayView2<f64>, h: f64) -> Result<True
             weights: network_boundary,
             codebook: codebook_boundary,
         },
+        slopes,
         rows: n,
         step: h,
     })
@@ -260,7 +264,7 @@ pub fn true_gradient(params: &Params, x: ArrayView2<f64>, h: f64) -> Result<True
 
 /// The mean of equally sized blocks' values and its standard error (the
 /// blocks' spread / √blocks), entry by entry.
-fn mean_and_error<'a>(
+pub(crate) fn mean_and_error<'a>(
     blocks: impl ExactSizeIterator<Item = &'a Array2<f64>> + Clone,
 ) -> (Array2<f64>, Array2<f64>) {
     let count = blocks.len() as f64;
@@ -277,7 +281,96 @@ fn mean_and_error<'a>(
 }
 
 /// Per parameter, in the order of `Params::weights`.
-type PerParam = Vec<Array2<f64>>;
+pub(crate) type PerParam = Vec<Array2<f64>>;
+
+/// `params`' network parameters as tensors that record gradients.
+fn leaves(params: &Params) -> Vec<Tensor> {
+    params
+        .weights
+        .iter()
+        .map(|a| to_tensor(a.view(), Device::Cpu).set_requires_grad(true))
+        .collect()
+}
+
+/// The gradients of `objective` with respect to `w` (the [`leaves`] of
+/// `params`), Riemannian on Stiefel parameters; a parameter `objective`
+/// does not use gets zeros.
+fn gradients_of(params: &Params, w: &[Tensor], objective: Tensor) -> Result<PerParam> {
+    let model = params.model.kind.model();
+    // Every parameter in the graph (one the objective does not use gets a
+    // zero gradient).
+    let all = w
+        .iter()
+        .fold(Tensor::zeros([], (Kind::Double, Device::Cpu)), |acc, t| {
+            acc + t.sum(Kind::Double) * 0.0
+        });
+    Tensor::run_backward(&[objective + all], w, false, false)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let euclidean = to_array2(g)?;
+            Ok(match model.manifold_of(i) {
+                Manifold::Stiefel => {
+                    riemannian_gradient(params.weights[i].view(), euclidean.view())
+                }
+                Manifold::Euclidean => euclidean,
+            })
+        })
+        .collect()
+}
+
+/// The gradient of `scale` · Σ_n ⟨enc(x_n), upstream_n⟩ with respect to
+/// every network parameter: a code-space gradient per row carried to the
+/// encoder's parameters by the chain rule (one backward pass; Riemannian on
+/// Stiefel parameters, zeros on the decoder's own).
+pub(crate) fn encoder_pullback(
+    params: &Params,
+    x: ArrayView2<f64>,
+    upstream: ArrayView2<f64>,
+    scale: f64,
+) -> Result<PerParam> {
+    let model = params.model.kind.model();
+    let w = leaves(params);
+    let z = model.forward(&params.model, &w, Side::Encode, &to_tensor(x, Device::Cpu));
+    let objective = (z * to_tensor(upstream, Device::Cpu)).sum(Kind::Double) * scale;
+    gradients_of(params, &w, objective)
+}
+
+/// The mean fixed-assignment gradient of ‖x_n − dec(q_n)‖² with respect to
+/// every network parameter (zeros on the encoder's own).
+fn decoder_part(params: &Params, x: ArrayView2<f64>, q: ArrayView2<f64>) -> Result<PerParam> {
+    let model = params.model.kind.model();
+    let w = leaves(params);
+    let x_hat = model.forward(&params.model, &w, Side::Decode, &to_tensor(q, Device::Cpu));
+    let objective = (to_tensor(x, Device::Cpu) - x_hat)
+        .square()
+        .sum(Kind::Double)
+        / x.nrows() as f64;
+    gradients_of(params, &w, objective)
+}
+
+/// u_n = ∂‖x_n − dec(q)‖²/∂q at q = q_n, per row (N × m): the code-space
+/// gradient of the reconstruction at the nearest code, what STE hands the
+/// encoder in place of ∂ℓ/∂z.
+pub(crate) fn decoder_slopes(
+    params: &Params,
+    x: ArrayView2<f64>,
+    q: ArrayView2<f64>,
+) -> Result<Array2<f64>> {
+    let model = params.model.kind.model();
+    let w: Vec<Tensor> = params
+        .weights
+        .iter()
+        .map(|a| to_tensor(a.view(), Device::Cpu))
+        .collect();
+    let codes = to_tensor(q, Device::Cpu).set_requires_grad(true);
+    let x_hat = model.forward(&params.model, &w, Side::Decode, &codes);
+    let loss = (to_tensor(x, Device::Cpu) - x_hat)
+        .square()
+        .sum(Kind::Double);
+    let grads = Tensor::run_backward(&[loss], &[&codes], false, false);
+    to_array2(&grads[0])
+}
 
 /// The network parameters' part: E[(∂z/∂θ)ᵀ S] + ∂/∂θ mean ‖x − dec(q)‖²
 /// (fixed assignments q), by backward passes per block of rows: the mean
@@ -289,50 +382,14 @@ fn network_part(
     slopes: ArrayView2<f64>,
     q: ArrayView2<f64>,
 ) -> Result<[PerParam; 3]> {
-    let model = params.model.kind.model();
-    let spec = params.model;
     let n = x.nrows();
     // Per block: the whole gradient and the part through the encoder.
     let mut per_block: Vec<(PerParam, PerParam)> = Vec::with_capacity(ERROR_BLOCKS);
     for b in 0..ERROR_BLOCKS {
         let rows = s![b * n / ERROR_BLOCKS..(b + 1) * n / ERROR_BLOCKS, ..];
         let rows_in = (x.slice(rows).nrows()) as f64;
-        let w: Vec<Tensor> = params
-            .weights
-            .iter()
-            .map(|a| to_tensor(a.view(), Device::Cpu).set_requires_grad(true))
-            .collect();
-        let xb = to_tensor(x.slice(rows), Device::Cpu);
-        let sb = to_tensor(slopes.slice(rows), Device::Cpu);
-        let qb = to_tensor(q.slice(rows), Device::Cpu);
-        let z = model.forward(&spec, &w, Side::Encode, &xb);
-        let x_hat = model.forward(&spec, &w, Side::Decode, &qb);
-        // Every parameter in both graphs (a parameter one side does not use
-        // gets a zero gradient there).
-        let all = w
-            .iter()
-            .fold(Tensor::zeros([], (Kind::Double, Device::Cpu)), |acc, t| {
-                acc + t.sum(Kind::Double) * 0.0
-            });
-        let through_encoder = (z * sb).sum(Kind::Double) / rows_in + &all;
-        let through_decoder = (&xb - x_hat).square().sum(Kind::Double) / rows_in + &all;
-        let riemannian = |grads: Vec<Tensor>| -> Result<PerParam> {
-            grads
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    let euclidean = to_array2(g)?;
-                    Ok(match model.manifold_of(i) {
-                        Manifold::Stiefel => {
-                            riemannian_gradient(params.weights[i].view(), euclidean.view())
-                        }
-                        Manifold::Euclidean => euclidean,
-                    })
-                })
-                .collect()
-        };
-        let encoder = riemannian(Tensor::run_backward(&[through_encoder], &w, true, false))?;
-        let decoder = riemannian(Tensor::run_backward(&[through_decoder], &w, false, false))?;
+        let encoder = encoder_pullback(params, x.slice(rows), slopes.slice(rows), 1.0 / rows_in)?;
+        let decoder = decoder_part(params, x.slice(rows), q.slice(rows))?;
         let total = encoder.iter().zip(&decoder).map(|(a, b)| a + b).collect();
         per_block.push((total, encoder));
     }
