@@ -244,7 +244,7 @@ fn known_answers(json: &serde_json::Value) {
     };
     assert_eq!(g5(&|c| c), "supported");
     assert_eq!(g5(&|c| -c), "not supported");
-    // 0.1, 0.2, 0.3, 0.4, 0.5 → ranks 3, 1, 5, 2, 4: ρ = 0.1.
+    // 0.1, 0.2, 0.3, 0.4, 0.5 → ranks 3, 1, 5, 2, 4: ρ = 0.3.
     let shuffled = |c: f64| [3.0, 1.0, 5.0, 2.0, 4.0][((c * 10.0).round() as usize) - 1];
     assert_eq!(g5(&shuffled), "not significant");
 }
