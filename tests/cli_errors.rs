@@ -6,27 +6,6 @@ use std::path::Path;
 
 const SMALL: [&str; 4] = ["--n-train", "2000", "--n-eval", "500"];
 
-/// Runs `vqlab train` with `args` writing parameters under a fresh folder;
-/// asserts status 2, every needle in stderr, and no folder.
-fn refused_train(args: &[&str], needles: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("params");
-    let out = vqlab()
-        .arg("train")
-        .args(args)
-        .arg("--save-params")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
-    }
-    assert!(!out_dir.exists(), "{args:?} wrote results");
-    assert!(out.stdout.is_empty(), "{args:?} printed results");
-}
-
 #[test]
 fn bad_configuration_values() {
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![

@@ -1,5 +1,5 @@
 //! One test body per property, run against every method through a macro.
-use vqlab::data::{Dataset, SyntheticSpec};
+use vqlab::data::{Dataset, ImageShape, SyntheticSpec};
 use vqlab::model::{
     Backend, Draws, Estimator, LossWeights, MethodKind, MethodSpec, ModelKind, ModelSpec,
 };
@@ -19,6 +19,31 @@ fn small_data(seed: u64) -> Dataset {
     Dataset::synthetic(&spec, 1_500, 400, seed).unwrap()
 }
 
+/// The conv model's pictures: 1 × 4 × 4 (a 2 × 2 grid of latent vectors at
+/// depth 1).
+const IMAGE: ImageShape = ImageShape {
+    channels: 1,
+    height: 4,
+    width: 4,
+};
+
+/// [`small_data`], or for the conv model 16-pixel images from the same kind
+/// of generator.
+fn data_for(model: &ModelSpec, seed: u64) -> Dataset {
+    if model.kind != ModelKind::Conv {
+        return small_data(seed);
+    }
+    let spec = SyntheticSpec {
+        dim: 16,
+        spectrum: vec![2.0, 1.5, 1.0, 0.5],
+        noise_sigma: 0.1,
+        latent: Default::default(),
+    };
+    let mut data = Dataset::synthetic(&spec, 1_500, 400, seed).unwrap();
+    data.image = Some(IMAGE);
+    data
+}
+
 fn small_config() -> TrainConfig {
     TrainConfig {
         k: 8,
@@ -31,17 +56,21 @@ fn small_config() -> TrainConfig {
 }
 
 fn model_of(kind: ModelKind) -> ModelSpec {
-    ModelSpec {
+    let mut model = ModelSpec {
         hidden: 10,
         ..ModelSpec::of(kind)
+    };
+    if kind == ModelKind::Conv {
+        (model.hidden, model.image, model.layers.depth) = (4, Some(IMAGE), 1);
     }
+    model
 }
 
 /// The method's gradient of every parameter equals central differences of
 /// its surrogate loss at a random state (rows near a Voronoi boundary or a
 /// ReLU kink removed).
 fn gradient_matches_finite_differences(spec: MethodSpec) {
-    let data = small_data(1);
+    let data = data_for(&spec.model, 1);
     let weights = LossWeights {
         alpha: 1.0,
         beta: 0.25,
@@ -50,7 +79,8 @@ fn gradient_matches_finite_differences(spec: MethodSpec) {
     let batch = BatchSampler::new(3, data.train.nrows(), 200).next_batch(data.train.view());
     let params = random_state(spec.model, batch.view(), 3, 6, &mut rng).unwrap();
     let mut draws = Draws::none();
-    draws.draw(spec.estimator, (batch.nrows(), 3, 6), 0.7, &mut rng);
+    let latent = batch.nrows() * spec.model.latent_positions();
+    draws.draw(spec.estimator, (latent, 3, 6), 0.7, &mut rng);
     let (batch, draws, margin) =
         rows_for_finite_differences(&params, batch.view(), 1e-3, spec.estimator, &draws);
     assert!(batch.nrows() > 50 && margin >= 1e-3, "{}", batch.nrows());
@@ -88,10 +118,17 @@ fn gradient_matches_finite_differences(spec: MethodSpec) {
 /// Training keeps W on the Stiefel manifold, gives finite metrics, and the
 /// same seed gives a bit-identical curve.
 fn trains_deterministically_on_the_manifold(kind: MethodSpec) {
-    let data = small_data(4);
+    let data = data_for(&kind.model, 4);
     let config = TrainConfig {
         init: Init::Random,
         model: kind.model,
+        // The conv model's loss sums over pixels and latent vectors: the
+        // linear models' η_W = 0.08 diverges there.
+        lr_w: if kind.model.kind == ModelKind::Conv {
+            0.03
+        } else {
+            small_config().lr_w
+        },
         ..small_config()
     };
     let run = || {
@@ -104,7 +141,7 @@ fn trains_deterministically_on_the_manifold(kind: MethodSpec) {
     };
     let (a, b) = (run(), run());
     match kind.model.kind {
-        ModelKind::Mlp => assert!(a.max_stiefel_defect.is_none()),
+        ModelKind::Mlp | ModelKind::Conv => assert!(a.max_stiefel_defect.is_none()),
         _ => assert!(
             a.max_stiefel_defect.unwrap() < 1e-12,
             "{kind}: {:?}",
@@ -118,9 +155,9 @@ fn trains_deterministically_on_the_manifold(kind: MethodSpec) {
     assert_eq!(a.curve.len(), 4, "steps 0, 20, 40, 60");
     assert!(a.final_metrics.recon_mse.is_finite());
     // From a random start, training must find most of the signal (the
-    // Gumbel relaxation of the mlp, at τ = 1, only has to improve in 60
-    // steps: its soft codes blur the decoder's input).
-    let slow = kind.model.kind == ModelKind::Mlp
+    // Gumbel relaxation of the mlp and conv models, at τ = 1, only has to
+    // improve in 60 steps: its soft codes blur the decoder's input).
+    let slow = matches!(kind.model.kind, ModelKind::Mlp | ModelKind::Conv)
         && matches!(kind.estimator, Estimator::Gumbel | Estimator::GumbelHard);
     let factor = if slow { 0.95 } else { 0.7 };
     assert!(
@@ -190,17 +227,29 @@ for_every_method! {
     mlp_gumbel_autograd => spec(ModelKind::Mlp, Estimator::Gumbel, Backend::Autograd),
     mlp_gumbel_hard_manual => spec(ModelKind::Mlp, Estimator::GumbelHard, Backend::Manual),
     mlp_gumbel_hard_autograd => spec(ModelKind::Mlp, Estimator::GumbelHard, Backend::Autograd),
+    conv_ste_manual => spec(ModelKind::Conv, Estimator::Ste, Backend::Manual),
+    conv_ste_autograd => spec(ModelKind::Conv, Estimator::Ste, Backend::Autograd),
+    conv_projection_manual => spec(ModelKind::Conv, Estimator::ResidualProjection, Backend::Manual),
+    conv_projection_autograd => spec(ModelKind::Conv, Estimator::ResidualProjection, Backend::Autograd),
+    conv_trick_manual => spec(ModelKind::Conv, Estimator::RotationTrick, Backend::Manual),
+    conv_trick_autograd => spec(ModelKind::Conv, Estimator::RotationTrick, Backend::Autograd),
+    conv_nsvq_manual => spec(ModelKind::Conv, Estimator::Nsvq, Backend::Manual),
+    conv_nsvq_autograd => spec(ModelKind::Conv, Estimator::Nsvq, Backend::Autograd),
+    conv_gumbel_manual => spec(ModelKind::Conv, Estimator::Gumbel, Backend::Manual),
+    conv_gumbel_autograd => spec(ModelKind::Conv, Estimator::Gumbel, Backend::Autograd),
+    conv_gumbel_hard_manual => spec(ModelKind::Conv, Estimator::GumbelHard, Backend::Manual),
+    conv_gumbel_hard_autograd => spec(ModelKind::Conv, Estimator::GumbelHard, Backend::Autograd),
 }
 
 #[test]
 fn every_method_is_covered_by_the_macro() {
     // Guard: adding a shorthand, model, estimator or backend without adding
-    // its methods above fails here (5 shorthands, 3 × 6 × 2 combinations of
+    // its methods above fails here (5 shorthands, 4 × 6 × 2 combinations of
     // which 5 are the shorthands).
     assert_eq!(MethodKind::ALL.len(), 5);
     assert_eq!(
         ModelKind::ALL.len() * Estimator::ALL.len() * Backend::ALL.len(),
-        36
+        48
     );
 }
 

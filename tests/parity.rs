@@ -5,7 +5,7 @@
 //! Stiefel invariant over many steps.
 use ndarray::{array, Array2};
 use tch::{Kind, Tensor};
-use vqlab::data::{Dataset, SyntheticSpec};
+use vqlab::data::{Dataset, ImageShape, SyntheticSpec};
 use vqlab::infra::torch_bridge::{to_array2, to_tensor};
 use vqlab::model::estimator::backward_rows;
 use vqlab::model::torch::straight_through;
@@ -22,15 +22,36 @@ fn data() -> Dataset {
         noise_sigma: 0.1,
         latent: Default::default(),
     };
-    Dataset::synthetic(&spec, 2_000, 500, 11).unwrap()
+    let mut data = Dataset::synthetic(&spec, 2_000, 500, 11).unwrap();
+    // Read as 4 × 4 pictures by the conv model (the others ignore it).
+    data.image = Some(IMAGE);
+    data
 }
 
-fn config(model: ModelKind) -> TrainConfig {
+const IMAGE: ImageShape = ImageShape {
+    channels: 1,
+    height: 4,
+    width: 4,
+};
+
+/// The model under test: a hidden width of 16, or for conv 4 channels, one
+/// stride-2 layer each way (a 2 × 2 grid of latent vectors).
+fn model(kind: ModelKind) -> ModelSpec {
+    let mut model = ModelSpec {
+        hidden: 16,
+        ..ModelSpec::of(kind)
+    };
+    if kind == ModelKind::Conv {
+        (model.hidden, model.image, model.layers.depth) = (4, Some(IMAGE), 1);
+    }
+    model
+}
+
+fn config(kind: ModelKind) -> TrainConfig {
     TrainConfig {
-        model: ModelSpec {
-            hidden: 16,
-            ..ModelSpec::of(model)
-        },
+        model: model(kind),
+        // The conv model's loss sums over pixels: η_W = 0.08 diverges there.
+        lr_w: if kind == ModelKind::Conv { 0.03 } else { 0.08 },
         k: 8,
         m: 4,
         steps: 100,
@@ -129,12 +150,13 @@ for_every_model! {
     tied => ModelKind::Tied,
     untied => ModelKind::Untied,
     mlp => ModelKind::Mlp,
+    conv => ModelKind::Conv,
 }
 
 #[test]
 fn every_model_is_covered_by_the_macro() {
     // Guard: adding a model to ModelKind::ALL without adding it above fails here.
-    assert_eq!(ModelKind::ALL.len(), 3);
+    assert_eq!(ModelKind::ALL.len(), 4);
 }
 
 #[test]

@@ -80,13 +80,28 @@ pub struct HyperOpts {
     #[arg(long, value_enum)]
     pub init: Option<Init>,
     /// The model: tied (z = Wᵀx, x̂ = Wq, the report's), untied (x̂ = Vq with
-    /// V free), mlp (one hidden layer each way).
+    /// V free), mlp (one hidden layer each way), conv (a convolutional
+    /// VQ-VAE on images: stride-2 convolutions to a grid of latent vectors,
+    /// each quantized, and transposed convolutions back; needs image data:
+    /// --set mnist/digits, or --image-shape for a file).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Hidden width h of the mlp model [default: 64].
     #[arg(long, allow_negative_numbers = true)]
     pub hidden: Option<usize>,
-    /// Nonlinearity of the mlp model [default: relu].
+    /// Channels of the conv model's hidden layers [default: 32].
+    #[arg(long, allow_negative_numbers = true)]
+    pub channels: Option<usize>,
+    /// Stride-2 layers each way of the conv model, 1–4; the image's height
+    /// and width must divide by 2^depth (the latent grid is the image /
+    /// 2^depth: 28×28 → 7×7 at depth 2) [default: 2].
+    #[arg(long, allow_negative_numbers = true)]
+    pub depth: Option<usize>,
+    /// Kernel side of the conv model's stride-2 layers, even (padding
+    /// (k − 2)/2) [default: 4].
+    #[arg(long, allow_negative_numbers = true)]
+    pub kernel: Option<usize>,
+    /// Nonlinearity of the mlp and conv models [default: relu].
     #[arg(long, value_enum)]
     pub activation: Option<Activation>,
     /// Lloyd iterations of the initial codebook.
@@ -150,21 +165,35 @@ pub struct HyperOpts {
 }
 
 impl HyperOpts {
-    /// The model these options ask for; `--hidden` and `--activation` are
-    /// refused for the linear models, which have no hidden layer.
+    /// The model these options ask for (its image shape comes from the
+    /// data later); a flag of another model is refused: `--hidden` and
+    /// `--activation` for the linear models, `--channels`, `--depth` and
+    /// `--kernel` for all but conv, `--hidden` for conv.
     pub fn model_spec(&self) -> crate::Result<ModelSpec> {
         let kind = self.model.unwrap_or_default();
+        let conv = kind == ModelKind::Conv;
         if !kind.model().has_hidden_layer() {
-            if let Some(h) = self.hidden {
-                return Err(invalid_flag("hidden", h, kind));
-            }
             if let Some(a) = self.activation {
                 return Err(invalid_flag("activation", a.name(), kind));
             }
         }
+        if let Some(h) = self.hidden.filter(|_| kind != ModelKind::Mlp) {
+            return Err(invalid_flag("hidden", h, kind));
+        }
+        for (field, value) in [
+            ("channels", self.channels),
+            ("depth", self.depth),
+            ("kernel", self.kernel),
+        ] {
+            if let Some(v) = value.filter(|_| !conv) {
+                return Err(invalid_flag(field, v, kind));
+            }
+        }
         let mut spec = ModelSpec::of(kind);
-        spec.hidden = self.hidden.unwrap_or(spec.hidden);
+        spec.hidden = self.hidden.or(self.channels).unwrap_or(spec.hidden);
         spec.activation = self.activation.unwrap_or(spec.activation);
+        spec.layers.depth = self.depth.unwrap_or(spec.layers.depth);
+        spec.layers.kernel = self.kernel.unwrap_or(spec.layers.kernel);
         Ok(spec)
     }
 
@@ -198,10 +227,14 @@ impl HyperOpts {
     pub fn to_config_for(
         &self,
         seed: u64,
-        train: ndarray::ArrayView2<f64>,
+        data: &crate::data::Dataset,
         from_file: bool,
     ) -> crate::Result<(TrainConfig, RateOrigin)> {
+        let train = data.train.view();
         let mut config = self.to_config(seed)?;
+        if config.model.kind == ModelKind::Conv {
+            config.model.image = data.image;
+        }
         let ((w, e), origin) = self.rates(train, from_file)?;
         (config.lr_w, config.lr_e) = (w, e);
         Ok((config, origin))
@@ -264,13 +297,15 @@ impl HyperOpts {
 }
 
 fn invalid_flag(field: &'static str, value: impl std::fmt::Display, model: ModelKind) -> VqError {
+    let whose = match field {
+        "hidden" => "only --model mlp has a hidden width (the conv model's is --channels)",
+        "activation" => "only --model mlp and --model conv have hidden layers",
+        _ => "only --model conv has convolutions",
+    };
     VqError::InvalidConfig {
         field,
         value: value.to_string(),
-        allowed: format!(
-            "not used by the {} model: only --model mlp has a hidden layer",
-            model.name()
-        ),
+        allowed: format!("not used by the {} model: {whose}", model.name()),
     }
 }
 
@@ -342,6 +377,12 @@ pub struct DataOpts {
     /// have).
     #[arg(long)]
     pub dim: Option<usize>,
+    /// Read every row as an image of C channels × H × W pixels, channel by
+    /// channel, row by row (PyTorch's (C, H, W) flattened), e.g. 3,32,32:
+    /// what --model conv needs for a data file (the built-in sets know
+    /// their shape: mnist 1,28,28, digits 1,8,8).
+    #[arg(long, value_name = "C,H,W")]
+    pub image_shape: Option<crate::data::ImageShape>,
 }
 
 /// The folder of the built-in data sets: `dir`, else $VQLAB_DATA, else
@@ -440,6 +481,7 @@ impl DataOpts {
             spec,
             expected_dim: self.dim,
             pca: true,
+            image_shape: self.image_shape,
         })
     }
 }

@@ -13,9 +13,12 @@ use crate::model::MethodKind;
 #[derive(Args)]
 pub struct BenchCmd {
     /// Configurations, separated by spaces or given again: exp2 (D=64, m=4,
-    /// K=32, B=1024), large (D=512, m=32, K=512, B=4096), or any size as
-    /// d=D,m=M,k=K,b=B (optionally n=N training rows; `:` also separates).
-    #[arg(long = "config", alias = "configs", num_args = 1.., default_values = ["exp2", "large"])]
+    /// K=32, B=1024), large (D=512, m=32, K=512, B=4096), conv-mnist (the
+    /// conv model on 1×28×28 images: 32 channels, depth 2, kernel 4, m=16,
+    /// K=256, B=64; the methods' estimator and backend on that model), or
+    /// any size of the tied model as d=D,m=M,k=K,b=B (optionally n=N
+    /// training rows; `:` also separates).
+    #[arg(long = "config", alias = "configs", num_args = 1.., default_values = ["exp2", "large", "conv-mnist"])]
     pub configs: Vec<crate::studies::bench::BenchConfig>,
     /// Methods (comma-separated, or "all").
     #[arg(long, value_delimiter = ',', default_value = "all")]

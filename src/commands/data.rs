@@ -17,7 +17,7 @@ pub enum DataCmd {
     /// centring and scaling) as train.npy and eval.npy, the training mean as
     /// mean.npy (when centred), and their description as data.json (scale,
     /// split, source): the same rows, for PyTorch or NumPy.
-    Export(ExportCmd),
+    Export(Box<ExportCmd>),
     /// Write a generated pixel-scale data set: 8 × 8 patches, integers
     /// 0–255, most of the energy in the mean brightness (as natural-image
     /// patches), as CSV or .npy (by the extension).

@@ -40,6 +40,9 @@ pub struct DataArgs {
     /// The command will run PCA on the data (counted in the memory
     /// estimate made before the data are drawn).
     pub pca: bool,
+    /// The image shape of a data file's rows (`--image-shape`); the
+    /// built-in sets know theirs.
+    pub image_shape: Option<crate::data::ImageShape>,
 }
 
 impl DataArgs {
@@ -63,6 +66,34 @@ impl DataArgs {
     /// than the machine's memory are refused before anything is allocated.
     pub fn load_with(&self, mut warn: impl FnMut(String)) -> Result<Dataset> {
         let mut data = match (&self.path, &self.set) {
+            (None, Some((set, dir))) if set.held_out(dir)?.is_some() => {
+                // A set with its own evaluation rows (crops of held-out
+                // photographs): --n-eval and --eval-fraction do not apply.
+                let matrix = set.load(dir)?;
+                let held = set.held_out(dir)?.unwrap_or(0);
+                if let Some(n) = self.n_eval.filter(|&n| n != held) {
+                    return Err(crate::error::invalid(
+                        "n_eval",
+                        n,
+                        format!(
+                            "{held}: the {} set's evaluation rows are crops of held-out photographs",
+                            set.name()
+                        ),
+                    ));
+                }
+                let split = matrix.nrows() - held;
+                let name = |part: &str| {
+                    format!("{} {part} ({})", set.name(), dir.join(set.name()).display())
+                };
+                Dataset::from_split_matrices(
+                    matrix.slice(ndarray::s![..split, ..]).to_owned(),
+                    matrix.slice(ndarray::s![split.., ..]).to_owned(),
+                    (name("train"), name("eval")),
+                    self.n_train,
+                    self.seed,
+                    self.center,
+                )?
+            }
             (None, Some((set, dir))) => {
                 let split = match self.n_eval {
                     Some(n) => EvalSplit::Rows(n),
@@ -142,6 +173,20 @@ impl DataArgs {
         if let Some(w) = data.apply_scaling(self.scaling()) {
             warn(w);
         }
+        data.image = match (&self.set, self.image_shape) {
+            (Some((set, _)), None) => Some(set.image()),
+            (_, Some(shape)) if shape.len() != data.dim() => {
+                return Err(crate::error::VqError::InvalidConfig {
+                    field: "image_shape",
+                    value: shape.to_string(),
+                    allowed: format!(
+                        "a shape of {} values (channels × height × width), the data's dimension",
+                        data.dim()
+                    ),
+                })
+            }
+            (_, shape) => shape,
+        };
         Ok(data)
     }
 

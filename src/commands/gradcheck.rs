@@ -52,7 +52,7 @@ pub fn execute(cmd: GradcheckCmd) -> Result<()> {
     let data = args.load()?;
     let (config, _) = cmd
         .hyper
-        .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
+        .to_config_for(cmd.data.seed, &data, args.is_file())?;
     let options = GradcheckOptions {
         config,
         fd_states: cmd.fd_states,

@@ -105,7 +105,16 @@ pub fn execute(cmd: GradqualityCmd) -> Result<()> {
     let data = args.load()?;
     let (config, _) = cmd
         .hyper
-        .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
+        .to_config_for(cmd.data.seed, &data, args.is_file())?;
+    if config.model.kind == crate::model::ModelKind::Conv {
+        return Err(crate::error::VqError::InvalidConfig {
+            field: "model",
+            value: "conv".into(),
+            allowed: "tied, untied or mlp: the true gradient is not written for the conv model yet"
+                .into(),
+        }
+        .into());
+    }
     let config = config.check(data.train.nrows(), data.dim())?;
     let steps = config.steps;
     let run_estimator = Estimator::ALL

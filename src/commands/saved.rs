@@ -42,11 +42,25 @@ pub struct EncodeCmd {
     /// The CSV delimiter [default: detected].
     #[arg(long)]
     pub delimiter: Option<char>,
-    /// Where to write codes.npy (int64, one code index per row) and
-    /// reconstruction.npy (the decoded nearest code of every row, in the
-    /// data's units).
+    /// Where to write codes.npy (int64: one code index per row; for the
+    /// conv model one per latent vector, rows × grid positions in row-major
+    /// grid order) and reconstruction.npy (the decoded nearest codes of
+    /// every row, in the data's units).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write a PNG picture of the first --grid-rows rows, each beside
+    /// its reconstruction (grey for one channel, colour for three), to this
+    /// file. Needs the rows' image shape: the conv model's own, or
+    /// --image-shape.
+    #[arg(long, value_name = "FILE.png")]
+    pub grid: Option<PathBuf>,
+    /// Rows in the --grid picture (eight pairs per line).
+    #[arg(long, default_value_t = 16)]
+    pub grid_rows: usize,
+    /// The image shape of a row, C,H,W (e.g. 1,28,28), for --grid with a
+    /// model that does not know it (the linear models, mlp).
+    #[arg(long, value_name = "C,H,W")]
+    pub image_shape: Option<crate::data::ImageShape>,
 }
 
 #[derive(Serialize)]
@@ -101,11 +115,34 @@ pub fn execute_evaluate(cmd: EvaluateCmd) -> Result<()> {
 /// Runs `vqlab encode`.
 pub fn execute_encode(cmd: EncodeCmd) -> Result<()> {
     let model = load(&cmd.params)?;
+    // Every check before anything is written.
+    let grid_shape = match (&cmd.grid, cmd.image_shape.or(model.params.model.image)) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!(
+            "invalid image_shape = none: --grid needs the rows' image shape (give --image-shape C,H,W)"
+        ),
+        (Some(_), Some(shape)) if shape.len() != model.manifest.dim => anyhow::bail!(
+            "invalid image_shape = {shape}: a shape of {} values, the model's data dimension",
+            model.manifest.dim
+        ),
+        (Some(_), Some(shape)) => Some(shape),
+    };
+    if cmd.grid.is_some() && cmd.grid_rows == 0 {
+        anyhow::bail!("invalid grid_rows = 0: at least 1");
+    }
     let x = load_matrix_with(&cmd.data, delimiter(cmd.delimiter)?)?;
     let (codes, recon) = model.encode(x.view(), &cmd.data)?;
     crate::infra::io::create_dir(&cmd.out)?;
-    let codes = ndarray::Array1::from_iter(codes.iter().map(|&c| c as i64));
-    crate::infra::io::write_npy(&cmd.out.join("codes.npy"), &codes)?;
+    let per_row = model.params.latent_positions();
+    let codes = ndarray::Array2::from_shape_fn((x.nrows(), per_row), |(i, j)| {
+        codes[i * per_row + j] as i64
+    });
+    if per_row == 1 {
+        let flat = codes.column(0).to_owned();
+        crate::infra::io::write_npy(&cmd.out.join("codes.npy"), &flat)?;
+    } else {
+        crate::infra::io::write_npy(&cmd.out.join("codes.npy"), &codes)?;
+    }
     crate::infra::io::write_npy(&cmd.out.join("reconstruction.npy"), &recon)?;
     println!(
         "wrote {} and {} ({} rows)",
@@ -113,5 +150,18 @@ pub fn execute_encode(cmd: EncodeCmd) -> Result<()> {
         cmd.out.join("reconstruction.npy").display(),
         x.nrows()
     );
+    if let (Some(path), Some(shape)) = (&cmd.grid, grid_shape) {
+        let n = cmd.grid_rows.min(x.nrows());
+        let png = crate::data::grid_png(
+            x.slice(ndarray::s![..n, ..]),
+            recon.slice(ndarray::s![..n, ..]),
+            shape,
+        )?;
+        crate::infra::io::write_atomic(path, &png)?;
+        println!(
+            "wrote {} ({n} rows beside their reconstructions)",
+            path.display()
+        );
+    }
     Ok(())
 }

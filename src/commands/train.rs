@@ -193,9 +193,17 @@ pub fn execute(cmd: TrainCmd) -> Result<()> {
         LrChoice::Auto => Some(carve_validation(&mut data, cmd.val_fraction)?),
         LrChoice::Fixed => None,
     };
-    let (config, origin) =
-        cmd.hyper
-            .to_config_for(cmd.data.seed, data.train.view(), args.is_file())?;
+    let (config, origin) = cmd
+        .hyper
+        .to_config_for(cmd.data.seed, &data, args.is_file())?;
+    // The conv model's image shape comes from the data.
+    let methods: Vec<MethodSpec> = methods
+        .into_iter()
+        .map(|mut spec| {
+            spec.model.image = config.model.image;
+            spec
+        })
+        .collect();
     let config = config
         .check(data.train.nrows(), data.dim())
         .map_err(|e| match (e, &val) {

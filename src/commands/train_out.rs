@@ -183,8 +183,17 @@ pub fn print_table(
         readable(i.insub_distortion),
         readable(i.usage_entropy)
     );
+    // Image data: the PSNR beside the reconstruction error.
+    let peak = first.data.as_ref().and_then(|d| d.pixel_range);
+    if let Some(peak) = peak {
+        println!(
+            "PSNR: 10 log10(peak² / (recon_mse / D)) with the peak the training pixels' range, {}",
+            readable(peak)
+        );
+    }
+    let psnr_header = if peak.is_some() { "  PSNR dB" } else { "" };
     println!(
-        "{:<36} {:>11} {:>11} {:>11} {:>9} {:>7} {:>6} {:>8} {:>10} {:>9}",
+        "{:<36} {:>11} {:>11} {:>11} {:>9} {:>7} {:>6} {:>8} {:>10} {:>9}{psnr_header}",
         "method",
         "recon_mse",
         "recon/D",
@@ -205,8 +214,9 @@ pub fn print_table(
             }
         };
         let m = &r.final_metrics;
+        let psnr = r.psnr_db.map_or(String::new(), |p| format!(" {p:>8.2}"));
         println!(
-            "{:<36} {:>11} {:>11} {:>11} {:>9} {:>6.1}% {:>5.1}% {:>8} {:>10.4} {:>9}",
+            "{:<36} {:>11} {:>11} {:>11} {:>9} {:>6.1}% {:>5.1}% {:>8} {:>10.4} {:>9}{psnr}",
             r.method.name(),
             readable(m.recon_mse),
             readable(m.recon_mse / dim),

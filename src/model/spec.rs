@@ -17,11 +17,20 @@ pub enum ModelKind {
     /// One hidden layer each way: z = A₂ φ(A₁x + a₁) + a₂,
     /// x̂ = B₂ φ(B₁q̃ + b₁) + b₂, all parameters Euclidean.
     Mlp,
+    /// A convolutional VQ-VAE on images: strided convolutions down to a
+    /// grid of latent vectors, each quantized on its own, and transposed
+    /// convolutions back (`model::conv`).
+    Conv,
 }
 
 impl ModelKind {
     /// Every model, in a fixed order.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Tied, ModelKind::Untied, ModelKind::Mlp];
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Tied,
+        ModelKind::Untied,
+        ModelKind::Mlp,
+        ModelKind::Conv,
+    ];
 
     /// The command-line and JSON name.
     pub fn name(self) -> &'static str {
@@ -29,6 +38,7 @@ impl ModelKind {
             ModelKind::Tied => "tied",
             ModelKind::Untied => "untied",
             ModelKind::Mlp => "mlp",
+            ModelKind::Conv => "conv",
         }
     }
 }
@@ -56,19 +66,62 @@ impl Activation {
     }
 }
 
+pub use crate::data::ImageShape;
+
+/// The layers of the `conv` model besides its width: `depth` stride-2
+/// convolutions each way with a square `kernel` (padding (k − 2)/2, so each
+/// halves the image exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvLayers {
+    /// Stride-2 layers each way (the latent grid is the image / 2^depth).
+    pub depth: usize,
+    /// Kernel side k (even, ≥ 2).
+    pub kernel: usize,
+}
+
+/// The deepest `conv` model (a typo guard; names are fixed per layer).
+pub const MAX_CONV_DEPTH: usize = 4;
+
+impl Default for ConvLayers {
+    fn default() -> Self {
+        ConvLayers {
+            depth: 2,
+            kernel: 4,
+        }
+    }
+}
+
+impl ConvLayers {
+    /// Whether these are the defaults (left out of JSON).
+    pub fn is_default(&self) -> bool {
+        *self == ConvLayers::default()
+    }
+}
+
 /// A model with its hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModelSpec {
     /// Which model.
     pub kind: ModelKind,
-    /// Hidden width h of the `mlp` model (unused by the linear models).
+    /// Hidden width h of the `mlp` model, channels of the `conv` model's
+    /// hidden layers (unused by the linear models).
     pub hidden: usize,
-    /// φ of the `mlp` model (unused by the linear models).
+    /// φ of the `mlp` and `conv` models (unused by the linear models).
     pub activation: Activation,
+    /// The `conv` model's input images (taken from the data; `None` for the
+    /// other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageShape>,
+    /// The `conv` model's depth and kernel.
+    #[serde(default, skip_serializing_if = "ConvLayers::is_default")]
+    pub layers: ConvLayers,
 }
 
 /// The default hidden width of the `mlp` model.
 pub const DEFAULT_HIDDEN: usize = 64;
+
+/// The default channel count of the `conv` model's hidden layers.
+pub const DEFAULT_CONV_CHANNELS: usize = 32;
 
 impl Default for ModelSpec {
     fn default() -> Self {
@@ -103,15 +156,46 @@ impl ModelSpec {
     pub fn of(kind: ModelKind) -> Self {
         ModelSpec {
             kind,
-            hidden: DEFAULT_HIDDEN,
+            hidden: if kind == ModelKind::Conv {
+                DEFAULT_CONV_CHANNELS
+            } else {
+                DEFAULT_HIDDEN
+            },
             activation: Activation::Relu,
+            image: None,
+            layers: ConvLayers::default(),
         }
+    }
+
+    /// The `conv` model with `channels` hidden channels on images of
+    /// `image`'s shape (default depth and kernel).
+    pub fn conv(image: ImageShape, channels: usize) -> Self {
+        ModelSpec {
+            hidden: channels,
+            image: Some(image),
+            ..ModelSpec::of(ModelKind::Conv)
+        }
+    }
+
+    /// Latent vectors per data row: 1, or the `conv` model's latent grid
+    /// (H/2^depth)·(W/2^depth).
+    pub fn latent_positions(&self) -> usize {
+        self.model().latent_positions(self)
     }
 
     /// The model in words: its name, with the hidden width and φ of a model
     /// that has a hidden layer (`mlp (hidden 64, relu)`).
     pub fn describe(&self) -> String {
-        if self.model().has_hidden_layer() {
+        if self.kind == ModelKind::Conv {
+            let image = self.image.map_or("no image".to_string(), |i| i.to_string());
+            format!(
+                "conv ({image}, {} channels, depth {}, kernel {}, {})",
+                self.hidden,
+                self.layers.depth,
+                self.layers.kernel,
+                self.activation.name()
+            )
+        } else if self.model().has_hidden_layer() {
             format!(
                 "{} (hidden {}, {})",
                 self.kind.name(),
@@ -141,7 +225,7 @@ impl ModelSpec {
 
     /// How many network parameters the model has (the codebook aside).
     pub fn param_count(&self) -> usize {
-        self.model().param_count()
+        self.model().param_count(self)
     }
 
     /// Network parameter `index` (name, shape, manifold) for data of
@@ -169,7 +253,7 @@ impl ModelSpec {
 /// training run's `config.model`). Reads both forms. Use with
 /// `#[serde(with = "crate::model::own_fields")]`.
 pub mod own_fields {
-    use super::{Activation, ModelKind, ModelSpec};
+    use super::{Activation, ConvLayers, ImageShape, ModelKind, ModelSpec};
     use serde::{Deserialize, Serialize};
 
     #[derive(Serialize, Deserialize)]
@@ -179,15 +263,22 @@ pub mod own_fields {
         hidden: Option<usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activation: Option<Activation>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image: Option<ImageShape>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        layers: Option<ConvLayers>,
     }
 
     /// Writes `model`'s own fields.
     pub fn serialize<S: serde::Serializer>(model: &ModelSpec, out: S) -> Result<S::Ok, S::Error> {
         let hidden = model.model().has_hidden_layer();
+        let conv = model.kind == ModelKind::Conv;
         OwnFields {
             kind: model.kind,
             hidden: hidden.then_some(model.hidden),
             activation: hidden.then_some(model.activation),
+            image: model.image.filter(|_| conv),
+            layers: conv.then_some(model.layers),
         }
         .serialize(out)
     }
@@ -198,6 +289,8 @@ pub mod own_fields {
         let mut spec = ModelSpec::of(own.kind);
         spec.hidden = own.hidden.unwrap_or(spec.hidden);
         spec.activation = own.activation.unwrap_or(spec.activation);
+        spec.image = own.image;
+        spec.layers = own.layers.unwrap_or_default();
         Ok(spec)
     }
 }

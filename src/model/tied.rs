@@ -64,7 +64,7 @@ impl Model for Tied {
         ModelKind::Tied
     }
 
-    fn param_count(&self) -> usize {
+    fn param_count(&self, _: &ModelSpec) -> usize {
         1
     }
 
@@ -81,11 +81,11 @@ impl Model for Tied {
         Manifold::Stiefel
     }
 
-    fn sides_of(&self, _: usize) -> &'static [Side] {
+    fn sides_of(&self, _: &ModelSpec, _: usize) -> &'static [Side] {
         &[Side::Encode, Side::Decode]
     }
 
-    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
+    fn data_dim(&self, _: &ModelSpec, weights: &[Array2<f64>]) -> usize {
         weights[0].nrows()
     }
 

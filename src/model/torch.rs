@@ -174,12 +174,13 @@ impl GradientMethod for AutogradMethod {
         let estimator = self.spec.estimator;
         draws.check(
             estimator,
-            batch.nrows(),
+            params.latent_rows(batch.nrows()),
             params.code_dim(),
             params.codebook.nrows(),
         )?;
         if params.model.kind != self.spec.model.kind
             || params.model.activation != self.spec.model.activation
+            || (params.model.kind == super::ModelKind::Conv && params.model != self.spec.model)
         {
             return Err(VqError::Shape(format!(
                 "the {} method got parameters of the {} model",
@@ -246,7 +247,7 @@ pub fn layer_probe(
     let device = Device::Cpu;
     draws.check(
         estimator,
-        batch.nrows(),
+        params.latent_rows(batch.nrows()),
         params.code_dim(),
         params.codebook.nrows(),
     )?;

@@ -59,7 +59,7 @@ impl Model for Untied {
         ModelKind::Untied
     }
 
-    fn param_count(&self) -> usize {
+    fn param_count(&self, _: &ModelSpec) -> usize {
         2
     }
 
@@ -85,7 +85,7 @@ impl Model for Untied {
     }
 
     /// The encoder is the tied model's: z = Wᵀx.
-    fn sides_of(&self, index: usize) -> &'static [Side] {
+    fn sides_of(&self, _: &ModelSpec, index: usize) -> &'static [Side] {
         if index == 0 {
             &[Side::Encode]
         } else {
@@ -93,8 +93,8 @@ impl Model for Untied {
         }
     }
 
-    fn data_dim(&self, weights: &[Array2<f64>]) -> usize {
-        Tied.data_dim(weights)
+    fn data_dim(&self, _: &ModelSpec, weights: &[Array2<f64>]) -> usize {
+        weights[0].nrows()
     }
 
     fn row_cost(&self, _: &ModelSpec, m: usize) -> f64 {
@@ -188,10 +188,11 @@ impl Workspace {
         let tied = match params.model.kind {
             ModelKind::Untied => false,
             ModelKind::Tied => true,
-            ModelKind::Mlp => {
-                return Err(VqError::Shape(
-                    "a linear method got parameters of the mlp model".into(),
-                ))
+            other => {
+                return Err(VqError::Shape(format!(
+                    "a linear method got parameters of the {} model",
+                    other.name()
+                )))
             }
         };
         check_batch(params, batch.ncols(), None)?;

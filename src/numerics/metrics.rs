@@ -100,8 +100,21 @@ pub fn evaluate(x: ArrayView2<f64>, w: ArrayView2<f64>, codebook: ArrayView2<f64
     }
 }
 
-/// Evaluates a model given as its codes `z` = enc(x) (N×m) of the rows of
-/// `x` (N×D) and its decoder: the nearest codes q, x̂ = `decode`(q).
+/// The peak signal-to-noise ratio in dB of reconstructions whose squared
+/// error per row is `recon_mse` over `dim` values per row, for values
+/// spanning `peak`: 10 log₁₀(peak² / (recon_mse / dim)).
+///
+/// ```
+/// use vqlab::numerics::metrics::psnr_db;
+/// // A per-pixel error of 0.01 on [0, 1] images is 20 dB.
+/// assert!((psnr_db(784.0 * 0.01, 784, 1.0) - 20.0).abs() < 1e-12);
+/// ```
+pub fn psnr_db(recon_mse: f64, dim: usize, peak: f64) -> f64 {
+    10.0 * (peak * peak * dim as f64 / recon_mse).log10()
+}
+
+/// Evaluates a model given as its codes `z` = enc(x) (N×m, or (N·P)×m for
+/// P latent vectors per row) of the rows of `x` (N×D) and its decoder: the nearest codes q, x̂ = `decode`(q).
 /// `residual` is `null` (it means something for the tied model only, see
 /// [`evaluate`]).
 pub fn evaluate_coded(
@@ -112,7 +125,9 @@ pub fn evaluate_coded(
 ) -> Metrics {
     let n = x.nrows();
     assert!(n > 0, "evaluate needs at least one sample");
-    let mut assignments = vec![0; n];
+    // z may hold several latent vectors per row (the conv model's grid):
+    // the distortion is still summed over them and averaged over rows.
+    let mut assignments = vec![0; z.nrows()];
     let insub_total = assign_nearest(z, codebook, &mut assignments);
     let q = codebook.select(Axis(0), &assignments);
     let x_hat = decode(q.view());

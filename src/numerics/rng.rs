@@ -37,6 +37,8 @@ pub enum Stream {
     Measure = 10,
     /// The mini-batches of a gradient-quality measurement (not the run's).
     MeasureBatches = 11,
+    /// Where the `photos` set's crops are cut.
+    Crops = 12,
 }
 
 /// An RNG for `seed` and `stream`.

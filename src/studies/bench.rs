@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SyntheticSpec};
 use crate::error::{invalid, Result};
 use crate::infra::alloc::{current_rss_bytes, peak_rss_bytes, reset_peak_rss};
-use crate::model::{Draws, Gradients, MethodKind, Params};
+use crate::model::{Draws, Gradients, ImageShape, MethodKind, MethodSpec, ModelSpec, Params};
 use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
 use crate::numerics::rng::{rng_for, Stream};
 use crate::optim::Update;
@@ -35,6 +35,9 @@ pub enum BenchConfig {
     Exp2,
     /// A large step: D = 512, m = 32, K = 512, B = 4096.
     Large,
+    /// The conv model on MNIST-sized images: 1 × 28 × 28, 32 channels, depth
+    /// 2, kernel 4 (a 7 × 7 grid of latent vectors), m = 16, K = 256, B = 64.
+    ConvMnist,
     /// A size of the user's.
     Custom {
         /// D.
@@ -56,13 +59,14 @@ impl std::str::FromStr for BenchConfig {
         match text {
             "exp2" => return Ok(BenchConfig::Exp2),
             "large" => return Ok(BenchConfig::Large),
+            "conv-mnist" => return Ok(BenchConfig::ConvMnist),
             _ => {}
         }
         let bad = || {
             invalid(
                 "config",
                 text,
-                "exp2, large, or d=D,m=M,k=K,b=B[,n=N] with whole numbers ≥ 1 (m ≤ D, K and B ≤ N)",
+                "exp2, large, conv-mnist, or d=D,m=M,k=K,b=B[,n=N] with whole numbers ≥ 1 (m ≤ D, K and B ≤ N)",
             )
         };
         let (mut dim, mut m, mut k, mut batch, mut n_train) = (None, None, None, None, None);
@@ -156,14 +160,77 @@ impl BenchConfig {
                 batch: 4096,
                 n_train: 16_384,
             },
+            BenchConfig::ConvMnist => Sizes {
+                dim: 784,
+                m: 16,
+                k: 256,
+                batch: 64,
+                n_train: 4096,
+            },
         }
     }
 
-    /// `exp2`, `large`, or `d=…,m=…,k=…,b=…,n=…`.
+    /// The model the configuration's methods train: the report's tied
+    /// model, or the conv model of `conv-mnist`.
+    pub fn model(self) -> ModelSpec {
+        match self {
+            BenchConfig::ConvMnist => ModelSpec::conv(
+                ImageShape {
+                    channels: 1,
+                    height: 28,
+                    width: 28,
+                },
+                32,
+            ),
+            _ => ModelSpec::default(),
+        }
+    }
+
+    /// The method `kind`'s estimator and backend on this configuration's
+    /// model (`kind` itself for the tied configurations).
+    pub fn method(self, kind: MethodKind) -> MethodSpec {
+        let spec = kind.spec();
+        MethodSpec::new(self.model(), spec.estimator, spec.backend)
+    }
+
+    /// Floating-point operations of the step's essential work. The linear
+    /// configurations: [`Sizes::flops`]. The conv model: with M the
+    /// multiply-adds of one image's forward pass through its layers, 2M
+    /// forward and 4M backward (the weight gradient and the input gradient;
+    /// the first layer needs no input gradient), per image, plus the B·P × K
+    /// × m code distances.
+    pub fn flops(self) -> f64 {
+        let s = self.sizes();
+        if self != BenchConfig::ConvMnist {
+            return s.flops();
+        }
+        let model = self.model();
+        let image = model.image.expect("conv-mnist has an image");
+        let (c, k2) = (model.hidden as f64, model.layers.kernel.pow(2) as f64);
+        let (mut forward, mut first) = (0.0, 0.0);
+        for l in 0..model.layers.depth {
+            let out = ((image.height * image.width) >> (2 * (l + 1))) as f64;
+            let c_in = if l == 0 { image.channels as f64 } else { c };
+            let c_out_decoder = if l == 0 { image.channels as f64 } else { c };
+            // Encoder layer l and the decoder's mirror of it.
+            let layer = out * c * c_in * k2;
+            forward += layer + out * c * c_out_decoder * k2;
+            if l == 0 {
+                first = layer;
+            }
+        }
+        let latent = model.latent_positions() as f64;
+        forward += 2.0 * latent * c * s.m as f64;
+        let b = s.batch as f64;
+        b * (6.0 * forward - 2.0 * first) + 2.0 * b * latent * s.k as f64 * s.m as f64
+    }
+
+    /// `exp2`, `large`, `conv-mnist`, or `d=…,m=…,k=…,b=…,n=…`.
     pub fn name(self) -> String {
         match self {
             BenchConfig::Exp2 => "exp2".into(),
             BenchConfig::Large => "large".into(),
+            BenchConfig::ConvMnist => "conv-mnist".into(),
             BenchConfig::Custom {
                 dim,
                 m,
@@ -174,12 +241,13 @@ impl BenchConfig {
         }
     }
 
-    /// A sort key: exp2, large, then custom sizes by their FLOPs.
+    /// A sort key: exp2, large, conv-mnist, then custom sizes by their FLOPs.
     pub fn order(self) -> (u8, u64) {
         match self {
             BenchConfig::Exp2 => (0, 0),
             BenchConfig::Large => (1, 0),
-            custom => (2, custom.sizes().flops() as u64),
+            BenchConfig::ConvMnist => (2, 0),
+            custom => (3, custom.sizes().flops() as u64),
         }
     }
 }
@@ -207,8 +275,9 @@ impl Sizes {
 /// What one worker measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WorkerReport {
-    /// The method.
-    pub method: MethodKind,
+    /// The method (a shorthand's estimator and backend on the
+    /// configuration's model).
+    pub method: MethodSpec,
     /// The configuration.
     pub config: BenchConfig,
     /// Threads (0 = library defaults).
@@ -258,16 +327,41 @@ pub fn run_worker(
     };
     let data = Dataset::synthetic(&spec, s.n_train, 1, 0)?;
     let mut rng = rng_for(0, Stream::Init);
-    let w = random_stiefel(s.dim, s.m, &mut rng)?;
-    let codebook = gaussian_matrix(s.k, s.m, &mut rng);
-    let mut params = Params::tied(w, codebook);
+    let model = config.model();
+    let mut params = if model.is_tied() {
+        let w = random_stiefel(s.dim, s.m, &mut rng)?;
+        let codebook = gaussian_matrix(s.k, s.m, &mut rng);
+        Params::tied(w, codebook)
+    } else {
+        // PyTorch's initialisation; the codes: latent vectors of the first
+        // rows, chosen at random.
+        let weights = model.model().random_network(&model, s.dim, s.m, &mut rng)?;
+        let mut params = Params {
+            model,
+            weights,
+            codebook: Array2::zeros((0, s.m)),
+        };
+        let z = params.encode(data.train.slice(ndarray::s![..s.batch, ..]));
+        let picks = rand::seq::index::sample(&mut rng, z.nrows(), s.k.min(z.nrows()));
+        params.codebook = z.select(ndarray::Axis(0), &picks.into_vec());
+        params
+    };
     let train = TrainConfig {
+        model,
         k: s.k,
         m: s.m,
         batch: s.batch,
         svd: SvdChoice::PerMethod,
+        // The conv model's loss sums over pixels: a small step keeps it
+        // finite over the timed steps.
+        lr_w: if model.is_tied() {
+            TrainConfig::report_default().lr_w
+        } else {
+            1e-4
+        },
         ..TrainConfig::report_default()
     };
+    let method = config.method(method);
     // Memory is measured from here: what building and running the method
     // adds on top of the data and the parameters.
     let rss_before = current_rss_bytes();
@@ -277,7 +371,7 @@ pub fn run_worker(
         h.current_bytes()
     });
     let mut m = method.build_on(train.weights(), device);
-    let svd = train.svd.for_method(method.spec());
+    let svd = train.svd.for_method(method);
     let mut optimizer = train.build_optimizer();
     let mut sampler = BatchSampler::new(0, s.n_train, s.batch);
     let mut grads = Gradients::empty();
@@ -384,10 +478,13 @@ pub fn rows(reports: &[WorkerReport], rates: &[MachineRates]) -> Vec<BenchRow> {
     reports
         .iter()
         .map(|r| {
+            // Autograd STE on the same model (a worker's report names the
+            // model only by its kind).
             let reference = reports.iter().find(|o| {
-                o.method == MethodKind::AutogradSte
-                    && o.config == r.config
+                o.config == r.config
                     && o.threads == r.threads
+                    && o.method.estimator == crate::model::Estimator::Ste
+                    && o.method.backend == crate::model::Backend::Autograd
             });
             let rate = rates
                 .iter()
@@ -396,7 +493,7 @@ pub fn rows(reports: &[WorkerReport], rates: &[MachineRates]) -> Vec<BenchRow> {
             let sizes = r.config.sizes();
             let (compute, memory) = match rate {
                 Some(x) => (
-                    sizes.flops() / x.gemm_flops_per_s,
+                    r.config.flops() / x.gemm_flops_per_s,
                     sizes.bytes() / x.copy_bytes_per_s,
                 ),
                 None => (f64::NAN, f64::NAN),
@@ -462,7 +559,7 @@ pub fn render_markdown(b: &BenchResults) -> String {
             r.copy_bytes_per_s / 1e9
         );
     }
-    out.push_str("\n\nRoofline: the step's essential FLOPs (4BDm + 2BKm) over the GEMM rate, or its essential bytes (the batch rows, 8BD) over the copy bandwidth, whichever is longer.\n\n");
+    out.push_str("\n\nRoofline: the step's essential FLOPs (linear model: 4BDm + 2BKm; conv model: 6 × the multiply-adds of its layers' forward pass, less the first layer's input gradient, plus 2BPKm for the P latent vectors per image) over the GEMM rate, or its essential bytes (the batch rows, 8BD) over the copy bandwidth, whichever is longer. On the conv model the methods are the shorthands' estimator and backend (ste / manual, …).\n\n");
     let mut configs: Vec<BenchConfig> = Vec::new();
     for r in &b.rows {
         if !configs.contains(&r.report.config) {
@@ -479,15 +576,21 @@ pub fn render_markdown(b: &BenchResults) -> String {
         if mine.is_empty() {
             continue;
         }
+        let model = config.model();
+        let described = if model.is_tied() {
+            String::new()
+        } else {
+            format!("{}, ", model.describe())
+        };
         let _ = writeln!(
             out,
-            "## {} (D = {}, m = {}, K = {}, B = {}; {:.1} MFLOP, {:.1} MB per step)\n",
+            "## {} ({described}D = {}, m = {}, K = {}, B = {}; {:.1} MFLOP, {:.1} MB per step)\n",
             config.name(),
             s.dim,
             s.m,
             s.k,
             s.batch,
-            s.flops() / 1e6,
+            config.flops() / 1e6,
             s.bytes() / 1e6
         );
         out.push_str("| threads | method | median ms | min ms | max ms | time / autograd-ste | peak RSS Δ MB | memory / autograd-ste | Rust heap peak Δ MB | roofline ms | × roofline |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -520,7 +623,9 @@ pub fn render_markdown(b: &BenchResults) -> String {
     // C11.
     let find = |m: MethodKind| {
         b.rows.iter().find(|r| {
-            r.report.config == BenchConfig::Exp2 && r.report.threads == 1 && r.report.method == m
+            r.report.config == BenchConfig::Exp2
+                && r.report.threads == 1
+                && r.report.method.shorthand() == Some(m)
         })
     };
     out.push_str("## The report's cost claim (C11)\n\n");

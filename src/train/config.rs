@@ -194,10 +194,14 @@ impl TrainConfig {
     /// Checks every field against the data it will train on; one error per
     /// bad field, naming it, its value and what is allowed.
     pub fn validate(&self, n_train: usize, dim: usize) -> Result<()> {
+        if self.model.kind == crate::model::ModelKind::Conv {
+            crate::model::conv::check_spec(&self.model, dim)?;
+        }
         if self.model.model().has_hidden_layer() {
             if self.model.hidden == 0 || self.model.hidden > MAX_HIDDEN {
+                let conv = self.model.kind == crate::model::ModelKind::Conv;
                 return Err(invalid(
-                    "hidden",
+                    if conv { "channels" } else { "hidden" },
                     self.model.hidden,
                     format!("between 1 and {MAX_HIDDEN}"),
                 ));

@@ -155,6 +155,11 @@ pub struct TrainResult {
     /// The vqlab version and code fingerprint (`vqlab train` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::infra::provenance::Provenance>,
+    /// Image data only: the final PSNR on the evaluation set, in dB, with
+    /// the training entries' range as the peak
+    /// ([`crate::numerics::metrics::psnr_db`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_db: Option<f64>,
     /// Final parameters (not serialized; see `--save-params`).
     #[serde(skip)]
     pub params: Option<Params>,
@@ -295,7 +300,11 @@ pub fn train_until(
         // batch rows in place, the autograd ones gather them), the update.
         let started = Instant::now();
         let rows = sampler.next_indices();
-        let shape = (rows.len(), params.code_dim(), params.codebook.nrows());
+        let shape = (
+            params.latent_rows(rows.len()),
+            params.code_dim(),
+            params.codebook.nrows(),
+        );
         draws.draw(
             kind.estimator,
             shape,
@@ -398,6 +407,10 @@ pub fn train_until(
         params.codebook.nrows(),
         config.codebook.by_gradient(),
     );
+    let described = data.describe();
+    let psnr_db = described
+        .pixel_range
+        .map(|peak| crate::numerics::metrics::psnr_db(final_metrics.recon_mse, data.dim(), peak));
     Ok(TrainResult {
         method: kind,
         config: config.config().clone(),
@@ -416,11 +429,12 @@ pub fn train_until(
         },
         restarts: restarting.then(|| codebook_state.as_ref().map_or(0, |s| s.restarts())),
         warnings,
-        data: Some(data.describe()),
+        data: Some(described),
         rates: None,
         diverged,
         interrupted_at,
         provenance: None,
+        psnr_db,
         params: Some(params),
     })
 }

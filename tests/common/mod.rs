@@ -74,3 +74,24 @@ pub const GOLDEN_M12_ARGS: &[&str] = &[
     "0",
     "--json",
 ];
+
+/// Runs `vqlab train` with `args` writing parameters under a fresh folder;
+/// asserts status 2, every needle in stderr, and no folder.
+pub fn refused_train(args: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("params");
+    let out = vqlab()
+        .arg("train")
+        .args(args)
+        .arg("--save-params")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
+    }
+    assert!(!out_dir.exists(), "{args:?} wrote results");
+    assert!(out.stdout.is_empty(), "{args:?} printed results");
+}

@@ -34,13 +34,34 @@ pub fn surrogate_loss(
     let q_tilde = anchor.q_tilde(params, z.view());
     let x_hat = params.decode(q_tilde.view());
     let mut total = (&batch - &x_hat).iter().map(|v| v * v).sum::<f64>() / b;
-    for i in 0..batch.nrows() {
+    // One term per latent vector (P per row for the conv model).
+    for i in 0..z.nrows() {
         let cb = &anchor.z.row(i) - &params.codebook.row(anchor.assignments[i]);
         total += weights.alpha * cb.dot(&cb) / b;
         let cm = &z.row(i) - &anchor.q.row(i);
         total += weights.beta * cm.dot(&cm) / b;
     }
     total
+}
+
+/// [`surrogate_loss`] and the on/off pattern of the model's ReLU units on
+/// `batch` (the decoder fed q̃) at `params`
+/// ([`crate::model::Model::kink_pattern`]; empty for a model that filters
+/// rows instead).
+fn surrogate_with_pattern(
+    params: &Params,
+    batch: ArrayView2<f64>,
+    anchor: &Anchor,
+    weights: LossWeights,
+) -> (f64, Vec<bool>) {
+    let loss = surrogate_loss(params, batch, anchor, weights);
+    let z = params.encode(batch);
+    let q_tilde = anchor.q_tilde(params, z.view());
+    let pattern = params
+        .model
+        .model()
+        .kink_pattern(params, batch, q_tilde.view());
+    (loss, pattern)
 }
 
 /// softmax((−‖z − e_k‖² + G_k)/τ) over the codes, written out plainly.
@@ -221,6 +242,17 @@ pub fn finite_differences_at(
 ) -> (Vec<Array2<f64>>, Array2<f64>) {
     let mut probe = params.clone();
     let n = params.weights.len();
+    // The conv model: a coordinate whose step switches a ReLU unit on or off
+    // is not differentiable there at that step; it gets NaN (left out).
+    let anchor_pattern = {
+        let z = params.encode(batch);
+        let q_tilde = anchor.q_tilde(params, z.view());
+        params
+            .model
+            .model()
+            .kink_pattern(params, batch, q_tilde.view())
+    };
+    let has_kinks = !anchor_pattern.is_empty();
     let mut out: Vec<Array2<f64>> = params
         .weights
         .iter()
@@ -246,12 +278,24 @@ pub fn finite_differences_at(
             // extrapolation: (4 D(h/2) − D(h))/3 has an O(h⁴) truncation
             // error (the NSVQ and Gumbel surrogates are not polynomials).
             let mut central = |step: f64| {
-                value(&mut probe, orig + step);
-                let up = surrogate_loss(&probe, batch, anchor, weights);
-                value(&mut probe, orig - step);
-                let down = surrogate_loss(&probe, batch, anchor, weights);
+                let mut at = |v: f64| {
+                    value(&mut probe, v);
+                    if has_kinks {
+                        let (loss, pattern) =
+                            surrogate_with_pattern(&probe, batch, anchor, weights);
+                        (loss, pattern == anchor_pattern)
+                    } else {
+                        (surrogate_loss(&probe, batch, anchor, weights), true)
+                    }
+                };
+                let (up, same_up) = at(orig + step);
+                let (down, same_down) = at(orig - step);
                 value(&mut probe, orig);
-                (up - down) / (2.0 * step)
+                if same_up && same_down {
+                    (up - down) / (2.0 * step)
+                } else {
+                    f64::NAN
+                }
             };
             let (coarse, fine) = (central(h), central(h / 2.0));
             out[slot][idx] = (4.0 * fine - coarse) / 3.0;
@@ -301,36 +345,16 @@ pub fn fd_rel_errs(
         .collect()
 }
 
-/// The smallest |pre-activation| of the mlp's hidden units for each row
-/// (the distance to ReLU's kink), encoder and decoder (fed `decoder_input`);
-/// infinity for other models and for tanh.
-pub(crate) fn kink_margins(
-    params: &Params,
-    batch: ArrayView2<f64>,
-    decoder_input: ArrayView2<f64>,
-) -> Vec<f64> {
-    if params.model.kind != ModelKind::Mlp || params.model.activation != Activation::Relu {
-        return vec![f64::INFINITY; batch.nrows()];
-    }
-    let w = &params.weights;
-    let h1 = batch.dot(&w[0].t()) + w[1].row(0);
-    let h2 = decoder_input.dot(&w[4].t()) + w[5].row(0);
-    h1.outer_iter()
-        .zip(h2.outer_iter())
-        .map(|(a, b)| {
-            a.iter()
-                .chain(b.iter())
-                .fold(f64::INFINITY, |m, v| m.min(v.abs()))
-        })
-        .collect()
-}
-
 /// The rows of `batch` fit for a finite-difference check of `estimator` at
 /// `params` with the step's `draws`: those whose Voronoi margin (second
 /// nearest minus nearest squared distance) is at least `min_margin` and, for
 /// the ReLU mlp, whose hidden pre-activations (the decoder fed the
-/// estimator's q̃) are at least 1e-2 from the kink. Returns the kept rows,
-/// their draws, and the smallest Voronoi margin kept.
+/// estimator's q̃) are at least 1e-2 from the kink
+/// ([`crate::model::Model::kink_safety`]); for the conv model every latent
+/// vector of the image must have the margin, and its ReLU kinks are handled
+/// per coordinate instead ([`finite_differences_at`] leaves out a step
+/// that switches a unit). Returns the kept rows, their draws, and the
+/// smallest Voronoi margin kept.
 pub fn rows_for_finite_differences(
     params: &Params,
     batch: ArrayView2<f64>,
@@ -338,12 +362,14 @@ pub fn rows_for_finite_differences(
     estimator: Estimator,
     draws: &Draws,
 ) -> (Array2<f64>, Draws, f64) {
-    const MIN_KINK: f64 = 1e-2;
     let anchor = Anchor::new(estimator, params, batch, draws);
     let q_tilde = anchor.q_tilde(params, anchor.z.view());
-    let kinks = kink_margins(params, batch, q_tilde.view());
-    let mut keep = Vec::new();
-    let mut smallest = f64::INFINITY;
+    let kinks = params
+        .model
+        .model()
+        .kink_safety(params, batch, q_tilde.view());
+    let per_row = params.latent_positions();
+    let mut row_margin = vec![f64::INFINITY; batch.nrows()];
     for (i, zr) in anchor.z.outer_iter().enumerate() {
         let mut d: Vec<f64> = params
             .codebook
@@ -356,14 +382,23 @@ pub fn rows_for_finite_differences(
         } else {
             f64::INFINITY
         };
-        if margin >= min_margin && kinks[i] >= MIN_KINK {
+        row_margin[i / per_row] = row_margin[i / per_row].min(margin);
+    }
+    let mut keep = Vec::new();
+    let mut smallest = f64::INFINITY;
+    for (i, &margin) in row_margin.iter().enumerate() {
+        if margin >= min_margin && kinks[i] >= 1.0 {
             keep.push(i);
             smallest = smallest.min(margin);
         }
     }
+    let kept_latent: Vec<usize> = keep
+        .iter()
+        .flat_map(|&i| i * per_row..(i + 1) * per_row)
+        .collect();
     let kept_draws = Draws {
-        noise: if draws.noise.nrows() == batch.nrows() {
-            draws.noise.select(Axis(0), &keep)
+        noise: if draws.noise.nrows() == anchor.z.nrows() {
+            draws.noise.select(Axis(0), &kept_latent)
         } else {
             draws.noise.clone()
         },
@@ -392,6 +427,10 @@ pub fn random_state<R: Rng + ?Sized>(
             vec![w, v]
         }
         ModelKind::Mlp => crate::model::mlp::init_network(&model, dim, m, rng),
+        ModelKind::Conv => {
+            crate::model::conv::check_spec(&model, dim)?;
+            crate::model::conv::init_network(&model, m, rng)
+        }
     };
     let mut params = Params {
         model,
@@ -431,12 +470,17 @@ pub fn finite_differences(
     let mut worst: Vec<Vec<f64>> = vec![Vec::new(); specs.len()];
     let mut min_margin = f64::INFINITY;
     let mut names = Vec::new();
+    let (mut skipped_at_kinks, mut checked) = (0, 0);
     for _ in 0..states {
         let full = sampler.next_batch(data.train.view());
         let params = random_state(config.model, full.view(), config.m, config.k, &mut rng)?;
         names = param_names(&params);
         let coords = fd_coordinates(&params, Some(COORDS), &mut rng);
-        let shape = (full.nrows(), params.code_dim(), params.codebook.nrows());
+        let shape = (
+            params.latent_rows(full.nrows()),
+            params.code_dim(),
+            params.codebook.nrows(),
+        );
         for &estimator in &estimators {
             let mut all_draws = Draws::none();
             all_draws.draw(estimator, shape, config.gumbel.tau, &mut rng);
@@ -447,9 +491,22 @@ pub fn finite_differences(
                 estimator,
                 &all_draws,
             );
+            if batch.nrows() == 0 {
+                return Err(crate::error::VqError::Shape(format!(
+                    "no row of a {}-row batch is {MIN_MARGIN} from a Voronoi boundary (and, for the ReLU mlp, from its kinks): try another --seed or a smaller --k",
+                    full.nrows()
+                )));
+            }
             min_margin = min_margin.min(margin);
             let anchor = Anchor::new(estimator, &params, batch.view(), &draws);
             let fd = finite_differences_at(&params, batch.view(), &anchor, weights, H, &coords);
+            skipped_at_kinks +=
+                fd.0.iter()
+                    .chain([&fd.1])
+                    .zip(&coords)
+                    .map(|(f, c)| c.iter().filter(|&&i| f[i].is_nan()).count())
+                    .sum::<usize>();
+            checked += coords.iter().map(Vec::len).sum::<usize>();
             for (slot, spec) in specs.iter().enumerate() {
                 if spec.estimator != estimator {
                     continue;
@@ -466,6 +523,8 @@ pub fn finite_differences(
         step_size: H,
         min_margin,
         coordinates_per_param: COORDS,
+        skipped_at_kinks,
+        coordinates_checked: checked,
         checks: specs
             .iter()
             .zip(worst)

@@ -48,7 +48,11 @@ pub(crate) fn lockstep(
     for step in 1..=config.steps {
         let batch = sampler.next_batch(data.train.view());
         // Each estimator's draws of this step, the same for both backends.
-        let shape = (batch.nrows(), params.code_dim(), params.codebook.nrows());
+        let shape = (
+            params.latent_rows(batch.nrows()),
+            params.code_dim(),
+            params.codebook.nrows(),
+        );
         let tau = config.gumbel.tau_at(step - 1);
         for (d, &e) in draws.iter_mut().zip(&estimators) {
             d.draw(e, shape, tau, &mut draw_rng);

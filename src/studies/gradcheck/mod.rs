@@ -30,8 +30,8 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::infra::io::{create_dir, write_npy};
 use crate::model::{
-    Activation, Backend, Draws, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec,
-    ModelKind, ModelSpec, Params,
+    Backend, Draws, Estimator, GradientMethod, Gradients, LossWeights, MethodSpec, ModelKind,
+    ModelSpec, Params,
 };
 use crate::numerics::linalg::{gaussian_matrix, random_stiefel};
 use crate::numerics::metrics::Metrics;
@@ -188,6 +188,14 @@ pub struct FiniteDiffReport {
     /// Coordinates checked per parameter (all of a smaller parameter; a
     /// seeded random sample of a larger one).
     pub coordinates_per_param: usize,
+    /// Coordinate checks (over states and estimators) left out because a
+    /// step of ±h or ±h/2 switched one of the conv model's ReLU units (a
+    /// kink inside the difference); 0 for the other models, whose rows near
+    /// a kink are dropped instead.
+    pub skipped_at_kinks: usize,
+    /// Coordinate checks made (over states and estimators), those left out
+    /// included.
+    pub coordinates_checked: usize,
     /// Per method.
     pub checks: Vec<FiniteDiffCheck>,
 }

@@ -274,7 +274,7 @@ impl Planned for GradientsSpec {
         };
         let per_point = (rows * self.k / 16 + self.batches * self.batch * measured * 2) as f64;
         let width = match self.model {
-            ModelKind::Mlp => 16.0,
+            ModelKind::Mlp | ModelKind::Conv => 16.0,
             ModelKind::Untied => 2.0,
             ModelKind::Tied => 1.0,
         };
@@ -345,7 +345,8 @@ impl GradientsOptions {
                 (DataChoice::Real { set, .. }, _) => {
                     let (m, k) = match set {
                         RealSet::Digits => (8, if full { 32 } else { 16 }),
-                        RealSet::Mnist => (16, if full { 64 } else { 16 }),
+                        // The study plans mnist and digits only.
+                        RealSet::Mnist | RealSet::Photos => (16, if full { 64 } else { 16 }),
                     };
                     let batch = if full { 256 } else { 64 };
                     (m, k, batch, if full { 500 } else { 60 }, scale.real_batches)

@@ -191,7 +191,10 @@ mod tests {
                 Manifold::Stiefel => riemannian_gradient(params.weights[i].view(), b.view()),
                 Manifold::Euclidean => b.clone(),
             };
-            if matches!(model.sides_of(i), [crate::model::Side::Encode]) {
+            if matches!(
+                model.sides_of(&params.model, i),
+                [crate::model::Side::Encode]
+            ) {
                 let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 let worst = (a - b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 assert!(worst <= 1e-10 * scale, "parameter {i}: {worst} vs {scale}");

@@ -54,7 +54,7 @@ impl Group {
 
     /// The group of network parameter `index` of `params`' model.
     fn of(params: &Params, index: usize) -> Group {
-        match params.model.kind.model().sides_of(index) {
+        match params.model.model().sides_of(&params.model, index) {
             [Side::Encode] => Group::Encoder,
             [Side::Decode] => Group::Decoder,
             _ => Group::EncoderDecoder,
@@ -348,7 +348,7 @@ fn estimator_gradients(
     let mut draw_rng = rng_for(seed, Stream::Measure);
     let mut draws = Draws::none();
     let shape = (
-        options.config.batch,
+        params.latent_rows(options.config.batch),
         params.code_dim(),
         params.codebook.nrows(),
     );

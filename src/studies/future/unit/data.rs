@@ -242,6 +242,22 @@ pub fn build_data(choice: &DataChoice, seed: u64, dir: &std::path::Path) -> Resu
                 });
             }
             let source = format!("{} ({})", set.name(), set.describe());
+            // A set with its own evaluation rows (crops of held-out
+            // photographs) keeps them: no crop of an evaluation photograph
+            // is trained on or validated with.
+            if let Some(held) = set.held_out(dir)? {
+                let split = matrix.nrows() - held;
+                let train = matrix.slice(ndarray::s![..split, ..]).to_owned();
+                let eval = matrix.slice(ndarray::s![split.., ..]).to_owned();
+                return Ok(split_and_scale(
+                    &train,
+                    Some(eval),
+                    *n_val,
+                    *n_eval,
+                    seed,
+                    source,
+                ));
+            }
             Ok(split_and_scale(
                 &matrix, None, *n_val, *n_eval, seed, source,
             ))
@@ -311,6 +327,7 @@ fn split_and_scale(
         mean: None,
         scale: 1.0,
         scaling: Scaling::None,
+        image: None,
     };
     data.center_by_train_mean();
     data.apply_scaling(Scaling::UnitVariance);

@@ -1,0 +1,148 @@
+//! The conv model from the command line: image data in, bad image input
+//! refused with exit 2 (nothing written), the PSNR and the PNG grid out.
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn slice() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn refused(args: &[&str], needles: &[&str]) {
+    refused_train(args, needles)
+}
+
+#[test]
+fn bad_image_input_is_refused_by_field() {
+    let dir = slice();
+    let dir = dir.to_str().unwrap();
+    let digits = ["--set", "digits", "--data-dir", dir, "--steps", "2"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["--model", "conv"];
+        args.extend_from_slice(&digits);
+        args.extend_from_slice(extra);
+        args
+    };
+    // Flat data: the generator has no image shape.
+    refused(
+        &["--model", "conv", "--steps", "2"],
+        &["image_shape", "--image-shape"],
+    );
+    refused(&with(&["--channels", "0"]), &["channels = 0"]);
+    refused(&with(&["--depth", "4"]), &["image_shape", "2^depth = 16"]);
+    refused(&with(&["--kernel", "3"]), &["kernel = 3", "even"]);
+    refused(&with(&["--hidden", "8"]), &["hidden", "--channels"]);
+    refused(
+        &["--model", "mlp", "--channels", "8", "--steps", "2"],
+        &["channels", "only --model conv"],
+    );
+    refused(
+        &["--model", "conv", "--image-shape", "1,8,7", "--steps", "2"],
+        &["image_shape = 1x8x7", "64 values"],
+    );
+    refused(
+        &["--model", "conv", "--image-shape", "1,4,16", "--depth", "3"],
+        &["image_shape = 1x4x16", "2^depth = 8"],
+    );
+}
+
+#[test]
+fn a_missing_or_broken_photo_folder_is_named() {
+    let empty = tempfile::tempdir().unwrap();
+    let args = |dir: &Path| -> Vec<String> {
+        [
+            "--model",
+            "conv",
+            "--set",
+            "photos",
+            "--steps",
+            "2",
+            "--data-dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([dir.display().to_string()])
+        .collect()
+    };
+    let owned = args(empty.path());
+    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    refused(&refs, &["photos", "data-setup.sh"]);
+    // A training photograph that is not a picture.
+    let bad = tempfile::tempdir().unwrap();
+    for part in ["train", "eval"] {
+        std::fs::create_dir_all(bad.path().join("photos").join(part)).unwrap();
+    }
+    std::fs::copy(
+        slice().join("photos/eval/chelsea.png"),
+        bad.path().join("photos/eval/chelsea.png"),
+    )
+    .unwrap();
+    std::fs::write(
+        bad.path().join("photos/train/torn.jpg"),
+        b"\xff\xd8 half a jpeg",
+    )
+    .unwrap();
+    let owned = args(bad.path());
+    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    refused(&refs, &["torn.jpg", "not a decodable"]);
+}
+
+#[test]
+fn conv_trains_on_the_photos_and_draws_its_reconstructions() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params");
+    let out = vqlab()
+        .args(["train", "--model", "conv", "--set", "photos", "--data-dir"])
+        .arg(slice())
+        .args(["--channels", "8", "--k", "16", "--m", "4", "--steps", "100"])
+        .args(["--batch", "32", "--optimizer", "adam", "--lr-w", "0.003"])
+        .args(["--lr-e", "0.003", "--json"])
+        .arg("--save-params")
+        .arg(&params)
+        .output()
+        .unwrap();
+    let run = json_stdout(&out);
+    // 400 training crops of the rocket, 100 of the held-out cat.
+    assert_eq!(run["data"]["n_train"], 400);
+    assert_eq!(run["data"]["n_eval"], 100);
+    assert_eq!(run["data"]["image"]["channels"], 3);
+    assert_eq!(run["config"]["model"]["image"]["height"], 32);
+    let psnr = run["psnr_db"].as_f64().unwrap();
+    let recon = run["final"]["recon_mse"].as_f64().unwrap();
+    let peak = run["data"]["pixel_range"].as_f64().unwrap();
+    assert!(peak > 0.5 && peak <= 1.0, "{peak}");
+    assert!(
+        (psnr - 10.0 * (peak * peak * 3072.0 / recon).log10()).abs() < 1e-9,
+        "{psnr}"
+    );
+    assert!(
+        run["final"]["recon_mse"].as_f64() < run["initial"]["recon_mse"].as_f64(),
+        "no progress: {}",
+        run["final"]
+    );
+    // Encode some crops and draw them.
+    let rows =
+        ndarray::Array2::from_shape_fn((5, 3072), |(i, j)| ((i * 7 + j) % 255) as f64 / 255.0);
+    let data = dir.path().join("crops.npy");
+    ndarray_npy::write_npy(&data, &rows).unwrap();
+    let grid = dir.path().join("grid.png");
+    let out = vqlab()
+        .args(["encode", "--params"])
+        .arg(&params)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("codes"))
+        .arg("--grid")
+        .arg(&grid)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let png = std::fs::read(&grid).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let codes: ndarray::Array2<i64> =
+        ndarray_npy::read_npy(dir.path().join("codes/codes.npy")).unwrap();
+    // One code per latent vector: an 8 × 8 grid per crop.
+    assert_eq!(codes.dim(), (5, 64));
+    assert!(codes.iter().all(|&c| (0..16).contains(&c)));
+}
