@@ -43,7 +43,7 @@ enum Command {
     /// PCA + Lloyd baseline: W = top-m principal directions, E = k-means++
     /// seeding then Lloyd iterations on the codes Z = XW. Prints eval metrics.
     Baseline(baseline::BaselineCmd),
-    /// Train a model (tied, untied, mlp) with one or more estimators (ste,
+    /// Train a model (tied, untied, mlp, conv) with one or more estimators (ste,
     /// residual-projection, rotation-trick, nsvq, gumbel, gumbel-hard) on
     /// either backend, or the report's method names. Riemannian SGD or Adam
     /// on Stiefel parameters (polar retraction). Defaults are the report's

@@ -44,6 +44,47 @@ fn bad_image_input_is_refused_by_field() {
         &["--model", "conv", "--image-shape", "1,4,16", "--depth", "3"],
         &["image_shape = 1x4x16", "2^depth = 8"],
     );
+    // A built-in set knows its shape.
+    refused(
+        &with(&["--image-shape", "1,4,16"]),
+        &["image_shape = 1x4x16", "own shape, 1x8x8"],
+    );
+}
+
+#[test]
+fn sgd_rates_for_conv_are_divided_by_the_positions_they_sum_over() {
+    let out = vqlab()
+        .args(["train", "--model", "conv", "--set", "digits", "--data-dir"])
+        .arg(slice())
+        .args([
+            "--channels",
+            "4",
+            "--k",
+            "8",
+            "--m",
+            "2",
+            "--steps",
+            "3",
+            "--batch",
+            "32",
+        ])
+        .args(["--lr", "fixed", "--json"])
+        .output()
+        .unwrap();
+    let run = json_stdout(&out);
+    // 8 × 8 digits: the first layer slides over 4 × 4 positions, the latent
+    // grid is 2 × 2.
+    let origin = &run["rates"];
+    assert_eq!(origin["from"], "shared_weights", "{origin}");
+    assert_eq!(origin["positions"], 16);
+    assert_eq!(origin["latent"], 4);
+    assert_eq!(origin["base"]["from"], "spectrum");
+    let top = origin["base"]["top_eigenvalue"].as_f64().unwrap();
+    let rule = vqlab::train::rates::spectrum_rates(top);
+    let lr_w = run["config"]["lr_w"].as_f64().unwrap();
+    let lr_e = run["config"]["lr_e"].as_f64().unwrap();
+    assert!((lr_w - rule.0 / 16.0).abs() < 1e-15 * rule.0, "{lr_w}");
+    assert!((lr_e - rule.1 / 4.0).abs() < 1e-15, "{lr_e}");
 }
 
 #[test]
@@ -140,6 +181,31 @@ fn conv_trains_on_the_photos_and_draws_its_reconstructions() {
     assert_success(&out);
     let png = std::fs::read(&grid).unwrap();
     assert_eq!(&png[1..4], b"PNG");
+    // A shape other than the model's own, or a grid in a missing folder:
+    // exit 2, nothing written.
+    for (extra, needle) in [
+        (
+            vec!["--grid", "g.png", "--image-shape", "3,16,64"],
+            "own shape is 3x32x32",
+        ),
+        (vec!["--grid", "/no/such/folder/g.png"], "does not exist"),
+    ] {
+        let target = dir.path().join("refused");
+        let out = vqlab()
+            .args(["encode", "--params"])
+            .arg(&params)
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&target)
+            .args(&extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!target.exists(), "{extra:?} wrote codes");
+    }
     let codes: ndarray::Array2<i64> =
         ndarray_npy::read_npy(dir.path().join("codes/codes.npy")).unwrap();
     // One code per latent vector: an 8 × 8 grid per crop.

@@ -83,7 +83,14 @@ fn gradient_matches_finite_differences(spec: MethodSpec) {
     draws.draw(spec.estimator, (latent, 3, 6), 0.7, &mut rng);
     let (batch, draws, margin) =
         rows_for_finite_differences(&params, batch.view(), 1e-3, spec.estimator, &draws);
-    assert!(batch.nrows() > 50 && margin >= 1e-3, "{}", batch.nrows());
+    // Several latent vectors per row (conv): each needs only a clear
+    // nearest code (the surrogate keeps the anchor's assignments).
+    let needed = if spec.model.latent_positions() > 1 {
+        vqlab::studies::gradcheck::LATENT_GRID_MARGIN
+    } else {
+        1e-3
+    };
+    assert!(batch.nrows() > 50 && margin >= needed, "{}", batch.nrows());
     let anchor = Anchor::new(spec.estimator, &params, batch.view(), &draws);
     let (fd_w, fd_e) = finite_difference_gradients(&params, batch.view(), &anchor, weights, 1e-4);
     let g = spec

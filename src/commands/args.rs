@@ -74,16 +74,16 @@ pub struct HyperOpts {
     pub beta: f64,
     /// Where the parameters start (the report does not say): pca = the
     /// baseline's W and E (untied: V = W); random = random Stiefel W (untied:
-    /// V = W), for mlp PyTorch's nn.Linear default; E by k-means++ and Lloyd
-    /// on the initial codes [default: pca for tied and untied, random for
-    /// mlp].
+    /// V = W), for mlp and conv PyTorch's default (nn.Linear, Conv2d,
+    /// ConvTranspose2d); E by k-means++ and Lloyd on the initial codes
+    /// [default: pca for tied and untied, random for mlp and conv].
     #[arg(long, value_enum)]
     pub init: Option<Init>,
     /// The model: tied (z = Wᵀx, x̂ = Wq, the report's), untied (x̂ = Vq with
     /// V free), mlp (one hidden layer each way), conv (a convolutional
     /// VQ-VAE on images: stride-2 convolutions to a grid of latent vectors,
     /// each quantized, and transposed convolutions back; needs image data:
-    /// --set mnist/digits, or --image-shape for a file).
+    /// --set mnist, digits or photos, or --image-shape for other data).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Hidden width h of the mlp model [default: 64].
@@ -235,7 +235,31 @@ impl HyperOpts {
         if config.model.kind == ModelKind::Conv {
             config.model.image = data.image;
         }
-        let ((w, e), origin) = self.rates(train, from_file)?;
+        let ((mut w, mut e), mut origin) = self.rates(train, from_file)?;
+        // The conv model's shared weights sum their gradient over every
+        // position they slide over, and its codebook term over every latent
+        // vector of an image: the SGD rule's η_W divided by the first
+        // layer's positions, η_E by the latent vectors (at the rule's own
+        // rates the loss diverges).
+        if let (ModelKind::Conv, Some(image), OptimizerKind::Sgd) =
+            (config.model.kind, config.model.image, self.optimizer)
+        {
+            let positions = ((image.height / 2) * (image.width / 2)).max(1);
+            let latent = config.model.latent_positions().max(1);
+            if self.lr_w.is_none() {
+                w /= positions as f64;
+            }
+            if self.lr_e.is_none() {
+                e /= latent as f64;
+            }
+            if self.lr_w.is_none() || self.lr_e.is_none() {
+                origin = RateOrigin::SharedWeights {
+                    positions,
+                    latent,
+                    base: Box::new(origin),
+                };
+            }
+        }
         (config.lr_w, config.lr_e) = (w, e);
         Ok((config, origin))
     }
@@ -341,8 +365,10 @@ pub struct DataOpts {
     pub data: Option<PathBuf>,
     /// A built-in data set instead of the generator (what ./data-setup.sh
     /// installs, read from --data-dir), split, centred and scaled as
-    /// --data is: digits (scikit-learn's, 1,797 × 64) or mnist (70,000 ×
-    /// 784).
+    /// --data is: digits (scikit-learn's, 1,797 × 64, 8×8 images), mnist
+    /// (10,000 × 784, 28×28 images) or photos (20,000 training and 2,000
+    /// held-out 32×32 RGB crops of photographs, 3,072 values; evaluated on
+    /// the held-out photograph's crops).
     #[arg(long, value_enum, conflicts_with_all = ["data", "eval_data"])]
     pub set: Option<crate::data::RealSet>,
     /// Where --set finds the data sets [default: $VQLAB_DATA, else ./data].
@@ -380,7 +406,8 @@ pub struct DataOpts {
     /// Read every row as an image of C channels × H × W pixels, channel by
     /// channel, row by row (PyTorch's (C, H, W) flattened), e.g. 3,32,32:
     /// what --model conv needs for a data file (the built-in sets know
-    /// their shape: mnist 1,28,28, digits 1,8,8).
+    /// their shape: mnist 1,28,28, digits 1,8,8, photos 3,32,32, and a
+    /// different one is refused).
     #[arg(long, value_name = "C,H,W")]
     pub image_shape: Option<crate::data::ImageShape>,
 }

@@ -16,7 +16,9 @@ pub enum DataCmd {
     /// uses (the generator's draw, or the split of --data / --set after
     /// centring and scaling) as train.npy and eval.npy, the training mean as
     /// mean.npy (when centred), and their description as data.json (scale,
-    /// split, source): the same rows, for PyTorch or NumPy.
+    /// split, source): the same rows, for PyTorch or NumPy. The eval rows in
+    /// the data's own units (centring and scaling undone) go to
+    /// eval_raw.npy: what `vqlab evaluate` and `vqlab encode` take.
     Export(Box<ExportCmd>),
     /// Write a generated pixel-scale data set: 8 × 8 patches, integers
     /// 0–255, most of the energy in the mean brightness (as natural-image
@@ -90,9 +92,12 @@ pub fn execute(cmd: DataCmd) -> Result<()> {
             crate::infra::io::create_dir(&cmd.out)?;
             crate::infra::io::write_npy(&cmd.out.join("train.npy"), &data.train)?;
             crate::infra::io::write_npy(&cmd.out.join("eval.npy"), &data.eval)?;
+            let mut raw = &data.eval * data.scale;
             if let Some(mean) = &data.mean {
                 crate::infra::io::write_npy(&cmd.out.join("mean.npy"), mean)?;
+                raw += mean;
             }
+            crate::infra::io::write_npy(&cmd.out.join("eval_raw.npy"), &raw)?;
             let info = serde_json::to_string_pretty(&data.describe())?;
             crate::infra::io::write_atomic(
                 &cmd.out.join("data.json"),

@@ -76,7 +76,7 @@ impl DataArgs {
                         "n_eval",
                         n,
                         format!(
-                            "{held}: the {} set's evaluation rows are crops of held-out photographs",
+                            "left out: the {} set's evaluation rows are its {held} crops of held-out photographs",
                             set.name()
                         ),
                     ));
@@ -175,6 +175,17 @@ impl DataArgs {
         }
         data.image = match (&self.set, self.image_shape) {
             (Some((set, _)), None) => Some(set.image()),
+            (Some((set, _)), Some(shape)) if shape != set.image() => {
+                return Err(crate::error::VqError::InvalidConfig {
+                    field: "image_shape",
+                    value: shape.to_string(),
+                    allowed: format!(
+                        "the {} set's own shape, {} (or leave --image-shape out)",
+                        set.name(),
+                        set.image()
+                    ),
+                })
+            }
             (_, Some(shape)) if shape.len() != data.dim() => {
                 return Err(crate::error::VqError::InvalidConfig {
                     field: "image_shape",

@@ -25,8 +25,8 @@ pub struct GradcheckCmd {
     /// Random states of the finite-difference check.
     #[arg(long, default_value_t = 3)]
     pub fd_states: usize,
-    /// Steps of the long run that checks ‖WᵀW − I‖ (0: skip; the mlp model
-    /// has no Stiefel parameter and always skips it).
+    /// Steps of the long run that checks ‖WᵀW − I‖ (0: skip; the mlp and
+    /// conv models have no Stiefel parameter and always skip it).
     #[arg(long, default_value_t = 100_000)]
     pub long_run_steps: usize,
     /// Write the first lockstep state (every parameter, the batch, the
@@ -86,7 +86,7 @@ fn print_report(r: &GradcheckReport, per_step: bool) {
     let c = &r.options.config;
     println!(
         "gradcheck: model={} K={} m={} steps={} batch={} init={} seed={} (f64)",
-        r.model.name(),
+        c.model.describe(),
         c.k,
         c.m,
         c.steps,
@@ -163,6 +163,12 @@ fn print_report(r: &GradcheckReport, per_step: bool) {
         "\nfinite differences of each estimator's surrogate ({} random states, h = {:e}, up to {} coordinates per parameter, rows with Voronoi margin ≥ {:.1e} kept):",
         fd.states, fd.step_size, fd.coordinates_per_param, fd.min_margin
     );
+    if fd.skipped_at_kinks > 0 {
+        println!(
+            "  ({} of {} coordinate checks left out: their step switched a ReLU unit on or off)",
+            fd.skipped_at_kinks, fd.coordinates_checked
+        );
+    }
     for c in &fd.checks {
         println!(
             "  {:<36} max rel err {:.2e} ({})",

@@ -18,8 +18,9 @@ pub struct EvaluateCmd {
     /// Data to evaluate on (.npy or .csv, one sample per row, in the units
     /// of the training data: centring and scaling are applied as in
     /// training). Every row is used: to score the held-out rows of a
-    /// `train --data FILE` run, write them with `vqlab data export --data
-    /// FILE` (same --seed) or train with --eval-data.
+    /// `train --data FILE` (or --set) run, write them with `vqlab data export
+    /// --data FILE` (same --seed) and give its eval_raw.npy (its eval.npy is
+    /// already centred and scaled), or train with --eval-data.
     #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// The CSV delimiter [default: detected].
@@ -116,7 +117,15 @@ pub fn execute_evaluate(cmd: EvaluateCmd) -> Result<()> {
 pub fn execute_encode(cmd: EncodeCmd) -> Result<()> {
     let model = load(&cmd.params)?;
     // Every check before anything is written.
-    let grid_shape = match (&cmd.grid, cmd.image_shape.or(model.params.model.image)) {
+    let own = model.params.model.image;
+    if let (Some(given), Some(own)) = (cmd.image_shape, own) {
+        if given != own {
+            anyhow::bail!(
+                "invalid image_shape = {given}: the model's own shape is {own} (leave --image-shape out)"
+            );
+        }
+    }
+    let grid_shape = match (&cmd.grid, cmd.image_shape.or(own)) {
         (None, _) => None,
         (Some(_), None) => anyhow::bail!(
             "invalid image_shape = none: --grid needs the rows' image shape (give --image-shape C,H,W)"
@@ -127,8 +136,24 @@ pub fn execute_encode(cmd: EncodeCmd) -> Result<()> {
         ),
         (Some(_), Some(shape)) => Some(shape),
     };
-    if cmd.grid.is_some() && cmd.grid_rows == 0 {
-        anyhow::bail!("invalid grid_rows = 0: at least 1");
+    if let Some(path) = &cmd.grid {
+        if cmd.grid_rows == 0 {
+            anyhow::bail!("invalid grid_rows = 0: at least 1");
+        }
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+            anyhow::bail!(
+                "invalid grid = {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            );
+        }
+        if path.extension().and_then(|e| e.to_str()) != Some("png") {
+            eprintln!(
+                "warning: {} gets a PNG picture whatever its extension",
+                path.display()
+            );
+        }
     }
     let x = load_matrix_with(&cmd.data, delimiter(cmd.delimiter)?)?;
     let (codes, recon) = model.encode(x.view(), &cmd.data)?;

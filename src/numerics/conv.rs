@@ -6,14 +6,16 @@
 //! image b. A data row, in PyTorch's channels-first order (c, y, x), turns
 //! into that layout by [`channels_last`] and back by [`channels_first`].
 //!
-//! With `cols = im2col(X)` ((B·H'·W') × (C·k·k), column (c·k + i)·k + j
+//! With `cols = im2col(X)` ((B·H'·W') × (k·k·C), column (i·k + j)·C + c
 //! holding input pixel (y'·s + i − p, x'·s + j − p) of channel c, zero
-//! outside the image), a convolution with weight W (C' × C·k·k, PyTorch's
-//! `weight.view(C', -1)`) is `cols · Wᵀ`, and a transposed convolution with
-//! weight Wₜ (C_in × C'·k·k, PyTorch's `ConvTranspose2d` weight viewed as
-//! `(C_in, -1)`) is `col2im(X · Wₜ)` on the output grid. Both are exact
-//! adjoints: ⟨im2col(X), C⟩ = ⟨X, col2im(C)⟩ (tested below), which is what
-//! the backward passes of `model::conv` use.
+//! outside the image: kernel offset major, so that each offset copies one
+//! pixel's C contiguous channels), a convolution with weight W (C' × k·k·C,
+//! PyTorch's `weight.view(C', -1)` with its columns put in that order by
+//! [`offset_major`]) is `cols · Wᵀ`, and a transposed convolution with
+//! weight Wₜ (C_in × k·k·C', PyTorch's `ConvTranspose2d` weight viewed as
+//! `(C_in, -1)`, reordered the same way) is `col2im(X · Wₜ)` on the output
+//! grid. Both are exact adjoints: ⟨im2col(X), C⟩ = ⟨X, col2im(C)⟩ (tested
+//! below), which is what the backward passes of `model::conv` use.
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// One strided convolution's geometry: input images `height` × `width` with
@@ -94,7 +96,7 @@ impl ConvGeometry {
 }
 
 /// The patches of `input` ((B·H·W) × C, channels last) as rows of `cols`
-/// ((B·H'·W') × (C·k·k)), zero in the padding. `cols` must have that shape
+/// ((B·H'·W') × (k·k·C), offset major), zero in the padding. `cols` must have that shape
 /// (and be in standard layout).
 pub fn im2col(geometry: &ConvGeometry, input: ArrayView2<f64>, cols: &mut Array2<f64>) {
     let (c, kk) = (geometry.channels, geometry.kernel * geometry.kernel);
@@ -111,15 +113,10 @@ pub fn im2col(geometry: &ConvGeometry, input: ArrayView2<f64>, cols: &mut Array2
         .expect("im2col writes a standard-layout matrix");
     let patch = c * kk;
     geometry.for_each_tap(|row, tap, pixel| {
-        let out = &mut patches[row * patch..(row + 1) * patch];
+        let out = &mut patches[row * patch + tap * c..row * patch + (tap + 1) * c];
         match pixel {
-            Some(p) => {
-                let src = &pixels[p * c..(p + 1) * c];
-                for (channel, &v) in src.iter().enumerate() {
-                    out[channel * kk + tap] = v;
-                }
-            }
-            None => (0..c).for_each(|channel| out[channel * kk + tap] = 0.0),
+            Some(p) => out.copy_from_slice(&pixels[p * c..(p + 1) * c]),
+            None => out.fill(0.0),
         }
     });
 }
@@ -145,12 +142,45 @@ pub fn col2im(geometry: &ConvGeometry, cols: ArrayView2<f64>, out: &mut Array2<f
     let patch = c * kk;
     geometry.for_each_tap(|row, tap, pixel| {
         if let Some(p) = pixel {
-            let src = &patches[row * patch..(row + 1) * patch];
-            for (channel, v) in pixels[p * c..(p + 1) * c].iter_mut().enumerate() {
-                *v += src[channel * kk + tap];
+            let src = &patches[row * patch + tap * c..row * patch + (tap + 1) * c];
+            for (v, &s) in pixels[p * c..(p + 1) * c].iter_mut().zip(src) {
+                *v += s;
             }
         }
     });
+}
+
+/// Reorders the columns of a weight from PyTorch's (channel, offset) order
+/// (column c·kk + t) to [`im2col`]'s (offset, channel) order (column
+/// t·C + c), `kk` offsets and C = columns / kk channels, into `out` (the
+/// same shape).
+pub fn offset_major(weight: ArrayView2<f64>, kk: usize, out: &mut Array2<f64>) {
+    reorder_columns(weight, kk, out, true);
+}
+
+/// The inverse of [`offset_major`]: (offset, channel) columns back to
+/// PyTorch's (channel, offset) order.
+pub fn channel_major(weight: ArrayView2<f64>, kk: usize, out: &mut Array2<f64>) {
+    reorder_columns(weight, kk, out, false);
+}
+
+/// Column c·kk + t of (channel, offset) order is column t·C + c of
+/// (offset, channel) order: copies one order into the other.
+fn reorder_columns(weight: ArrayView2<f64>, kk: usize, out: &mut Array2<f64>, to_offset: bool) {
+    let c = weight.ncols() / kk;
+    assert_eq!(out.dim(), weight.dim(), "a reordering keeps the shape");
+    for (row, mut out_row) in weight.outer_iter().zip(out.outer_iter_mut()) {
+        for ch in 0..c {
+            for t in 0..kk {
+                let (channel_first, offset_first) = (ch * kk + t, t * c + ch);
+                if to_offset {
+                    out_row[offset_first] = row[channel_first];
+                } else {
+                    out_row[channel_first] = row[offset_first];
+                }
+            }
+        }
+    }
 }
 
 /// Data rows (N × C·H·W, channels first) as channels-last pixels
@@ -248,7 +278,12 @@ mod tests {
             let weight = gaussian_matrix(5, g.patch_len(), &mut rng);
             let mut cols = Array2::zeros((g.output_rows(), g.patch_len()));
             im2col(&g, input.view(), &mut cols);
-            let by_gemm = cols.dot(&weight.t());
+            let mut reordered = Array2::zeros(weight.dim());
+            offset_major(weight.view(), k * k, &mut reordered);
+            let by_gemm = cols.dot(&reordered.t());
+            let mut back = Array2::zeros(weight.dim());
+            channel_major(reordered.view(), k * k, &mut back);
+            assert_eq!(back, weight);
             let direct = direct_conv(&g, &input, &weight);
             let err = (&by_gemm - &direct)
                 .iter()

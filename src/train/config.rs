@@ -210,7 +210,10 @@ impl TrainConfig {
                 return Err(invalid(
                     "init",
                     "pca",
-                    "random for the mlp model (PyTorch's nn.Linear default; pca is for the linear models)",
+                    format!(
+                        "random for the {} model (PyTorch's default initialisation; pca is for the linear models)",
+                        self.model.kind.name()
+                    ),
                 ));
             }
             if self.m == 0 || self.m > MAX_HIDDEN {

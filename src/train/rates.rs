@@ -64,6 +64,18 @@ pub enum RateOrigin {
         /// scaling.
         top_eigenvalue: f64,
     },
+    /// The conv model under SGD: η_W of `base` divided by the positions its
+    /// first convolution slides over (a shared weight's gradient sums over
+    /// them), η_E by the latent vectors per image (the codebook term sums
+    /// over them).
+    SharedWeights {
+        /// (H/2)·(W/2).
+        positions: usize,
+        /// Latent vectors per image.
+        latent: usize,
+        /// Where the undivided pair came from.
+        base: Box<RateOrigin>,
+    },
     /// Chosen on validation rows by [`choose_rates`] around a base pair.
     Validation {
         /// Where the base pair came from.
@@ -87,6 +99,14 @@ impl RateOrigin {
             RateOrigin::PartlyGiven { given, rest } => {
                 format!("{given} given, the other {}", rest.describe())
             }
+            RateOrigin::SharedWeights {
+                positions,
+                latent,
+                base,
+            } => format!(
+                "η_W / {positions} (the first convolution's positions), η_E / {latent} (latent vectors per image), of {}",
+                base.describe()
+            ),
             RateOrigin::Spectrum { top_eigenvalue } => format!(
                 "from the spectrum: λ₁ = {} (report's generator {:.2})",
                 crate::train::significant(*top_eigenvalue),

@@ -13,7 +13,9 @@ use crate::model::{
     check_batch, fit_buffer, quantize_rows, Activation, Backend, Estimator, Gathered,
     GradientMethod, Gradients, LossParts, LossWeights, MethodSpec, ModelKind, ModelSpec, Params,
 };
-use crate::numerics::conv::{channels_first, channels_last, col2im, im2col};
+use crate::numerics::conv::{
+    channel_major, channels_first, channels_last, col2im, im2col, offset_major,
+};
 use crate::numerics::quantize::NearestCode;
 
 /// Images per chunk of [`encode`] and [`decode`] (bounds their buffers).
@@ -24,6 +26,10 @@ const CHUNK: usize = 128;
 pub(crate) struct Forward {
     /// The input images, (B·H·W) × C.
     x: Array2<f64>,
+    /// The strided layers' weights with their columns in im2col's
+    /// (offset, channel) order: the encoder's, the decoder's.
+    enc_w: Vec<Array2<f64>>,
+    dec_w: Vec<Array2<f64>>,
     /// Per encoder layer: its patches, pre-activation and φ of it.
     enc_cols: Vec<Array2<f64>>,
     enc_h: Vec<Array2<f64>>,
@@ -51,6 +57,8 @@ impl Forward {
     fn fit(&mut self, spec: &ModelSpec, b: usize, m: usize) {
         let (d, c, k2) = (spec.layers.depth, spec.hidden, spec.layers.kernel.pow(2));
         for v in [
+            &mut self.enc_w,
+            &mut self.dec_w,
             &mut self.enc_cols,
             &mut self.enc_h,
             &mut self.enc_p,
@@ -63,6 +71,8 @@ impl Forward {
         fit_buffer(&mut self.x, (rows_at(spec, b, 0), image_of(spec).channels));
         for l in 0..d {
             let rows = rows_at(spec, b, l + 1);
+            fit_buffer(&mut self.enc_w[l], (c, encoder_in(spec, l) * k2));
+            fit_buffer(&mut self.dec_w[l], (c, decoder_out(spec, l) * k2));
             fit_buffer(&mut self.enc_cols[l], (rows, encoder_in(spec, l) * k2));
             fit_buffer(&mut self.enc_h[l], (rows, c));
             fit_buffer(&mut self.enc_p[l], (rows, c));
@@ -82,6 +92,7 @@ impl Forward {
     fn encoder(&mut self, params: &Params, batch: ArrayView2<f64>) {
         let spec = &params.model;
         let (w, layout, act) = (&params.weights, Layout::of(spec), spec.activation);
+        let k2 = spec.layers.kernel.pow(2);
         self.fit(spec, batch.nrows(), params.code_dim());
         channels_last(batch, image_of(spec).channels, &mut self.x);
         for l in 0..spec.layers.depth {
@@ -93,12 +104,9 @@ impl Forward {
             };
             im2col(&g, input, &mut self.enc_cols[l]);
             let i = layout.encoder(l);
-            linear(
-                self.enc_cols[l].view(),
-                &w[i],
-                &w[i + 1],
-                &mut self.enc_h[l],
-            );
+            offset_major(w[i].view(), k2, &mut self.enc_w[l]);
+            let (cols, weight) = (self.enc_cols[l].view(), &self.enc_w[l]);
+            linear(cols, weight, &w[i + 1], &mut self.enc_h[l]);
             activate(act, &self.enc_h[l], &mut self.enc_p[l]);
         }
         let i = layout.encoder_head();
@@ -115,6 +123,7 @@ impl Forward {
             spec.layers.depth,
             q_tilde.nrows() / params.latent_positions(),
         );
+        let k2 = spec.layers.kernel.pow(2);
         let i = layout.decoder_head();
         linear(q_tilde, &w[i], &w[i + 1], &mut self.dec_h0);
         activate(act, &self.dec_h0, &mut self.dec_p0);
@@ -125,7 +134,8 @@ impl Forward {
                 self.dec_p[l - 1].view()
             };
             let i = layout.decoder(l);
-            general_mat_mul(1.0, &input, &w[i], 0.0, &mut self.dec_cols[l]);
+            offset_major(w[i].view(), k2, &mut self.dec_w[l]);
+            general_mat_mul(1.0, &input, &self.dec_w[l], 0.0, &mut self.dec_cols[l]);
             let g = geometry(spec, b, d - l - 1, decoder_out(spec, l));
             col2im(&g, self.dec_cols[l].view(), &mut self.dec_h[l]);
             self.dec_h[l] += &w[i + 1].row(0);
@@ -198,18 +208,32 @@ pub(super) fn kink_pattern(
 /// once the bias fits (the last layer's is the mean residual), and a plain
 /// running sum would leave its rounding error at ~1e-12 of the result.
 fn column_sums(a: ArrayView2<f64>, c: f64, out: &mut Array2<f64>) {
-    for (j, o) in out.iter_mut().enumerate() {
-        let (mut sum, mut compensation) = (0.0f64, 0.0f64);
-        for &v in a.column(j) {
-            let t = sum + v;
-            compensation += if sum.abs() >= v.abs() {
-                (sum - t) + v
-            } else {
-                (v - t) + sum
-            };
-            sum = t;
+    // Rows in order, a block of columns at a time (each column's sum in the
+    // same order as one column alone, read row by row).
+    const BLOCK: usize = 64;
+    let a = a.as_standard_layout();
+    let values = a.as_slice().expect("standard layout");
+    let n = a.ncols();
+    for start in (0..n).step_by(BLOCK) {
+        let width = (start + BLOCK).min(n) - start;
+        let (mut sum, mut compensation) = ([0.0f64; BLOCK], [0.0f64; BLOCK]);
+        for row in values.chunks_exact(n) {
+            let block = &row[start..start + width];
+            for ((s, e), &v) in sum.iter_mut().zip(compensation.iter_mut()).zip(block) {
+                let t = *s + v;
+                let (big, small) = if s.abs() >= v.abs() { (*s, v) } else { (v, *s) };
+                *e += (big - t) + small;
+                *s = t;
+            }
         }
-        *o = c * (sum + compensation);
+        let mut row = out.row_mut(0);
+        for (j, o) in row
+            .slice_mut(s![start..start + width])
+            .iter_mut()
+            .enumerate()
+        {
+            *o = c * (sum[j] + compensation[j]);
+        }
     }
 }
 
@@ -223,6 +247,8 @@ struct Workspace {
     delta0: Array2<f64>,
     enc_delta: Vec<Array2<f64>>,
     dec_delta: Vec<Array2<f64>>,
+    /// The strided layers' weight gradients in (offset, channel) order.
+    grad_offset_major: Vec<Array2<f64>>,
     nearest: NearestCode,
 }
 
@@ -271,12 +297,20 @@ impl Workspace {
         draws.check(estimator, latent, m, params.codebook.nrows())?;
         let spec = &params.model;
         let (w, layout, act) = (&params.weights, Layout::of(spec), spec.activation);
-        let d = spec.layers.depth;
+        let (d, k2) = (spec.layers.depth, spec.layers.kernel.pow(2));
         let scale = 1.0 / b as f64;
         let LossWeights { alpha, beta } = loss_weights;
         let ws = self;
         ws.enc_delta.resize_with(d, || Array2::zeros((0, 0)));
         ws.dec_delta.resize_with(d, || Array2::zeros((0, 0)));
+        ws.grad_offset_major
+            .resize_with(2 * d, || Array2::zeros((0, 0)));
+        let strided = (0..d)
+            .map(|l| layout.encoder(l))
+            .chain((0..d).map(|l| layout.decoder(l)));
+        for (buf, i) in ws.grad_offset_major.iter_mut().zip(strided) {
+            fit_buffer(buf, w[i].dim());
+        }
         for l in 0..d {
             fit_buffer(&mut ws.enc_delta[l], (rows_at(spec, b, l + 1), spec.hidden));
             let outer = (rows_at(spec, b, d - l - 1), decoder_out(spec, l));
@@ -340,8 +374,10 @@ impl Workspace {
                     &mut lower[l - 1],
                 )
             };
-            general_mat_mul(1.0, &input.t(), &f.dec_cols[l], 0.0, &mut g[i]);
-            general_mat_mul(1.0, &f.dec_cols[l], &w[i].t(), 0.0, below);
+            let grad = &mut ws.grad_offset_major[d + l];
+            general_mat_mul(1.0, &input.t(), &f.dec_cols[l], 0.0, grad);
+            channel_major(grad.view(), k2, &mut g[i]);
+            general_mat_mul(1.0, &f.dec_cols[l], &f.dec_w[l].t(), 0.0, below);
             times_derivative(act, below, h, p);
         }
         let i = layout.decoder_head();
@@ -381,11 +417,14 @@ impl Workspace {
         );
         for l in (0..d).rev() {
             let i = layout.encoder(l);
-            general_mat_mul(1.0, &ws.enc_delta[l].t(), &f.enc_cols[l], 0.0, &mut g[i]);
+            let grad = &mut ws.grad_offset_major[l];
+            general_mat_mul(1.0, &ws.enc_delta[l].t(), &f.enc_cols[l], 0.0, grad);
+            channel_major(grad.view(), k2, &mut g[i]);
             column_sums(ws.enc_delta[l].view(), 1.0, &mut g[i + 1]);
             if l > 0 {
                 // The patches are spent: reuse their buffer for ∂L/∂patches.
-                general_mat_mul(1.0, &ws.enc_delta[l], &w[i], 0.0, &mut f.enc_cols[l]);
+                let weight = &f.enc_w[l];
+                general_mat_mul(1.0, &ws.enc_delta[l], weight, 0.0, &mut f.enc_cols[l]);
                 let geom = geometry(spec, b, l, encoder_in(spec, l));
                 let (lower, _) = ws.enc_delta.split_at_mut(l);
                 col2im(&geom, f.enc_cols[l].view(), &mut lower[l - 1]);

@@ -158,7 +158,7 @@ pub fn check_spec(spec: &ModelSpec, dim: usize) -> Result<()> {
         return bad(
             "image_shape",
             "none".into(),
-            "an image shape: the conv model reads each row as a picture (use --set mnist or --set digits, or --image-shape C,H,W for other data)".into(),
+            "an image shape: the conv model reads each row as a picture (use --set mnist, digits or photos, or --image-shape C,H,W for other data)".into(),
         );
     };
     if image.len() != dim {

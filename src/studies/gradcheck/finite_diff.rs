@@ -345,14 +345,19 @@ pub fn fd_rel_errs(
         .collect()
 }
 
+/// The Voronoi margin each latent vector of a multi-vector row (the conv
+/// model) must have in the finite-difference check: far above the rounding
+/// of a squared distance, far below a typical margin.
+pub const LATENT_GRID_MARGIN: f64 = 1e-9;
+
 /// The rows of `batch` fit for a finite-difference check of `estimator` at
 /// `params` with the step's `draws`: those whose Voronoi margin (second
 /// nearest minus nearest squared distance) is at least `min_margin` and, for
 /// the ReLU mlp, whose hidden pre-activations (the decoder fed the
 /// estimator's q̃) are at least 1e-2 from the kink
 /// ([`crate::model::Model::kink_safety`]); for the conv model every latent
-/// vector of the image must have the margin, and its ReLU kinks are handled
-/// per coordinate instead ([`finite_differences_at`] leaves out a step
+/// vector of the image must have a margin of [`LATENT_GRID_MARGIN`], and
+/// its ReLU kinks are handled per coordinate instead ([`finite_differences_at`] leaves out a step
 /// that switches a unit). Returns the kept rows, their draws, and the
 /// smallest Voronoi margin kept.
 pub fn rows_for_finite_differences(
@@ -384,6 +389,15 @@ pub fn rows_for_finite_differences(
         };
         row_margin[i / per_row] = row_margin[i / per_row].min(margin);
     }
+    // Several latent vectors per row (the conv model): the surrogate keeps
+    // the anchor's assignments, so only a near-tie (where the method's search
+    // might pick another code than the anchor's) spoils a row; a margin of
+    // `min_margin` for each of 49 vectors would leave almost no image.
+    let min_margin = if per_row > 1 {
+        min_margin.min(LATENT_GRID_MARGIN)
+    } else {
+        min_margin
+    };
     let mut keep = Vec::new();
     let mut smallest = f64::INFINITY;
     for (i, &margin) in row_margin.iter().enumerate() {

@@ -415,7 +415,8 @@ pub fn run(
 
 impl GradcheckOptions {
     fn has_stiefel(&self) -> bool {
-        self.config.model.kind != ModelKind::Mlp
+        let model = &self.config.model;
+        (0..model.param_count()).any(|i| model.manifold_of(i) == crate::model::Manifold::Stiefel)
     }
 
     /// Units of work [`run`] reports through its progress callback.
