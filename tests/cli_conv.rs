@@ -166,6 +166,23 @@ fn conv_trains_on_the_photos_and_draws_its_reconstructions() {
         ndarray::Array2::from_shape_fn((5, 3072), |(i, j)| ((i * 7 + j) % 255) as f64 / 255.0);
     let data = dir.path().join("crops.npy");
     ndarray_npy::write_npy(&data, &rows).unwrap();
+    // evaluate gives the PSNR of an image model, the rows' range as peak.
+    let out = vqlab()
+        .args(["evaluate", "--json", "--params"])
+        .arg(&params)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let scored = json_stdout(&out);
+    let (lo, hi) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let recon = scored["metrics"]["recon_mse"].as_f64().unwrap();
+    let expected = 10.0 * ((hi - lo).powi(2) * 3072.0 / recon).log10();
+    assert!((scored["psnr_db"].as_f64().unwrap() - expected).abs() < 1e-9);
     let grid = dir.path().join("grid.png");
     let out = vqlab()
         .args(["encode", "--params"])

@@ -71,6 +71,10 @@ struct Evaluation<'a> {
     rows: usize,
     metrics: Metrics,
     recon_mse_per_coordinate: f64,
+    /// Image models (conv) only: the PSNR in dB, the peak the range of the
+    /// evaluated rows' values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psnr_db: Option<f64>,
 }
 
 fn delimiter(c: Option<char>) -> Result<Option<u8>> {
@@ -86,12 +90,19 @@ pub fn execute_evaluate(cmd: EvaluateCmd) -> Result<()> {
     let model = load(&cmd.params)?;
     let x = load_matrix_with(&cmd.data, delimiter(cmd.delimiter)?)?;
     let metrics = model.evaluate(x.view(), &cmd.data)?;
+    let peak = {
+        let (lo, hi) = crate::numerics::metrics::value_range(x.iter());
+        hi - lo
+    };
     let out = Evaluation {
         params: &model.manifest,
         data: cmd.data.display().to_string(),
         rows: x.nrows(),
         metrics,
         recon_mse_per_coordinate: metrics.recon_mse / model.manifest.dim as f64,
+        psnr_db: model.params.model.image.map(|_| {
+            crate::numerics::metrics::psnr_db(metrics.recon_mse, model.manifest.dim, peak)
+        }),
     };
     if cmd.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -109,6 +120,9 @@ pub fn execute_evaluate(cmd: EvaluateCmd) -> Result<()> {
             100.0 * metrics.utilization + 0.0,
             100.0 * metrics.dead_code_fraction + 0.0
         );
+        if let Some(psnr) = out.psnr_db {
+            println!("PSNR {psnr:.2} dB (peak: the rows' range, {})", sig(peak));
+        }
     }
     Ok(())
 }

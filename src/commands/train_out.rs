@@ -214,7 +214,11 @@ pub fn print_table(
             }
         };
         let m = &r.final_metrics;
-        let psnr = r.psnr_db.map_or(String::new(), |p| format!(" {p:>8.2}"));
+        let psnr = match (r.psnr_db, &r.diverged) {
+            (Some(_), Some(_)) => format!(" {:>8}", "-"),
+            (Some(p), None) => format!(" {p:>8.2}"),
+            (None, _) => String::new(),
+        };
         println!(
             "{:<36} {:>11} {:>11} {:>11} {:>9} {:>6.1}% {:>5.1}% {:>8} {:>10.4} {:>9}{psnr}",
             r.method.name(),

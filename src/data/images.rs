@@ -95,11 +95,7 @@ pub fn grid_png(
     let width = per_row * pair_w + (per_row + 1) * pair_gap;
     let height = rows * cell_h + (rows + 1) * pair_gap;
     let mut rgb = vec![255u8; width * height * 3];
-    let (lo, hi) = originals
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+    let (lo, hi) = crate::numerics::metrics::value_range(originals.iter());
     let span = if hi > lo { hi - lo } else { 1.0 };
     let level = |v: f64| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
     let plane = h * w;

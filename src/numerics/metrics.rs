@@ -100,6 +100,20 @@ pub fn evaluate(x: ArrayView2<f64>, w: ArrayView2<f64>, codebook: ArrayView2<f64
     }
 }
 
+/// The smallest and largest of `values` (∞, −∞ for none).
+///
+/// ```
+/// use vqlab::numerics::metrics::value_range;
+/// assert_eq!(value_range(&[2.0, -1.0, 5.0]), (-1.0, 5.0));
+/// ```
+pub fn value_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> (f64, f64) {
+    values
+        .into_iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
 /// The peak signal-to-noise ratio in dB of reconstructions whose squared
 /// error per row is `recon_mse` over `dim` values per row, for values
 /// spanning `peak`: 10 log₁₀(peak² / (recon_mse / dim)).
