@@ -14,7 +14,9 @@ fn slice() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-const HYPOTHESES: [&str; 8] = ["H1", "H2a", "H2b", "H3a", "H3b", "H4", "H5", "H6"];
+const HYPOTHESES: [&str; 11] = [
+    "H1", "H1c", "H2a", "H2b", "H2c", "H3a", "H3b", "H4", "H5", "H5c", "H6",
+];
 
 #[test]
 fn quick_studies_write_every_output_and_rerun_from_the_store() {
@@ -116,6 +118,26 @@ fn quick_studies_write_every_output_and_rerun_from_the_store() {
             "{id} missing from the verdict table"
         );
     }
+    // One picture per condition on image data, each referenced where its
+    // condition's table is, with a strip per arm: the conv conditions of
+    // F1, F2 and F5 among them.
+    let pictures: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("![").and_then(|l| l.split("](").nth(1)))
+        .filter_map(|l| l.strip_suffix(')'))
+        .filter(|f| f.ends_with(".png"))
+        .collect();
+    for study in ["f1", "f2", "f5"] {
+        for data in ["mnist", "photos"] {
+            let name = format!("{study}_{data}-conv-k-16.png");
+            assert!(pictures.contains(&name.as_str()), "{name} not in FUTURE.md");
+        }
+    }
+    for file in &pictures {
+        let png = std::fs::read(out.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(&png[1..4], b"PNG", "{file}");
+    }
+    assert!(md.contains("strips top to bottom: originals, PCA + Lloyd (converged), conv/ste, conv/residual-projection"));
     let csv = std::fs::read_to_string(out.join("future_curves.csv")).unwrap();
     assert!(csv.starts_with("study,condition,method,step,eval_recon_mse_mean,seeds\n"));
     assert!(csv.lines().count() > 100);

@@ -241,11 +241,10 @@ impl HyperOpts {
         // vector of an image: the SGD rule's η_W divided by the first
         // layer's positions, η_E by the latent vectors (at the rule's own
         // rates the loss diverges).
-        if let (ModelKind::Conv, Some(image), OptimizerKind::Sgd) =
-            (config.model.kind, config.model.image, self.optimizer)
-        {
-            let positions = ((image.height / 2) * (image.width / 2)).max(1);
-            let latent = config.model.latent_positions().max(1);
+        if let (Some((positions, latent)), OptimizerKind::Sgd) = (
+            crate::train::rates::shared_weight_divisors(&config.model),
+            self.optimizer,
+        ) {
             if self.lr_w.is_none() {
                 w /= positions as f64;
             }

@@ -94,38 +94,119 @@ pub fn grid_png(
     let rows = n.div_ceil(per_row).max(1);
     let width = per_row * pair_w + (per_row + 1) * pair_gap;
     let height = rows * cell_h + (rows + 1) * pair_gap;
-    let mut rgb = vec![255u8; width * height * 3];
-    let (lo, hi) = crate::numerics::metrics::value_range(originals.iter());
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let level = |v: f64| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
-    let plane = h * w;
+    let mut canvas = Canvas::new(width, height, shape, zoom, originals.iter());
     for i in 0..n {
         let (top, left) = (
             pair_gap + (i / per_row) * (cell_h + pair_gap),
             pair_gap + (i % per_row) * (pair_w + pair_gap),
         );
-        for (side, row) in [originals.row(i), reconstructions.row(i)]
-            .iter()
-            .enumerate()
-        {
-            let x0 = left + side * (cell_w + gap);
-            for y in 0..cell_h {
-                for x in 0..cell_w {
-                    let pixel = (y / zoom) * w + x / zoom;
-                    let at = 3 * ((top + y) * width + x0 + x);
-                    for c in 0..3 {
-                        let channel = if shape.channels >= 3 { c } else { 0 };
-                        rgb[at + c] = level(row[channel * plane + pixel]);
-                    }
+        canvas.paint(top, left, originals.row(i));
+        canvas.paint(top, left + cell_w + gap, reconstructions.row(i));
+    }
+    canvas.png()
+}
+
+/// A PNG picture of rows of images, one strip per entry of `strips` (rows
+/// of the same `shape`, in the data's units), left to right, on white: the
+/// first strip (the originals) beside what each method makes of them. Grey
+/// levels or colours as in [`grid_png`], on the first strip's scale.
+///
+/// ```
+/// use ndarray::Array2;
+/// use vqlab::data::{strips_png, ImageShape};
+/// let shape: ImageShape = "3,4,4".parse().unwrap();
+/// let x = Array2::from_shape_fn((5, 48), |(i, j)| (i + j) as f64);
+/// let png = strips_png(&[x.view(), x.view()], shape).unwrap();
+/// assert_eq!(&png[1..4], b"PNG");
+/// ```
+pub fn strips_png(
+    strips: &[ndarray::ArrayView2<f64>],
+    shape: ImageShape,
+) -> crate::error::Result<Vec<u8>> {
+    let first = strips.first().expect("at least one strip");
+    for strip in strips {
+        assert_eq!(strip.ncols(), shape.len(), "rows of the image shape");
+    }
+    let (h, w) = (shape.height, shape.width);
+    let zoom = (64 / h.max(w)).max(1);
+    let (cell_h, cell_w, gap) = (h * zoom, w * zoom, 4);
+    let n = strips.iter().map(|s| s.nrows()).max().unwrap_or(0).max(1);
+    let width = n * cell_w + (n + 1) * gap;
+    let height = strips.len() * cell_h + (strips.len() + 1) * gap;
+    let mut canvas = Canvas::new(width, height, shape, zoom, first.iter());
+    for (s, strip) in strips.iter().enumerate() {
+        for (i, row) in strip.outer_iter().enumerate() {
+            canvas.paint(gap + s * (cell_h + gap), gap + i * (cell_w + gap), row);
+        }
+    }
+    canvas.png()
+}
+
+/// An RGB picture on white that images are painted into, each value
+/// mapped to a level by one linear scale.
+struct Canvas {
+    rgb: Vec<u8>,
+    width: usize,
+    height: usize,
+    shape: ImageShape,
+    zoom: usize,
+    lo: f64,
+    span: f64,
+}
+
+impl Canvas {
+    /// A white canvas whose scale maps the smallest of `values` to black
+    /// and the largest to white.
+    fn new<'a>(
+        width: usize,
+        height: usize,
+        shape: ImageShape,
+        zoom: usize,
+        values: impl Iterator<Item = &'a f64>,
+    ) -> Self {
+        let (lo, hi) = crate::numerics::metrics::value_range(values);
+        Canvas {
+            rgb: vec![255u8; width * height * 3],
+            width,
+            height,
+            shape,
+            zoom,
+            lo,
+            span: if hi > lo { hi - lo } else { 1.0 },
+        }
+    }
+
+    /// Paints one image (a row of the shape) with its top-left corner at
+    /// (`top`, `left`), enlarged by the zoom.
+    fn paint(&mut self, top: usize, left: usize, row: ndarray::ArrayView1<f64>) {
+        let ImageShape {
+            channels,
+            height: h,
+            width: w,
+        } = self.shape;
+        let plane = h * w;
+        let (lo, span) = (self.lo, self.span);
+        let level = |v: f64| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+        for y in 0..h * self.zoom {
+            for x in 0..w * self.zoom {
+                let pixel = (y / self.zoom) * w + x / self.zoom;
+                let at = 3 * ((top + y) * self.width + left + x);
+                for c in 0..3 {
+                    let channel = if channels >= 3 { c } else { 0 };
+                    self.rgb[at + c] = level(row[channel * plane + pixel]);
                 }
             }
         }
     }
-    let picture = image::RgbImage::from_raw(width as u32, height as u32, rgb)
-        .expect("the buffer has the picture's size");
-    let mut png = std::io::Cursor::new(Vec::new());
-    picture
-        .write_to(&mut png, image::ImageFormat::Png)
-        .map_err(|e| crate::error::VqError::Shape(format!("encoding the PNG grid: {e}")))?;
-    Ok(png.into_inner())
+
+    /// The picture, PNG-encoded.
+    fn png(self) -> crate::error::Result<Vec<u8>> {
+        let picture = image::RgbImage::from_raw(self.width as u32, self.height as u32, self.rgb)
+            .expect("the buffer has the picture's size");
+        let mut png = std::io::Cursor::new(Vec::new());
+        picture
+            .write_to(&mut png, image::ImageFormat::Png)
+            .map_err(|e| crate::error::VqError::Shape(format!("encoding the PNG picture: {e}")))?;
+        Ok(png.into_inner())
+    }
 }

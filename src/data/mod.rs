@@ -12,7 +12,7 @@ pub mod photos;
 pub mod real;
 mod synthetic;
 
-pub use images::{grid_png, ImageShape};
+pub use images::{grid_png, strips_png, ImageShape};
 pub use load::{load_matrix, load_matrix_with};
 pub use real::RealSet;
 pub use synthetic::{Latent, SyntheticGenerator, SyntheticSpec, REPORT_PRESET};

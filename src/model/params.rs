@@ -74,6 +74,17 @@ impl Params {
         self.model.model().decode(self, q)
     }
 
+    /// The nearest code of every latent vector of `x`'s rows (N·P of them,
+    /// P latent vectors per row) and the rows' reconstructions from those
+    /// codes, x̂ = dec(e_a) (N × D): what the model's quantized path makes
+    /// of `x`.
+    pub fn reconstruct(&self, x: ArrayView2<f64>) -> (Vec<usize>, Array2<f64>) {
+        let z = self.encode(x);
+        let codes = crate::numerics::quantize::nearest_codes(z.view(), self.codebook.view());
+        let q = self.codebook.select(ndarray::Axis(0), &codes);
+        (codes, self.decode(q.view()))
+    }
+
     /// The metrics of these parameters on every row of `x` (N×D): z =
     /// enc(x), the nearest codes, x̂ = dec(q). The tied model goes through
     /// [`metrics::evaluate`] (and gets a residual); the others get

@@ -152,6 +152,29 @@ pub fn default_rates(
     })
 }
 
+/// What the conv model's SGD rates are divided by (`None` for the other
+/// models, or a conv model whose image is not set): the positions its first
+/// convolution slides over, (H/2)·(W/2), for η_W (a shared weight's gradient
+/// sums over them) and its latent vectors per image for η_E (the codebook
+/// term sums over them). At the undivided rates its loss diverges.
+///
+/// ```
+/// use vqlab::model::{ModelKind, ModelSpec};
+/// use vqlab::train::rates::shared_weight_divisors;
+/// let mnist = ModelSpec::conv("1,28,28".parse().unwrap(), 32);
+/// assert_eq!(shared_weight_divisors(&mnist), Some((196, 49)));
+/// assert_eq!(shared_weight_divisors(&ModelSpec::of(ModelKind::Tied)), None);
+/// ```
+pub fn shared_weight_divisors(model: &crate::model::ModelSpec) -> Option<(usize, usize)> {
+    match (model.kind, model.image) {
+        (crate::model::ModelKind::Conv, Some(image)) => Some((
+            ((image.height / 2) * (image.width / 2)).max(1),
+            model.latent_positions().max(1),
+        )),
+        _ => None,
+    }
+}
+
 /// The SGD rates for data whose largest second-moment eigenvalue is
 /// `top_eigenvalue`: the report's η_W λ₁, its η_E.
 ///

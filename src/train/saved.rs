@@ -8,7 +8,7 @@
 //! units, and reconstructions are mapped back to them.
 use std::path::Path;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{load_matrix, DataInfo};
@@ -16,7 +16,6 @@ use crate::error::{Result, VqError};
 use crate::infra::io::{create_dir, write_atomic, write_npy};
 use crate::model::{ModelSpec, Params};
 use crate::numerics::metrics::Metrics;
-use crate::numerics::quantize::nearest_codes;
 
 /// How a saved model was trained, beside its manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -258,10 +257,8 @@ impl SavedModel {
     /// reconstruction, in the data's units.
     pub fn encode(&self, x: ArrayView2<f64>, path: &Path) -> Result<(Vec<usize>, Array2<f64>)> {
         let prepared = self.prepare(x, path)?;
-        let z = self.params.encode(prepared.view());
-        let codes = nearest_codes(z.view(), self.params.codebook.view());
-        let q = self.params.codebook.select(Axis(0), &codes);
-        let mut recon = self.params.decode(q.view()) * self.manifest.scale;
+        let (codes, recon) = self.params.reconstruct(prepared.view());
+        let mut recon = recon * self.manifest.scale;
         if let Some(mean) = &self.mean {
             recon += mean;
         }

@@ -133,6 +133,20 @@ pub struct ConditionReport {
     pub rows: Vec<MethodRow>,
     /// The grids.
     pub grids: Vec<GridRow>,
+    /// On image data, the first seed's pictures (not in the JSON).
+    #[serde(skip)]
+    pub pictures: Option<Pictures>,
+}
+
+/// What a condition on image data makes of its first evaluation rows, on
+/// the first seed: the originals, then the converged baseline's and each
+/// arm's reconstructions (a strip each, in the data's units).
+#[derive(Debug, Clone)]
+pub struct Pictures {
+    /// The rows' image shape.
+    pub shape: crate::data::ImageShape,
+    /// (what made it, its images), the originals first.
+    pub strips: Vec<(String, Vec<Vec<f64>>)>,
 }
 
 /// One lockstep line.
@@ -348,6 +362,26 @@ pub fn condition_report(condition: &Condition, lookup: &dyn Lookup) -> Condition
         .iter()
         .map(|b| b.map(|b| b.converged_iterations as f64))
         .collect();
+    let pictures = match (condition.data.image(), base.first().copied().flatten()) {
+        (Some(shape), Some(first)) if !first.originals.is_empty() => {
+            let mut strips = vec![
+                ("originals".to_string(), first.originals.clone()),
+                (
+                    "PCA + Lloyd (converged)".to_string(),
+                    first.pictures.clone(),
+                ),
+            ];
+            for arm in &condition.arms {
+                if let Some(Some(o)) = lookup.arm_outcomes(condition, arm).first() {
+                    if !o.pictures.is_empty() {
+                        strips.push((arm.label(), o.pictures.clone()));
+                    }
+                }
+            }
+            Some(Pictures { shape, strips })
+        }
+        _ => None,
+    };
     ConditionReport {
         name: condition.name.clone(),
         data: condition.data.name(),
@@ -358,6 +392,7 @@ pub fn condition_report(condition: &Condition, lookup: &dyn Lookup) -> Condition
         converged_iterations: estimate(&iterations),
         rows,
         grids,
+        pictures,
     }
 }
 

@@ -118,11 +118,19 @@ impl FutureOptions {
 pub fn real_choices(data_dir: &std::path::Path) -> Result<RealChoices> {
     let choice = |set: RealSet| -> Result<DataChoice> {
         let matrix = set.load(data_dir)?;
-        Ok(DataChoice::real(set, &matrix, REAL_SPLIT.0, REAL_SPLIT.1))
+        let held = set.held_out(data_dir)?;
+        Ok(DataChoice::real(
+            set,
+            &matrix,
+            held,
+            REAL_SPLIT.0,
+            REAL_SPLIT.1,
+        ))
     };
     Ok(RealChoices {
         mnist: choice(RealSet::Mnist)?,
         digits: choice(RealSet::Digits)?,
+        photos: choice(RealSet::Photos)?,
     })
 }
 

@@ -450,6 +450,17 @@ fn study_markdown(study: &StudyReport, hypotheses: &[HypothesisResult]) -> Strin
     }
     for c in &study.conditions {
         md.push_str(&condition_markdown(c));
+        if let Some(p) = &c.pictures {
+            let names: Vec<&str> = p.strips.iter().map(|(n, _)| n.as_str()).collect();
+            let _ = writeln!(
+                md,
+                "Pictures (seed 0, the first {} evaluation rows; strips top to bottom: {}):\n\n![{}: originals and reconstructions]({})\n",
+                p.strips[0].1.len(),
+                names.join(", "),
+                c.name,
+                picture_name(study.study, &c.name)
+            );
+        }
     }
     if !study.parity.is_empty() {
         // The largest error per method over the study's conditions.
@@ -479,6 +490,23 @@ fn study_markdown(study: &StudyReport, hypotheses: &[HypothesisResult]) -> Strin
         let _ = writeln!(md, "![{}]({})\n", plot.1, plot.0);
     }
     md
+}
+
+/// The file of a condition's pictures: `f1_mnist-conv-k-64.png`, ….
+pub fn picture_name(study: StudyId, condition: &str) -> String {
+    let mut slug = String::new();
+    for ch in condition.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    format!(
+        "{}_{}.png",
+        study.name().to_lowercase(),
+        slug.trim_matches('-')
+    )
 }
 
 /// The plots of a study: (file name, title).
@@ -528,12 +556,15 @@ pub fn curves_csv(summary: &FutureSummary) -> String {
 
 fn write_plots(summary: &FutureSummary, dir: &Path) -> Result<()> {
     for s in &summary.studies {
-        // Curves of the study's last condition (its image data where it has some).
+        // Curves of the condition with the most arms, the last of those
+        // (the image data where a study has some; the conv conditions,
+        // with two arms each, show in their pictures).
+        let curves = |c: &&ConditionReport| c.rows.iter().filter(|r| !r.curve.is_empty()).count();
         if let Some(c) = s
             .conditions
             .iter()
-            .rev()
-            .find(|c| c.rows.iter().any(|r| !r.curve.is_empty()))
+            .filter(|c| curves(c) > 0)
+            .max_by_key(curves)
         {
             let series: Vec<Series> = c
                 .rows
@@ -637,5 +668,23 @@ pub fn write_all(summary: &FutureSummary, dir: &Path) -> Result<()> {
     let text = serde_json::to_string_pretty(summary).expect("the summary serializes");
     write_atomic(&dir.join(json), text.as_bytes())?;
     write_atomic(&dir.join(csv), curves_csv(summary).as_bytes())?;
+    for s in &summary.studies {
+        for c in &s.conditions {
+            if let Some(p) = &c.pictures {
+                let strips: Vec<ndarray::Array2<f64>> = p
+                    .strips
+                    .iter()
+                    .map(|(_, rows)| {
+                        let n = rows.len();
+                        ndarray::Array2::from_shape_vec((n, p.shape.len()), rows.concat())
+                            .expect("every row has the image's size")
+                    })
+                    .collect();
+                let views: Vec<_> = strips.iter().map(|a| a.view()).collect();
+                let png = crate::data::strips_png(&views, p.shape)?;
+                write_atomic(&dir.join(picture_name(s.study, &c.name)), &png)?;
+            }
+        }
+    }
     write_plots(summary, dir)
 }

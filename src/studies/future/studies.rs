@@ -223,6 +223,12 @@ pub struct FutureScale {
     pub curve_points: usize,
     /// Lockstep steps of the parity units.
     pub parity_steps: usize,
+    /// Batch of the conv model's conditions (MNIST and the photo crops in
+    /// F1, F2, F5).
+    pub conv_batch: usize,
+    /// Steps of the conv model's conditions (the same in F2: a conv step
+    /// costs about 400 linear ones).
+    pub conv_steps: usize,
 }
 
 impl Scale for FutureScale {
@@ -241,6 +247,8 @@ impl Scale for FutureScale {
             grid_extensions: 2,
             curve_points: 5,
             parity_steps: 3,
+            conv_batch: 64,
+            conv_steps: 200,
         }
     }
 
@@ -260,6 +268,8 @@ impl Scale for FutureScale {
             grid_extensions: 1,
             curve_points: 4,
             parity_steps: 2,
+            conv_batch: 16,
+            conv_steps: 20,
         }
     }
 }
@@ -289,7 +299,9 @@ pub fn energy(data: &DataChoice) -> f64 {
 
 /// The base rates of `arm` on `data`: SGD gets the report's rates scaled by
 /// the calibrated generator's energy over the data's (the gradients grow with
-/// it); Adam, which divides by the gradient's size, gets [`ADAM_RATES`].
+/// it), for the conv model also divided by the (k/2)² patches of its first
+/// stride-2 convolution that each pixel lies in (4 at k = 4); Adam, which
+/// divides by the gradient's size, gets [`ADAM_RATES`].
 pub fn base_rates(arm: &Arm, data: &DataChoice) -> (f64, f64) {
     match arm.optimizer {
         OptimizerKind::Adam => ADAM_RATES,
@@ -302,6 +314,14 @@ pub fn base_rates(arm: &Arm, data: &DataChoice) -> (f64, f64) {
         }
         OptimizerKind::Sgd => {
             let ratio = synthetic_energy(&SyntheticSpec::report_default()) / energy(data);
+            // The conv model's first convolution (stride 2) sees each pixel
+            // in (k/2)² overlapping patches: its shared weights' gradient
+            // carries that many times the data's energy.
+            let overlap = match arm.model.kind {
+                ModelKind::Conv => (arm.model.layers.kernel as f64 / 2.0).powi(2),
+                _ => 1.0,
+            };
+            let ratio = ratio / overlap;
             (REPORT_RATES.0 * ratio, REPORT_RATES.1 * ratio)
         }
     }
@@ -327,6 +347,8 @@ pub struct RealChoices {
     pub mnist: DataChoice,
     /// scikit-learn's digits.
     pub digits: DataChoice,
+    /// The photo crops (evaluated on the held-out photograph's).
+    pub photos: DataChoice,
 }
 
 /// The studies' conditions and hypotheses.
@@ -386,6 +408,23 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
             ),
         ]
     };
+    // The conv model's two image sets, each one condition with its own
+    // sizes (a conv step costs hundreds of linear ones); F1 and F5 share
+    // their SGD units.
+    let conv_conditions = || {
+        [&real.mnist, &real.photos].map(|data| {
+            let sizes = Sizes {
+                batch: scale.conv_batch.min(data.n_fit()),
+                ..real_sizes(data, scale.real_k, scale.conv_steps)
+            };
+            (
+                format!("{} conv K={}", data.name(), sizes.k),
+                data.clone(),
+                sizes,
+            )
+        })
+    };
+    let conv = |e: Estimator| Arm::new(ModelKind::Conv, e);
     let mut conditions = Vec::new();
     let mut hypotheses = Vec::new();
     let cond = |study, name: String, data: DataChoice, sizes, arms, x| Condition {
@@ -435,6 +474,31 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
                     combine: Combine::All,
                     test: Test::Gains(parts),
                 });
+                let mut parts = Vec::new();
+                for (name, data, sizes) in conv_conditions() {
+                    for e in REPORT_ESTIMATORS {
+                        parts.push(GainPart {
+                            condition: name.clone(),
+                            candidate: conv(e),
+                            reference: Reference::Converged,
+                        });
+                    }
+                    conditions.push(cond(
+                        study,
+                        name,
+                        data,
+                        sizes,
+                        REPORT_ESTIMATORS.map(conv).to_vec(),
+                        None,
+                    ));
+                }
+                hypotheses.push(Hypothesis {
+                    id: "H1c",
+                    study,
+                    text: "On images (MNIST, photo crops), the conv model trained by the report's gradient methods (STE and its \"rotation\") beats PCA + Lloyd run to convergence (a code per latent vector: 49 or 64 codes per image against the baseline's one)".into(),
+                    combine: Combine::All,
+                    test: Test::Gains(parts),
+                });
             }
             StudyId::F2 => {
                 let adam = |a: Arm| a.with_optimizer(OptimizerKind::Adam);
@@ -468,6 +532,19 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
                     }
                     conditions.push(cond(study, name, data, sizes, a, None));
                 }
+                let mut conv_rotation = Vec::new();
+                for (name, data, sizes) in conv_conditions() {
+                    let (ste, trick) = (
+                        adam(conv(Estimator::Ste)),
+                        adam(conv(Estimator::RotationTrick)),
+                    );
+                    conv_rotation.push(GainPart {
+                        condition: name.clone(),
+                        candidate: trick,
+                        reference: Reference::Arm(ste),
+                    });
+                    conditions.push(cond(study, name, data, sizes, vec![ste, trick], None));
+                }
                 hypotheses.push(Hypothesis {
                     id: "H2a",
                     study,
@@ -481,6 +558,13 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
                     text: "With an MLP, the report's \"rotation\" (residual projection) or the rotation trick beats STE".into(),
                     combine: Combine::Any,
                     test: Test::Gains(rotation),
+                });
+                hypotheses.push(Hypothesis {
+                    id: "H2c",
+                    study,
+                    text: "With the conv model on images (MNIST, photo crops), the rotation trick beats STE".into(),
+                    combine: Combine::Any,
+                    test: Test::Gains(conv_rotation),
                 });
             }
             StudyId::F3 => {
@@ -612,12 +696,29 @@ pub fn plan(studies: &[StudyId], scale: &FutureScale, real: &RealChoices) -> Pla
                     }
                     conditions.push(cond(study, name, data, sizes, a, None));
                 }
+                let mut conv_parts = Vec::new();
+                for (name, data, sizes) in conv_conditions() {
+                    conv_parts.push(GainPart {
+                        condition: name.clone(),
+                        candidate: conv(Estimator::Nsvq),
+                        reference: Reference::Arm(conv(Estimator::Ste)),
+                    });
+                    let a = vec![conv(Estimator::Ste), conv(Estimator::Nsvq)];
+                    conditions.push(cond(study, name, data, sizes, a, None));
+                }
                 hypotheses.push(Hypothesis {
                     id: "H5",
                     study,
                     text: "NSVQ or Gumbel-Softmax (soft or straight-through) beats STE with the same codebook update (gradient or EMA)".into(),
                     combine: Combine::Any,
                     test: Test::Gains(parts),
+                });
+                hypotheses.push(Hypothesis {
+                    id: "H5c",
+                    study,
+                    text: "With the conv model on images (MNIST, photo crops), NSVQ beats STE (gradient codebook)".into(),
+                    combine: Combine::Any,
+                    test: Test::Gains(conv_parts),
                 });
             }
             StudyId::User => {}
@@ -717,5 +818,11 @@ mod tests {
         assert!((e / REPORT_RATES.1 - ratio).abs() < 1e-12);
         let adam = sgd.with_optimizer(OptimizerKind::Adam);
         assert_eq!(base_rates(&adam, &real), ADAM_RATES);
+        // The conv model's 4 × 4 stride-2 first convolution: a quarter.
+        let conv = Arm::new(ModelKind::Conv, Estimator::Ste);
+        let (cw, ce) = base_rates(&conv, &real);
+        assert!((cw * 4.0 / w - 1.0).abs() < 1e-12 && (ce * 4.0 / e - 1.0).abs() < 1e-12);
+        let conv_adam = conv.with_optimizer(OptimizerKind::Adam);
+        assert_eq!(base_rates(&conv_adam, &real), ADAM_RATES);
     }
 }

@@ -176,6 +176,7 @@ impl DataSpec {
             return Ok(DataChoice::real(
                 set,
                 &matrix,
+                set.held_out(data_dir)?,
                 self.eval_fraction,
                 self.val_fraction,
             ));

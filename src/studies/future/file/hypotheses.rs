@@ -93,6 +93,8 @@ pub(super) struct Names<'a> {
     pub conditions: &'a [Planned],
     pub arm_names: &'a [String],
     pub arms: &'a [Arm],
+    /// The arms each condition trains, parallel to `conditions`.
+    pub condition_arms: &'a [Vec<Arm>],
 }
 
 impl Names<'_> {
@@ -122,6 +124,19 @@ impl Names<'_> {
             Ok(Entity::Converged)
         } else {
             self.arm(name, line).map(Entity::Arm)
+        }
+    }
+
+    /// Whether `entity` is trained in (or, the baseline, fitted on) the
+    /// condition named `condition`.
+    fn trains(&self, condition: &str, entity: &Entity) -> bool {
+        match entity {
+            Entity::Converged => true,
+            Entity::Arm(arm) => self
+                .conditions
+                .iter()
+                .zip(self.condition_arms)
+                .any(|(c, arms)| c.name == condition && arms.contains(arm)),
         }
     }
 
@@ -193,23 +208,55 @@ impl HypothesisSpec {
             });
         }
         let mut gains = Vec::new();
+        let mut judged = vec![false; parts.len()];
         for condition in names.conditions {
-            for (p, _) in parts
-                .iter()
-                .zip(&only)
-                .filter(|(_, o)| o.as_ref().is_none_or(|c| *c == condition.name))
-            {
+            for (j, (p, o)) in parts.iter().zip(&only).enumerate() {
+                if o.as_ref().is_some_and(|c| *c != condition.name) {
+                    continue;
+                }
                 let reference = if p.reference == "converged" {
                     Reference::Converged
                 } else {
                     Reference::Arm(names.arm(&p.reference, line)?)
                 };
-                gains.push(GainPart {
-                    condition: condition.name.clone(),
-                    candidate: names.arm(&p.candidate, line)?,
-                    reference,
-                });
+                let candidate = names.arm(&p.candidate, line)?;
+                let entities = [
+                    Entity::Arm(candidate),
+                    match reference {
+                        Reference::Converged => Entity::Converged,
+                        Reference::Arm(a) => Entity::Arm(a),
+                    },
+                ];
+                let both = entities.iter().all(|e| names.trains(&condition.name, e));
+                if !both && o.is_some() {
+                    return Err(bad(
+                        names.path,
+                        line,
+                        format!(
+                            "hypothesis {}: {} against {} in {:?}, where one of them does not train",
+                            self.id, p.candidate, p.reference, condition.name
+                        ),
+                    ));
+                }
+                if both {
+                    judged[j] = true;
+                    gains.push(GainPart {
+                        condition: condition.name.clone(),
+                        candidate,
+                        reference,
+                    });
+                }
             }
+        }
+        if let Some(j) = judged.iter().position(|j| !j) {
+            return Err(bad(
+                names.path,
+                line,
+                format!(
+                    "hypothesis {}: {} against {} is in no condition where both train",
+                    self.id, parts[j].candidate, parts[j].reference
+                ),
+            ));
         }
         Ok(gains)
     }
@@ -251,17 +298,35 @@ impl HypothesisSpec {
             })
         };
         let mut rankings = Vec::new();
+        let trained = |p: &RankingPart| {
+            [&p.first, &p.second]
+                .iter()
+                .all(|(c, entities)| entities.iter().all(|e| names.trains(c, e)))
+        };
         for condition in names.conditions {
             for r in self.ranking.iter().filter(|r| r.first.condition.is_none()) {
-                rankings.push(part(r, condition, condition)?);
+                // One per condition where every entity trains.
+                let p = part(r, condition, condition)?;
+                if trained(&p) {
+                    rankings.push(p);
+                }
             }
         }
         for r in &self.ranking {
             if let (Some(a), Some(b)) = (&r.first.condition, &r.second.condition) {
                 let first = names.condition(a, &self.id, line)?;
                 let second = names.condition(b, &self.id, line)?;
-                rankings.push(part(r, first, second)?);
+                let p = part(r, first, second)?;
+                if !trained(&p) {
+                    return Err(fail(
+                        "a ranking names an arm that does not train in its condition",
+                    ));
+                }
+                rankings.push(p);
             }
+        }
+        if rankings.is_empty() {
+            return Err(fail("no condition trains every entity of its rankings"));
         }
         Ok(rankings)
     }

@@ -159,6 +159,11 @@ pub struct ArmSpec {
     /// `"auto"` (the default) or `[η_W, η_E]` (η_E unused by the EMA codebook).
     #[serde(default = "auto")]
     pub rates: RatesSpec,
+    /// The conditions it trains on, by id or name [default: every one]; a
+    /// hypothesis part without a condition is judged where both its arms
+    /// train.
+    #[serde(default)]
+    pub conditions: Option<Vec<String>>,
 }
 
 fn constant() -> Schedule {
@@ -371,6 +376,7 @@ impl StudyFile {
         let mut arms: Vec<Arm> = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut fixed = Vec::new();
+        let mut condition_arms: Vec<Vec<Arm>> = vec![Vec::new(); conditions.len()];
         for spec in &self.arms {
             let name = spec.name.clone().unwrap_or_default();
             let line = at(&format!("\"{name}\""));
@@ -390,7 +396,24 @@ impl StudyFile {
             if names.contains(&name) {
                 return Err(bad(path, line, format!("two arms are named {name:?}")));
             }
-            for conditions::Planned { data, sizes, .. } in &conditions {
+            let on = spec
+                .runs_on(&conditions, &name)
+                .map_err(|m| bad(path, at("conditions =").max(line), m))?;
+            for &i in &on {
+                let conditions::Planned {
+                    data,
+                    sizes,
+                    name: c,
+                    ..
+                } = &conditions[i];
+                if arm.model.kind == ModelKind::Conv && data.image().is_none() {
+                    return Err(bad(
+                        path,
+                        line,
+                        format!("arm {name:?}: the conv model needs image data, and condition {c:?} ({}) has none: name its image conditions in `conditions = [...]`", data.name()),
+                    ));
+                }
+                condition_arms[i].push(arm);
                 if !arm.model.model().has_hidden_layer() && sizes.m > data.dim() {
                     return Err(bad(
                         path,
@@ -443,7 +466,19 @@ impl StudyFile {
             conditions: &conditions,
             arm_names: &names,
             arms: &arms,
+            condition_arms: &condition_arms,
         };
+        if let Some(c) = conditions
+            .iter()
+            .zip(&condition_arms)
+            .find_map(|(c, a)| a.is_empty().then_some(c))
+        {
+            return Err(bad(
+                path,
+                at(&c.name),
+                format!("no arm trains on condition {:?}", c.name),
+            ));
+        }
         let hypotheses = self
             .hypotheses
             .iter()
@@ -457,12 +492,13 @@ impl StudyFile {
             plan: Plan {
                 conditions: conditions
                     .into_iter()
-                    .map(|c| Condition {
+                    .zip(condition_arms)
+                    .map(|(c, arms)| Condition {
                         study,
                         name: c.name,
                         data: c.data,
                         sizes: c.sizes,
-                        arms: arms.clone(),
+                        arms,
                         x: c.x,
                         fixed_rates: fixed.clone(),
                     })
@@ -475,6 +511,44 @@ impl StudyFile {
 }
 
 impl ArmSpec {
+    /// The indices of the conditions it trains on (`name`: the arm's, for
+    /// messages).
+    fn runs_on(
+        &self,
+        conditions: &[conditions::Planned],
+        name: &str,
+    ) -> std::result::Result<Vec<usize>, String> {
+        let Some(keys) = &self.conditions else {
+            return Ok((0..conditions.len()).collect());
+        };
+        if keys.is_empty() {
+            return Err(format!(
+                "arm {name:?}: conditions = []: at least one (or leave it out for every one)"
+            ));
+        }
+        let mut on = Vec::new();
+        for key in keys {
+            let i = conditions
+                .iter()
+                .position(|c| c.name == *key || c.id.as_deref() == Some(key))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = conditions
+                        .iter()
+                        .map(|c| c.id.as_deref().unwrap_or(&c.name))
+                        .collect();
+                    format!(
+                        "arm {name:?}: no condition is named {key:?} (the conditions: {})",
+                        known.join(", ")
+                    )
+                })?;
+            if !on.contains(&i) {
+                on.push(i);
+            }
+        }
+        on.sort_unstable();
+        Ok(on)
+    }
+
     /// Its name, or its estimator's when it has none (for messages).
     fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(self.estimator.name())
@@ -563,25 +637,29 @@ mod tests {
         // Quick, on the slice the tests carry: the same conditions (data,
         // sizes, arms in order) and the same hypotheses, part for part, so
         // the same units and numbers.
-        for (id, conditions, arms, hypotheses) in [
-            (StudyId::F1, 2, 12, 1),
-            (StudyId::F2, 2, 10, 2),
-            (StudyId::F3, 2, 16, 2),
-            (StudyId::F4, 3, 7, 1),
-            (StudyId::F5, 2, 8, 1),
-            (StudyId::F6, 5, 4, 1),
+        // Conditions, arms of the first and of the last, hypotheses: F1, F2
+        // and F5 end with two conv conditions of two conv arms each.
+        for (id, conditions, arms, last_arms, hypotheses) in [
+            (StudyId::F1, 4, 12, 2, 2),
+            (StudyId::F2, 4, 10, 2, 3),
+            (StudyId::F3, 2, 16, 16, 2),
+            (StudyId::F4, 3, 7, 7, 1),
+            (StudyId::F5, 4, 8, 2, 2),
+            (StudyId::F6, 5, 4, 4, 1),
         ] {
             let (file, code) = both_plans(id, &root().join("tests/data"), true);
             assert_eq!(file.conditions, code.conditions, "{id:?}");
             assert_eq!(file.hypotheses, code.hypotheses, "{id:?}");
             assert_eq!(file.conditions.len(), conditions);
             assert_eq!(file.conditions[0].arms.len(), arms);
+            assert_eq!(file.conditions.last().unwrap().arms.len(), last_arms);
             assert_eq!(file.hypotheses.len(), hypotheses);
             // Full scale needs the full sets (./data-setup.sh): the slice
             // has fewer rows than the full batch of 256, which the code's
             // plan clips.
             let full = root().join("data");
-            if RealSet::Mnist.load(&full).is_ok() && RealSet::Digits.load(&full).is_ok() {
+            let sets = [RealSet::Mnist, RealSet::Digits, RealSet::Photos];
+            if sets.iter().all(|set| set.load(&full).is_ok()) {
                 let (file, code) = both_plans(id, &full, false);
                 assert_eq!(file.conditions, code.conditions, "{id:?} full");
                 assert_eq!(file.hypotheses, code.hypotheses, "{id:?} full");

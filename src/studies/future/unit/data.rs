@@ -102,6 +102,15 @@ impl DataChoice {
         }
     }
 
+    /// The image shape of every row (the built-in sets'; None for the
+    /// generator and files), what the conv model takes from its data.
+    pub fn image(&self) -> Option<crate::data::ImageShape> {
+        match self {
+            DataChoice::Real { set, .. } => Some(set.image()),
+            _ => None,
+        }
+    }
+
     /// Rows trained on.
     pub fn n_fit(&self) -> usize {
         match self {
@@ -180,15 +189,19 @@ impl DataChoice {
     }
 
     /// A real set with `eval_fraction` of its rows for evaluation and
-    /// `val_fraction` of the rest for validation.
+    /// `val_fraction` of the rest for validation; a set whose last `held`
+    /// rows are its own evaluation rows (crops of held-out photographs)
+    /// evaluates on those and validates on `val_fraction` of the others.
     pub fn real(
         set: RealSet,
         matrix: &Array2<f64>,
+        held: Option<usize>,
         eval_fraction: f64,
         val_fraction: f64,
     ) -> DataChoice {
         let rows = matrix.nrows();
-        let n_eval = ((rows as f64 * eval_fraction).round() as usize).max(1);
+        let n_eval =
+            held.unwrap_or_else(|| ((rows as f64 * eval_fraction).round() as usize).max(1));
         let n_val = (((rows - n_eval) as f64 * val_fraction).round() as usize).max(1);
         DataChoice::Real {
             set,
@@ -249,18 +262,22 @@ pub fn build_data(choice: &DataChoice, seed: u64, dir: &std::path::Path) -> Resu
                 let split = matrix.nrows() - held;
                 let train = matrix.slice(ndarray::s![..split, ..]).to_owned();
                 let eval = matrix.slice(ndarray::s![split.., ..]).to_owned();
-                return Ok(split_and_scale(
-                    &train,
-                    Some(eval),
-                    *n_val,
-                    *n_eval,
-                    seed,
-                    source,
-                ));
+                if held != *n_eval {
+                    return Err(VqError::Data {
+                        path: dir.to_path_buf(),
+                        message: format!(
+                            "the {} data there hold {held} evaluation rows; planned {n_eval}",
+                            set.name()
+                        ),
+                    });
+                }
+                let mut unit = split_and_scale(&train, Some(eval), *n_val, 0, seed, source);
+                unit.data.image = Some(set.image());
+                return Ok(unit);
             }
-            Ok(split_and_scale(
-                &matrix, None, *n_val, *n_eval, seed, source,
-            ))
+            let mut unit = split_and_scale(&matrix, None, *n_val, *n_eval, seed, source);
+            unit.data.image = Some(set.image());
+            Ok(unit)
         }
         DataChoice::File {
             rows,

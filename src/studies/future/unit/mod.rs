@@ -223,6 +223,16 @@ impl FutureSpec {
         )
     }
 
+    /// `model` as it runs on this unit's data: the conv model takes its
+    /// image shape from the data (an arm names the model, not the shape,
+    /// so `conv/ste` is one arm on MNIST and on the photos).
+    pub fn model_on_data(&self, mut model: ModelSpec) -> ModelSpec {
+        if model.kind == ModelKind::Conv && model.image.is_none() {
+            model.image = self.data.image();
+        }
+        model
+    }
+
     /// Estimated work in millions of multiply-adds (for sharding).
     pub fn estimated_cost(&self) -> f64 {
         let d = self.data.dim() as f64;
@@ -236,7 +246,12 @@ impl FutureSpec {
             Job::Train {
                 arm, grid, extend, ..
             } => {
-                let width = arm.model.model().row_cost(&arm.model, m as usize);
+                let model = self.model_on_data(arm.model);
+                let width = if model.kind == ModelKind::Conv && model.image.is_none() {
+                    m // refused when it runs: conv needs image data
+                } else {
+                    model.model().row_cost(&model, m as usize)
+                };
                 // Extensions happen about half the time.
                 (grid.len() as f64 + 0.5 * *extend as f64)
                     * steps
@@ -262,6 +277,13 @@ pub struct BaselineOutcome {
     pub converged: Metrics,
     /// Lloyd iterations the chosen restart took.
     pub converged_iterations: usize,
+    /// On image data: the first [`PICTURE_ROWS`] evaluation rows, in the
+    /// data's units (the originals of the study's pictures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub originals: Vec<Vec<f64>>,
+    /// On image data: the converged baseline's reconstructions of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pictures: Vec<Vec<f64>>,
     /// The chosen restart and the restarts tried.
     pub converged_restart: (usize, usize),
 }
@@ -281,7 +303,15 @@ pub struct TrainOutcome {
     pub curve: Vec<(usize, f64)>,
     /// Metrics at the start (evaluation rows).
     pub initial: Metrics,
+    /// On image data: the chosen run's reconstructions of the first
+    /// [`PICTURE_ROWS`] evaluation rows, in the data's units.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pictures: Vec<Vec<f64>>,
 }
+
+/// Evaluation rows a unit on image data keeps the reconstructions of (the
+/// pictures FUTURE.md shows per arm).
+pub const PICTURE_ROWS: usize = 6;
 
 /// One estimator's lockstep result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -333,7 +363,7 @@ mod tests {
     fn real_splits_are_disjoint_per_seed_and_scaled_by_the_rows_trained_on() {
         let dir = slice_dir();
         let matrix = RealSet::Digits.load(&dir).unwrap();
-        let choice = DataChoice::real(RealSet::Digits, &matrix, 0.2, 0.125);
+        let choice = DataChoice::real(RealSet::Digits, &matrix, None, 0.2, 0.125);
         let a = build_data(&choice, 0, &dir).unwrap();
         let b = build_data(&choice, 7, &dir).unwrap();
         // 300 rows: 60 eval, 30 validation, 210 trained on, split anew per
@@ -379,7 +409,7 @@ mod tests {
     fn real_data_must_be_the_planned_data() {
         let dir = slice_dir();
         let matrix = RealSet::Mnist.load(&dir).unwrap();
-        let mut choice = DataChoice::real(RealSet::Mnist, &matrix, 0.2, 0.125);
+        let mut choice = DataChoice::real(RealSet::Mnist, &matrix, None, 0.2, 0.125);
         if let DataChoice::Real { content, .. } = &mut choice {
             *content ^= 1;
         }

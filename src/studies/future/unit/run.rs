@@ -48,7 +48,7 @@ impl StoredUnit for FutureSpec {
                 base,
             } => {
                 let mut config = self.config(Arm::new(model.kind, Estimator::Ste), *base);
-                config.model = *model;
+                config.model = self.model_on_data(*model);
                 config.optimizer.kind = *optimizer;
                 config.steps = *steps;
                 let checked = config.check(unit.data.train.nrows(), unit.data.dim())?;
@@ -80,7 +80,7 @@ impl FutureSpec {
     fn config(&self, arm: Arm, rates: (f64, f64)) -> TrainConfig {
         let Sizes { k, m, batch, steps } = self.sizes;
         TrainConfig {
-            model: arm.model,
+            model: self.model_on_data(arm.model),
             k,
             m,
             steps,
@@ -148,12 +148,41 @@ pub(crate) fn baselines(
     let units = |c: &Array2<f64>| {
         evaluate(data.eval.view(), report.w.view(), c.view()).in_units(data.scale)
     };
+    let (originals, pictures) = match data.image {
+        None => (Vec::new(), Vec::new()),
+        Some(_) => {
+            let shown = picture_rows(data);
+            let z = shown.dot(&report.w);
+            let codes =
+                crate::numerics::quantize::nearest_codes(z.view(), converged.centres.view());
+            let q = converged.centres.select(Axis(0), &codes);
+            let recon = q.dot(&report.w.t());
+            (in_data_units(data, &shown), in_data_units(data, &recon))
+        }
+    };
     Ok(BaselineOutcome {
         report: units(&report.codebook),
         converged: units(&converged.centres),
         converged_iterations: converged.iterations,
         converged_restart: (chosen, tries.max(1)),
+        originals,
+        pictures,
     })
+}
+
+/// The evaluation rows a unit's pictures show (prepared, as trained on).
+fn picture_rows(data: &Dataset) -> Array2<f64> {
+    let n = PICTURE_ROWS.min(data.eval.nrows());
+    data.eval.slice(s![..n, ..]).to_owned()
+}
+
+/// Prepared rows back in the data's units (times the scale, plus the mean).
+fn in_data_units(data: &Dataset, rows: &Array2<f64>) -> Vec<Vec<f64>> {
+    let mut back = rows * data.scale;
+    if let Some(mean) = &data.mean {
+        back += mean;
+    }
+    back.outer_iter().map(|r| r.to_vec()).collect()
 }
 
 pub(crate) fn train_arm(
@@ -166,6 +195,10 @@ pub(crate) fn train_arm(
 ) -> Result<TrainOutcome> {
     let data = &unit.data;
     let (n, dim) = (data.train.nrows(), data.dim());
+    let arm = &Arm {
+        model: spec.model_on_data(arm.model),
+        ..*arm
+    };
     // The start does not depend on the rates: computed once.
     let reference = spec.config(*arm, base).check(n, dim)?;
     let start = initial_params(data.train.view(), &reference)?;
@@ -201,5 +234,11 @@ pub(crate) fn train_arm(
             .map(|r| r.curve.iter().map(|p| (p.step, p.eval.recon_mse)).collect())
             .unwrap_or_default(),
         initial,
+        pictures: match (data.image, best.as_ref().and_then(|r| r.params.as_ref())) {
+            (Some(_), Some(params)) => {
+                in_data_units(data, &params.reconstruct(picture_rows(data).view()).1)
+            }
+            _ => Vec::new(),
+        },
     })
 }
