@@ -142,7 +142,7 @@ fn bad_study_files_name_the_line_and_write_nothing() {
 #[test]
 fn the_study_files_give_the_numbers_of_future() {
     // F1 and F2 (F2: the generator with rows per scale, `{k}` in a name).
-    for (id, units) in [("F1", 56), ("F2", 50)] {
+    for (id, units) in [("F1", 68), ("F2", 62)] {
         let dir = tempfile::tempdir().unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let slice = root.join("tests/data");
@@ -188,5 +188,121 @@ fn the_study_files_give_the_numbers_of_future() {
             "{id}"
         );
         assert_eq!(code["seeds"], file["seeds"], "{id}");
+    }
+}
+
+/// Two generator conditions with ids, an arm on each: `conditions` chooses
+/// where an arm trains, and a part without a condition is judged where both
+/// its sides train.
+const TWO_CONDITIONS: &str = r#"title = "t"
+seeds = 2
+
+[[condition]]
+id = "small"
+data = { generator = [600, 100, 200] }
+k = 8
+m = 4
+batch = 64
+steps = 10
+
+[[condition]]
+id = "large"
+data = { generator = [600, 100, 200] }
+k = 16
+m = 4
+batch = 64
+steps = 10
+
+[[arm]]
+estimator = "ste"
+conditions = ["small"]
+
+[[arm]]
+estimator = "nsvq"
+conditions = ["large"]
+
+[[hypothesis]]
+id = "H"
+text = "NSVQ beats the baseline"
+candidate = "tied/nsvq"
+reference = "converged"
+"#;
+
+#[test]
+fn an_arm_trains_on_the_conditions_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.toml");
+    std::fs::write(&path, TWO_CONDITIONS).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = vqlab()
+        .args(["study", "--quick", "--out"])
+        .arg(&out_dir)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("study.json")).unwrap())
+            .unwrap();
+    let conditions = summary["studies"][0]["conditions"].as_array().unwrap();
+    let arms = |i: usize| -> Vec<String> {
+        conditions[i]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .filter(|n| !n.starts_with("PCA"))
+            .collect()
+    };
+    assert_eq!(arms(0), ["tied/ste"]);
+    assert_eq!(arms(1), ["tied/nsvq"]);
+    // The part is judged in the one condition where NSVQ trains.
+    let parts = summary["hypotheses"][0]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let what = parts[0]["what"].as_str().unwrap();
+    assert!(what.contains("K=16: tied/nsvq"), "{what}");
+}
+
+#[test]
+fn bad_arm_conditions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            TWO_CONDITIONS.replace("conditions = [\"small\"]", "conditions = [\"smal\"]"),
+            "no condition is named \"smal\" (the conditions: small, large)",
+        ),
+        (
+            TWO_CONDITIONS.replace("conditions = [\"small\"]", "conditions = []"),
+            "conditions = []: at least one",
+        ),
+        (
+            TWO_CONDITIONS.replace(
+                "estimator = \"ste\"\nconditions = [\"small\"]",
+                "estimator = \"ste\"\nconditions = [\"large\"]",
+            ),
+            "no arm trains on condition",
+        ),
+        (
+            TWO_CONDITIONS.replace("[[arm]]\nestimator = \"ste\"", "[[arm]]\nmodel = \"conv\"\nestimator = \"ste\""),
+            "the conv model needs image data",
+        ),
+        (
+            TWO_CONDITIONS.replace(
+                "reference = \"converged\"",
+                "reference = \"tied/ste\"",
+            ),
+            "is in no condition where both train",
+        ),
+        (
+            TWO_CONDITIONS.replace(
+                "candidate = \"tied/nsvq\"\nreference = \"converged\"",
+                "parts = [{ candidate = \"tied/nsvq\", reference = \"converged\", condition = \"small\" }]",
+            ),
+            "where one of them does not train",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let err = refused(dir.path(), &format!("{i}.toml"), text);
+        assert!(err.contains(expected), "case {i}: {err}");
     }
 }
