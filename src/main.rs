@@ -90,9 +90,11 @@ enum Command {
     /// The report's future work as studies: F1 real data (MNIST, digits), F2
     /// MLP encoders, F3 Adam and cosine schedules, F4 scale (D = 512,
     /// K = 512; MNIST at K up to 512), F5 NSVQ and Gumbel-Softmax with
-    /// gradient and EMA codebooks, F6 noise. Learning rates chosen on a
+    /// gradient and EMA codebooks, F6 noise; F1, F2 and F5 also train the
+    /// conv model on MNIST and the photo crops. Learning rates chosen on a
     /// validation split, ≥ 5 seeds, a verdict per hypothesis. Writes
-    /// results/FUTURE.md, future.json, future_curves.csv and SVG plots; units
+    /// results/FUTURE.md, future.json, future_curves.csv, SVG plots and a
+    /// PNG per image condition (originals and reconstructions); units
     /// kept in the run store like reproduce's. Needs ./data-setup.sh (or
     /// --data-dir).
     Future(future::FutureCmd),
@@ -103,7 +105,8 @@ enum Command {
     /// reference"). Learning rates chosen on validation rows, PCA + Lloyd
     /// baselines tuned as the arms are, intervals over seeds and a verdict
     /// per hypothesis under the shared rules. Writes STUDY.md, study.json,
-    /// study_curves.csv and a plot. A bad file: exit 2 naming the line,
+    /// study_curves.csv, a plot and a PNG per image condition. A bad file:
+    /// exit 2 naming the line,
     /// nothing written. See examples/my-data.toml.
     Study(study::StudyCmd),
     /// Time and memory per training step of every method, as ratios to

@@ -305,4 +305,13 @@ fn bad_arm_conditions_are_refused() {
         let err = refused(dir.path(), &format!("{i}.toml"), text);
         assert!(err.contains(expected), "case {i}: {err}");
     }
+    // The line named is the arm's own field: its `conditions` (line 22,
+    // the first arm's) and its `model`.
+    let err = refused(dir.path(), "lines-a.toml", &cases[0].0);
+    assert!(err.contains("line 22"), "{err}");
+    let err = refused(dir.path(), "lines-b.toml", &cases[3].0);
+    assert!(err.contains("line 21"), "{err}");
+    let second = TWO_CONDITIONS.replace("conditions = [\"large\"]", "conditions = [\"larg\"]");
+    let err = refused(dir.path(), "lines-c.toml", &second);
+    assert!(err.contains("line 26"), "{err}");
 }

@@ -26,8 +26,8 @@ pub struct StudyCmd {
     /// Seeds, overriding the file's (at least 2).
     #[arg(long)]
     pub seeds: Option<u64>,
-    /// Where a `set = "digits"` or `"mnist"` is read from [default:
-    /// $VQLAB_DATA, else ./data].
+    /// Where a `set = "digits"`, `"mnist"` or `"photos"` is read from
+    /// [default: $VQLAB_DATA, else ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Output folder [default: FILE's name without extension, then

@@ -107,8 +107,9 @@ pub fn grid_png(
 }
 
 /// A PNG picture of rows of images, one strip per entry of `strips` (rows
-/// of the same `shape`, in the data's units), left to right, on white: the
-/// first strip (the originals) beside what each method makes of them. Grey
+/// of the same `shape`, in the data's units, left to right), the strips
+/// stacked top to bottom on white: the first strip (the originals) above
+/// what each method makes of them. Grey
 /// levels or colours as in [`grid_png`], on the first strip's scale.
 ///
 /// ```

@@ -114,23 +114,26 @@ impl FutureOptions {
     }
 }
 
+/// One real data set as the studies use it (read from `data_dir` to
+/// identify its content).
+pub fn real_choice(data_dir: &std::path::Path, set: RealSet) -> Result<DataChoice> {
+    let matrix = set.load(data_dir)?;
+    let held = set.held_out(data_dir)?;
+    Ok(DataChoice::real(
+        set,
+        &matrix,
+        held,
+        REAL_SPLIT.0,
+        REAL_SPLIT.1,
+    ))
+}
+
 /// The real data sets as the studies use them.
 pub fn real_choices(data_dir: &std::path::Path) -> Result<RealChoices> {
-    let choice = |set: RealSet| -> Result<DataChoice> {
-        let matrix = set.load(data_dir)?;
-        let held = set.held_out(data_dir)?;
-        Ok(DataChoice::real(
-            set,
-            &matrix,
-            held,
-            REAL_SPLIT.0,
-            REAL_SPLIT.1,
-        ))
-    };
     Ok(RealChoices {
-        mnist: choice(RealSet::Mnist)?,
-        digits: choice(RealSet::Digits)?,
-        photos: choice(RealSet::Photos)?,
+        mnist: real_choice(data_dir, RealSet::Mnist)?,
+        digits: real_choice(data_dir, RealSet::Digits)?,
+        photos: real_choice(data_dir, RealSet::Photos)?,
     })
 }
 

@@ -328,7 +328,12 @@ impl GradientsOptions {
     /// read from `data_dir`) model by model, then the arm starts.
     pub fn units(&self) -> Result<Vec<GradientsSpec>> {
         let scale = GradientsScale::of(self.quick);
-        let real = crate::studies::future::real_choices(&self.data_dir)?;
+        // Digits and MNIST only (the photos are not needed here).
+        let real_set = |set| crate::studies::future::real_choice(&self.data_dir, set);
+        let (digits, mnist) = (
+            real_set(crate::data::RealSet::Digits)?,
+            real_set(crate::data::RealSet::Mnist)?,
+        );
         let full = !self.quick;
         let generator = |n_fit: usize, n_val: usize| DataChoice::Synthetic {
             spec: SyntheticSpec::report_default(),
@@ -395,7 +400,7 @@ impl GradientsOptions {
                 ));
             }
         }
-        for data in [&real.digits, &real.mnist] {
+        for data in [&digits, &mnist] {
             for model in MODELS {
                 for seed in 0..real_seeds {
                     units.push(unit(Role::Trajectory, data.clone(), model, seed));

@@ -35,7 +35,9 @@ pub struct DataSpec {
     /// training and validation rows).
     #[serde(default)]
     pub eval_file: Option<PathBuf>,
-    /// A built-in set: `digits` or `mnist` (what ./data-setup.sh installs).
+    /// A built-in set: `digits`, `mnist` or `photos` (what ./data-setup.sh
+    /// installs; the photos are evaluated on their held-out photograph's
+    /// crops, `eval_fraction` does not apply).
     #[serde(default)]
     pub set: Option<RealSet>,
     /// The report's calibrated generator: rows trained on, validation rows,

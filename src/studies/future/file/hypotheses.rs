@@ -24,7 +24,7 @@ pub struct PartSpec {
     /// An arm's name, or `converged` (PCA + Lloyd run to convergence).
     pub reference: String,
     /// Only in this condition (its name or id) [default: one part in every
-    /// condition].
+    /// condition where both sides train].
     #[serde(default)]
     pub condition: Option<String>,
 }
@@ -35,8 +35,8 @@ pub struct PartSpec {
 pub struct SideSpec {
     /// Arm names and `converged`, ranked by mean eval recon.
     pub entities: Vec<String>,
-    /// The condition (its name or id) [default: each condition in turn;
-    /// both sides give one or neither does].
+    /// The condition (its name or id) [default: each condition in turn
+    /// where every entity trains; both sides give one or neither does].
     #[serde(default)]
     pub condition: Option<String>,
     /// What this side is, in words, after the condition's name
@@ -157,8 +157,8 @@ impl Names<'_> {
 
 impl HypothesisSpec {
     /// The hypothesis of `study`, its parts in every condition they name
-    /// (a part or ranking without a condition: one per condition,
-    /// conditions outermost).
+    /// (a part or ranking without a condition: one per condition where
+    /// every side trains, conditions outermost).
     pub(super) fn resolve(&self, study: StudyId, names: &Names) -> Result<Hypothesis> {
         let line = names.at(&format!("\"{}\"", self.id));
         let fail = |m: String| bad(names.path, line, format!("hypothesis {}: {m}", self.id));
@@ -303,30 +303,37 @@ impl HypothesisSpec {
                 .iter()
                 .all(|(c, entities)| entities.iter().all(|e| names.trains(c, e)))
         };
+        let mut judged = vec![false; self.ranking.len()];
         for condition in names.conditions {
-            for r in self.ranking.iter().filter(|r| r.first.condition.is_none()) {
+            for (j, r) in self.ranking.iter().enumerate() {
+                if r.first.condition.is_some() {
+                    continue;
+                }
                 // One per condition where every entity trains.
                 let p = part(r, condition, condition)?;
                 if trained(&p) {
+                    judged[j] = true;
                     rankings.push(p);
                 }
             }
         }
-        for r in &self.ranking {
+        for (j, r) in self.ranking.iter().enumerate() {
             if let (Some(a), Some(b)) = (&r.first.condition, &r.second.condition) {
                 let first = names.condition(a, &self.id, line)?;
                 let second = names.condition(b, &self.id, line)?;
                 let p = part(r, first, second)?;
                 if !trained(&p) {
-                    return Err(fail(
-                        "a ranking names an arm that does not train in its condition",
-                    ));
+                    return Err(fail(&format!(
+                        "a ranking between {a:?} and {b:?} names an arm that does not train in one of them"
+                    )));
                 }
                 rankings.push(p);
+            } else if !judged[j] {
+                return Err(fail(&format!(
+                    "no condition trains every entity of the ranking of {}",
+                    r.first.entities.join(", ")
+                )));
             }
-        }
-        if rankings.is_empty() {
-            return Err(fail("no condition trains every entity of its rankings"));
         }
         Ok(rankings)
     }

@@ -54,8 +54,9 @@ pub struct StudyFile {
     /// Training steps.
     #[serde(default)]
     pub steps: Option<Size>,
-    /// Several data sets or sizes (`[[condition]]`), each trained with every
-    /// arm; instead of the top-level data and sizes.
+    /// Several data sets or sizes (`[[condition]]`), each trained with the
+    /// arms that name it (or do not name any); instead of the top-level
+    /// data and sizes.
     #[serde(rename = "condition", default)]
     pub conditions: Vec<ConditionSpec>,
     /// The arms (`[[arm]]`).
@@ -160,7 +161,7 @@ pub struct ArmSpec {
     #[serde(default = "auto")]
     pub rates: RatesSpec,
     /// The conditions it trains on, by id or name [default: every one]; a
-    /// hypothesis part without a condition is judged where both its arms
+    /// hypothesis part without a condition is judged where both its sides
     /// train.
     #[serde(default)]
     pub conditions: Option<Vec<String>>,
@@ -181,9 +182,9 @@ pub struct UserStudy {
     pub question: String,
     /// Seeds.
     pub seeds: u64,
-    /// One condition, the hypotheses.
+    /// The conditions (each with its arms), the hypotheses.
     pub plan: Plan,
-    /// The arms' names, in the condition's order.
+    /// The arms' names, in the file's order.
     pub arm_names: Vec<String>,
 }
 
@@ -249,6 +250,27 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
         .map_or(1, |i| i + 1)
+}
+
+/// The line of the `n`-th (from 0) `header` (`[[arm]]`, `[[condition]]`)
+/// of a TOML file, if there is one.
+fn header_line(text: &str, header: &str, n: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == header)
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
+/// The line of the first line containing `needle` in the block that starts
+/// at `start` (up to the next `[[`), or `start`.
+fn line_in_block(text: &str, start: usize, needle: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .take_while(|(_, l)| !l.trim_start().starts_with("[["))
+        .find(|(_, l)| l.contains(needle))
+        .map_or(start, |(i, _)| i + 1)
 }
 
 fn bad(path: &Path, line: usize, message: impl Into<String>) -> VqError {
@@ -355,6 +377,7 @@ impl StudyFile {
             for c in spec.plan(path, text, folder, data_dir, quick)? {
                 let clash = conditions.iter().any(|o| {
                     o.name == c.name
+                        || o.id.as_deref() == Some(&c.name)
                         || (c.id.is_some() && (o.id == c.id || o.name == *c.id.as_ref().unwrap()))
                 });
                 if clash {
@@ -377,20 +400,13 @@ impl StudyFile {
         let mut names: Vec<String> = Vec::new();
         let mut fixed = Vec::new();
         let mut condition_arms: Vec<Vec<Arm>> = vec![Vec::new(); conditions.len()];
-        for spec in &self.arms {
-            let name = spec.name.clone().unwrap_or_default();
-            let line = at(&format!("\"{name}\""));
-            let arm = spec.arm().map_err(|(field, m)| {
-                // The field's own line inside this arm, if it is there.
-                let own = text
-                    .lines()
-                    .enumerate()
-                    .skip(line)
-                    .take_while(|(_, l)| !l.trim_start().starts_with("[["))
-                    .find(|(_, l)| l.contains(field))
-                    .map_or(line, |(i, _)| i + 1);
-                bad(path, own, m)
-            })?;
+        for (n, spec) in self.arms.iter().enumerate() {
+            // The arm's `[[arm]]` line (TOML), else its name's.
+            let line = header_line(text, "[[arm]]", n)
+                .unwrap_or_else(|| at(&format!("\"{}\"", spec.name.clone().unwrap_or_default())));
+            // A field's own line inside this arm, if it is there.
+            let own = |field: &str| line_in_block(text, line, field);
+            let arm = spec.arm().map_err(|(field, m)| bad(path, own(field), m))?;
             // Unnamed arms are named by their label (`tied/ste adam`, …).
             let name = spec.name.clone().unwrap_or_else(|| arm.label());
             if names.contains(&name) {
@@ -398,7 +414,7 @@ impl StudyFile {
             }
             let on = spec
                 .runs_on(&conditions, &name)
-                .map_err(|m| bad(path, at("conditions =").max(line), m))?;
+                .map_err(|m| bad(path, own("conditions"), m))?;
             for &i in &on {
                 let conditions::Planned {
                     data,
@@ -409,8 +425,8 @@ impl StudyFile {
                 if arm.model.kind == ModelKind::Conv && data.image().is_none() {
                     return Err(bad(
                         path,
-                        line,
-                        format!("arm {name:?}: the conv model needs image data, and condition {c:?} ({}) has none: name its image conditions in `conditions = [...]`", data.name()),
+                        own("model"),
+                        format!("arm {name:?}: the conv model needs image data (a built-in set: mnist, digits, photos), and condition {c:?} ({}) has none: name the image conditions it trains on in `conditions = [...]`", data.name()),
                     ));
                 }
                 condition_arms[i].push(arm);
@@ -419,7 +435,7 @@ impl StudyFile {
                         path,
                         at("m ="),
                         format!(
-                            "m = {} is more than the dimension D = {} of {}",
+                            "arm {name:?} in condition {c:?}: m = {} is more than the dimension D = {} of {}",
                             sizes.m,
                             data.dim(),
                             data.name()
@@ -468,15 +484,19 @@ impl StudyFile {
             arms: &arms,
             condition_arms: &condition_arms,
         };
-        if let Some(c) = conditions
+        if let Some((_, c)) = conditions
             .iter()
-            .zip(&condition_arms)
-            .find_map(|(c, a)| a.is_empty().then_some(c))
+            .enumerate()
+            .find(|(i, _)| condition_arms[*i].is_empty())
         {
+            let key = c.id.as_ref().unwrap_or(&c.name);
             return Err(bad(
                 path,
-                at(&c.name),
-                format!("no arm trains on condition {:?}", c.name),
+                at(&format!("\"{key}\"")),
+                format!(
+                    "no arm trains on condition {:?} (see the arms' `conditions = [...]`)",
+                    c.name
+                ),
             ));
         }
         let hypotheses = self
